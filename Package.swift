@@ -1,0 +1,75 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let upcomingFeatures: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "drover",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "drover", targets: ["drover"]),
+        .library(name: "DroverCore", targets: ["DroverCore"]),
+        .library(name: "DroverLocal", targets: ["DroverLocal"]),
+        .library(name: "DroverCLI", targets: ["DroverCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "DroverCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DroverProto",
+            dependencies: [
+                "DroverCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(name: "CDroverSupport"),
+        .target(
+            name: "DroverLocal",
+            dependencies: ["DroverCore", "DroverProto", "CDroverSupport"],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DroverCLI",
+            dependencies: [
+                "DroverCore", "DroverLocal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(name: "drover", dependencies: ["DroverCLI", "DroverCore"], swiftSettings: upcomingFeatures),
+        // A user's own binary: the stock CLI plus extra task functions. Tests use it to run
+        // functions that fail or crash in child processes.
+        .executableTarget(
+            name: "drover-test-tasks",
+            dependencies: ["DroverCLI", "DroverCore"],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
+        .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "DroverProtoTests",
+            dependencies: ["DroverCore", "DroverProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "DroverLocalTests",
+            dependencies: ["DroverCore", "DroverLocal", "DroverTestKit", "drover-test-tasks"],
+            swiftSettings: upcomingFeatures
+        ),
+    ]
+)

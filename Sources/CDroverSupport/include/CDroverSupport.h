@@ -1,0 +1,13 @@
+// Linux calls that Swift's Glibc module does not expose (they need _GNU_SOURCE).
+#ifndef C_DROVER_SUPPORT_H
+#define C_DROVER_SUPPORT_H
+
+#include <stddef.h>
+
+/// prctl(PR_SET_PDEATHSIG, signal): the kernel sends `signal` to this process when its parent dies.
+int drover_set_parent_death_signal(int signal);
+
+/// pthread_getname_np for the calling thread.
+int drover_current_thread_name(char *buffer, size_t length);
+
+#endif

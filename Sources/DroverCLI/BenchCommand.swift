@@ -1,0 +1,99 @@
+import ArgumentParser
+import DroverCore
+import DroverLocal
+import Foundation
+
+/// `drover bench`: benchmarks. Run them from a release build (`swift run -c release drover bench …`).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure Drover's performance (build with -c release).",
+        subcommands: [LocalBench.self]
+    )
+}
+
+/// Scheduler overhead per task of the single-machine schedulers on no-op graphs.
+struct LocalBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "local",
+        abstract: "Scheduler overhead per task of no-op graphs on the single-threaded and threads schedulers."
+    )
+
+    @Option(help: "Tasks per graph.")
+    var tasks = 100_000
+
+    @Option(help: "Runs per measurement; the median is reported.")
+    var repeats = 5
+
+    @Option(help: "Workers of the threads scheduler (default: one per core).")
+    var workers: Int?
+
+    func run() async throws {
+        #if DEBUG
+        print("warning: this is a debug build; measure with `swift run -c release drover bench local`")
+        #endif
+        let threads = workers ?? ProcessInfo.processInfo.activeProcessorCount
+        print("\(tasks) no-op tasks per graph, median of \(repeats) runs, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("compute µs/task = wall time of compute() (plan + schedule + run + collect) / tasks")
+        print("")
+        var rows: [[String]] = []
+        for shape in Shape.allCases {
+            var buildTimes: [Duration] = []
+            var graph = shape.build(tasks)
+            for _ in 0..<repeats {
+                let start = ContinuousClock.now
+                graph = shape.build(tasks)
+                buildTimes.append(ContinuousClock.now - start)
+            }
+            for (label, scheduler) in [("single-threaded", Scheduler.singleThreaded), ("threads", .threads(workers: threads))] {
+                var times: [Duration] = []
+                for _ in 0..<repeats {
+                    let start = ContinuousClock.now
+                    let value = try await graph.compute(scheduler: scheduler)
+                    times.append(ContinuousClock.now - start)
+                    precondition(value == shape.expected(tasks), "wrong result \(value) for \(shape)")
+                }
+                rows.append([
+                    shape.rawValue, label, label == "threads" ? String(threads) : "1",
+                    Self.format(Self.median(times), per: tasks), Self.format(Self.median(buildTimes), per: tasks),
+                ])
+            }
+        }
+        print(
+            Table(
+                headers: ["graph", "scheduler", "workers", "compute µs/task", "build µs/task"],
+                rows: rows
+            ).render()
+        )
+    }
+
+    enum Shape: String, CaseIterable {
+        /// n independent no-ops, then one task over all their results.
+        case wide
+        /// n no-ops, each taking the previous one's result.
+        case chain
+
+        func build(_ count: Int) -> Delayed<Int> {
+            switch self {
+            case .wide:
+                return Builtins.noopAll.delayed((0..<(count - 1)).map { Builtins.noop.delayed($0) })
+            case .chain:
+                var last = Builtins.noop.delayed(0)
+                for _ in 1..<count { last = Builtins.noop.delayed(last) }
+                return last
+            }
+        }
+
+        func expected(_ count: Int) -> Int { 0 }
+    }
+
+    static func median(_ times: [Duration]) -> Duration {
+        times.sorted()[times.count / 2]
+    }
+
+    static func format(_ duration: Duration, per count: Int) -> String {
+        let (seconds, attoseconds) = duration.components
+        let micros = (Double(seconds) * 1e6 + Double(attoseconds) / 1e12) / Double(count)
+        return String(format: "%.2f", micros)
+    }
+}

@@ -1,0 +1,42 @@
+extension AnyTaskFunction {
+    /// Runs the function as the task `key` and classifies any failure as a ``TaskError``.
+    ///
+    /// - Parameters:
+    ///   - key: The task being run, named in errors.
+    ///   - arguments: The resolved arguments.
+    ///   - location: Where this runs, for error messages (e.g. "pid 4242").
+    /// - Returns: The result, or the task's error: ``TaskError/Kind/badArgument`` when the
+    ///   arguments do not fit, ``TaskError/Kind/failed`` when the body throws.
+    public func run(key: TaskKey, arguments: [ArgumentValue], location: String?) async -> Result<any TaskValue, TaskError> {
+        do {
+            return .success(try await call(arguments))
+        } catch let mismatch as ArgumentMismatch {
+            return .failure(TaskError(kind: .badArgument, key: key, function: name, message: mismatch.message, location: location))
+        } catch let error as TaskError {
+            return .failure(TaskError(kind: .failed, key: key, function: name, message: error.description, location: location))
+        } catch {
+            return .failure(
+                TaskError(kind: .failed, key: key, function: name, message: String(describing: error), location: location)
+            )
+        }
+    }
+}
+
+extension TaskError {
+    /// The error for a task whose function this process does not have.
+    public static func unknownFunction(
+        _ function: String,
+        key: TaskKey,
+        known: [String],
+        location: String?
+    ) -> TaskError {
+        let list = known.isEmpty ? "none" : known.joined(separator: ", ")
+        return TaskError(
+            kind: .unknownFunction,
+            key: key,
+            function: function,
+            message: "no function named '\(function)' is registered here (registered: \(list))",
+            location: location
+        )
+    }
+}

@@ -1,0 +1,57 @@
+/// The task functions the stock `drover` binary knows: the tutorial's and no-ops for benchmarks.
+public enum Builtins {
+    /// Adds one after sleeping a second (the tutorial's first half).
+    public static let inc = TaskFunction("inc") { (x: Int) async throws -> Int in
+        try await Task.sleep(for: .seconds(1))
+        return x + 1
+    }
+
+    /// Adds one after sleeping half a second (the tutorial's exercise).
+    public static let incHalfSecond = TaskFunction("inc-0.5s") { (x: Int) async throws -> Int in
+        try await Task.sleep(for: .milliseconds(500))
+        return x + 1
+    }
+
+    /// Doubles after sleeping half a second (the tutorial's exercise).
+    public static let double = TaskFunction("double") { (x: Int) async throws -> Int in
+        try await Task.sleep(for: .milliseconds(500))
+        return 2 * x
+    }
+
+    /// Adds after sleeping half a second (the tutorial's exercise).
+    public static let add = TaskFunction("add") { (x: Int, y: Int) async throws -> Int in
+        try await Task.sleep(for: .milliseconds(500))
+        return x + y
+    }
+
+    /// Sums a list, at once.
+    public static let sum = TaskFunction("sum") { (xs: [Int]) -> Int in xs.reduce(0, +) }
+
+    /// Sleeps the given seconds and returns them.
+    public static let sleep = TaskFunction("sleep") { (seconds: Double) async throws -> Double in
+        try await Task.sleep(for: .seconds(seconds))
+        return seconds
+    }
+
+    /// Returns its argument: a task with no work, for measuring scheduler overhead.
+    public static let noop = TaskFunction("noop") { (x: Int) -> Int in x }
+
+    /// Returns 0 whatever it is given: a no-op that depends on other tasks.
+    public static let noopAll = TaskFunction("noop-all") { (_: [Int]) -> Int in 0 }
+}
+
+extension TaskRegistry {
+    /// The stock `drover` binary's functions (``Builtins``).
+    public static var builtins: TaskRegistry {
+        var registry = TaskRegistry()
+        registry.register(Builtins.inc)
+        registry.register(Builtins.incHalfSecond)
+        registry.register(Builtins.double)
+        registry.register(Builtins.add)
+        registry.register(Builtins.sum)
+        registry.register(Builtins.sleep)
+        registry.register(Builtins.noop)
+        registry.register(Builtins.noopAll)
+        return registry
+    }
+}

@@ -1,0 +1,53 @@
+/// A lazy result: the task that will produce a `Value`, with everything it depends on.
+///
+/// Made by ``TaskFunction/delayed(_:key:pure:)``; computed by `compute()` in `DroverLocal`
+/// (or a distributed `Client`). Like `dask.delayed`, building a graph runs nothing.
+public struct Delayed<Value: TaskValue>: TaskArgument, Sendable, CustomStringConvertible {
+    /// The node of the task graph that produces this value.
+    public let node: DelayedNode
+
+    /// The key of the task that produces this value.
+    public var key: TaskKey { node.spec.key }
+
+    init(node: DelayedNode) {
+        self.node = node
+    }
+
+    init(failing function: AnyTaskFunction, error: any Error, key: TaskKey?) {
+        let taskKey = key ?? TaskKey(function: function.name, token: Token.random())
+        self.node = DelayedNode(
+            spec: TaskSpec(key: taskKey, function: function.name, arguments: []),
+            function: function,
+            dependencies: [],
+            invalidReason: "an argument cannot be encoded: \(error)"
+        )
+    }
+
+    public func makeArgument(in context: inout ArgumentContext) throws -> ArgumentSpec {
+        context.dependencies.append(node)
+        return .key(key)
+    }
+
+    /// The whole graph needed to compute this value.
+    public var graph: TaskGraph { TaskGraph(roots: [node]) }
+
+    public var description: String { "Delayed('\(key)')" }
+}
+
+/// One task of a lazy graph and links to the tasks it depends on. Immutable, so building a chain
+/// costs O(1) per call however long the chain.
+public final class DelayedNode: Sendable {
+    public let spec: TaskSpec
+    /// The function, for schedulers that run tasks in this process.
+    public let function: AnyTaskFunction
+    public let dependencies: [DelayedNode]
+    /// Why this task cannot run, found while building it (reported when computed).
+    public let invalidReason: String?
+
+    init(spec: TaskSpec, function: AnyTaskFunction, dependencies: [DelayedNode], invalidReason: String? = nil) {
+        self.spec = spec
+        self.function = function
+        self.dependencies = dependencies
+        self.invalidReason = invalidReason
+    }
+}

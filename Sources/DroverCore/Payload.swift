@@ -1,0 +1,59 @@
+public import Foundation
+
+/// One encoded value, an argument or a result, as it crosses a process boundary.
+///
+/// The encoding is language-neutral (the `.proto` contract): bulk numeric arrays are packed
+/// little-endian bytes and never pass through JSON.
+public struct Payload: Sendable, Hashable {
+    /// How ``data`` is to be read.
+    public struct Encoding: Hashable, Sendable, CustomStringConvertible {
+        /// Wire number, as in `drover.v1.Encoding`.
+        public let rawValue: Int
+
+        public init(rawValue: Int) {
+            self.rawValue = rawValue
+        }
+
+        /// Opaque bytes.
+        public static let raw = Encoding(rawValue: 1)
+        /// Packed little-endian `Double`s.
+        public static let float64LE = Encoding(rawValue: 2)
+        /// Packed little-endian `Float`s.
+        public static let float32LE = Encoding(rawValue: 3)
+        /// Packed little-endian 64-bit integers.
+        public static let int64LE = Encoding(rawValue: 4)
+        /// Unsigned bytes.
+        public static let uint8 = Encoding(rawValue: 5)
+        /// A serialized protobuf message.
+        public static let protobuf = Encoding(rawValue: 6)
+        /// UTF-8 JSON.
+        public static let json = Encoding(rawValue: 7)
+
+        public var description: String {
+            switch rawValue {
+            case 1: "raw"
+            case 2: "float64-le"
+            case 3: "float32-le"
+            case 4: "int64-le"
+            case 5: "uint8"
+            case 6: "protobuf"
+            case 7: "json"
+            default: "encoding(\(rawValue))"
+            }
+        }
+    }
+
+    /// How ``data`` is encoded.
+    public var encoding: Encoding
+    /// The encoded bytes.
+    public var data: Data
+    /// The producer's name for the type ("Int", "[Double]"); empty when unknown.
+    public var typeName: String
+
+    /// Creates a payload.
+    public init(encoding: Encoding, data: Data, typeName: String) {
+        self.encoding = encoding
+        self.data = data
+        self.typeName = typeName
+    }
+}

@@ -1,0 +1,102 @@
+public import Foundation
+
+/// A fixed-width number stored as packed little-endian bytes.
+protocol PackedNumber: TaskValue, Codable, BitwiseCopyable {
+    /// The payload encoding of packed arrays of this type.
+    static var packedEncoding: Payload.Encoding { get }
+}
+
+extension PackedNumber {
+    public func encodePayload() throws -> Payload {
+        Payload(encoding: Self.packedEncoding, data: Packing.pack([self]), typeName: Self.taskTypeName)
+    }
+
+    public static func decode(payload: Payload) throws -> Self {
+        try checkType(of: payload)
+        if payload.encoding == .json {
+            return try JSONCoding.decode(Self.self, from: payload, typeName: taskTypeName)
+        }
+        let values: [Self] = try Packing.unpack(payload, as: packedEncoding, typeName: taskTypeName)
+        guard values.count == 1 else {
+            throw PayloadError.malformed(taskTypeName, "expected one value, found \(values.count)")
+        }
+        return values[0]
+    }
+
+    public static func encodeArray(_ values: [Self]) throws -> Payload {
+        Payload(encoding: packedEncoding, data: Packing.pack(values), typeName: "[\(taskTypeName)]")
+    }
+
+    public static func decodeArray(payload: Payload) throws -> [Self] {
+        try checkType(of: payload, expected: "[\(taskTypeName)]")
+        if payload.encoding == .json {
+            return try JSONCoding.decode([Self].self, from: payload, typeName: "[\(taskTypeName)]")
+        }
+        return try Packing.unpack(payload, as: packedEncoding, typeName: "[\(taskTypeName)]")
+    }
+}
+
+/// Packs fixed-width values into bytes with one copy (no per-element encoding on little-endian
+/// hosts, which is every host Swift runs on today).
+enum Packing {
+    static func pack<T: BitwiseCopyable>(_ values: [T]) -> Data {
+        values.withUnsafeBytes { Data($0) }
+    }
+
+    static func unpack<T: BitwiseCopyable>(
+        _ payload: Payload,
+        as encoding: Payload.Encoding,
+        typeName: String
+    ) throws -> [T] {
+        guard payload.encoding == encoding else {
+            throw PayloadError.malformed(typeName, "expected \(encoding) bytes, got \(payload.encoding)")
+        }
+        let stride = MemoryLayout<T>.stride
+        guard payload.data.count % stride == 0 else {
+            throw PayloadError.malformed(
+                typeName,
+                "\(payload.data.count) bytes is not a whole number of \(stride)-byte values"
+            )
+        }
+        let count = payload.data.count / stride
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            payload.data.withUnsafeBytes { raw in
+                if count > 0 {
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
+                }
+            }
+            initialized = count
+        }
+    }
+}
+
+extension Int: TaskValue, PackedNumber {
+    static var packedEncoding: Payload.Encoding { .int64LE }
+}
+extension Int64: TaskValue, PackedNumber {
+    static var packedEncoding: Payload.Encoding { .int64LE }
+}
+extension Double: TaskValue, PackedNumber {
+    static var packedEncoding: Payload.Encoding { .float64LE }
+}
+extension Float: TaskValue, PackedNumber {
+    static var packedEncoding: Payload.Encoding { .float32LE }
+}
+extension UInt8: TaskValue, PackedNumber {
+    static var packedEncoding: Payload.Encoding { .uint8 }
+}
+extension Int32: TaskValue {}
+
+extension Data: TaskValue {
+    public func encodePayload() throws -> Payload {
+        Payload(encoding: .raw, data: self, typeName: Self.taskTypeName)
+    }
+
+    public static func decode(payload: Payload) throws -> Data {
+        try checkType(of: payload)
+        guard payload.encoding == .raw else {
+            throw PayloadError.malformed(taskTypeName, "expected raw bytes, got \(payload.encoding)")
+        }
+        return payload.data
+    }
+}

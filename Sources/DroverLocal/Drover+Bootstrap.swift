@@ -1,0 +1,96 @@
+public import DroverCore
+import CDroverSupport
+import DroverProto
+import Foundation
+
+extension Drover {
+    /// Serves tasks and exits when this process was started as a worker of the processes
+    /// scheduler; returns at once otherwise. Call it first thing in `main`:
+    ///
+    /// ```swift
+    /// await Drover.bootstrap(registry)
+    /// ```
+    ///
+    /// Like Python's multiprocessing "spawn", the processes scheduler re-executes the current
+    /// program, and this is where the copy turns into a worker that runs functions of `registry`
+    /// by name.
+    public static func bootstrap(_ registry: TaskRegistry) async {
+        let environment = ProcessInfo.processInfo.environment
+        guard let fdText = environment[ChildProcess.fdVariable], let fd = Int32(fdText) else { return }
+        // Die with the parent, even in the middle of a long task.
+        _ = drover_set_parent_death_signal(SIGKILL)
+        if let parent = environment[ChildProcess.parentVariable].flatMap(pid_t.init), getppid() != parent {
+            exit(0)
+        }
+        unsetenv(ChildProcess.fdVariable)
+        unsetenv(ChildProcess.parentVariable)
+        let thread = ThreadPool(threads: 1, name: "drover-process-worker")
+        await withTaskExecutorPreference(thread) {
+            await TaskProcessWorker(fd: fd, registry: registry).serve()
+        }
+        exit(0)
+    }
+}
+
+/// The worker side of the processes scheduler: reads tasks from the parent, runs them one at a
+/// time, answers with the result or the error.
+struct TaskProcessWorker {
+    let fd: Int32
+    let registry: TaskRegistry
+
+    func serve() async {
+        let pid = getpid()
+        let location = "pid \(pid)"
+        var greeting = Drover_V1_ExecuteResponse()
+        greeting.pid = pid
+        guard (try? Frames.write(greeting, to: fd)) != nil else { return }
+        while true {
+            let request: Drover_V1_ExecuteRequest
+            do {
+                guard let next = try Frames.read(Drover_V1_ExecuteRequest.self, from: fd) else { return }
+                request = next
+            } catch {
+                FileHandle.standardError.write(Data("drover task process \(pid): \(error); exiting\n".utf8))
+                return
+            }
+            var response = Drover_V1_ExecuteResponse()
+            response.id = request.id
+            response.pid = pid
+            switch await execute(request, location: location) {
+            case .success(let payload): response.result = payload.proto
+            case .failure(let error): response.error = error.proto
+            }
+            guard (try? Frames.write(response, to: fd)) != nil else { return }
+        }
+    }
+
+    private func execute(_ request: Drover_V1_ExecuteRequest, location: String) async -> Result<Payload, TaskError> {
+        let key = TaskKey(request.key)
+        guard let function = registry[request.function] else {
+            return .failure(.unknownFunction(request.function, key: key, known: registry.names, location: location))
+        }
+        let arguments: [ArgumentValue]
+        do {
+            arguments = try request.arguments.map { try ArgumentValue(proto: $0) }
+        } catch {
+            return .failure(
+                TaskError(kind: .badArgument, key: key, function: function.name, message: "\(error)", location: location)
+            )
+        }
+        switch await function.run(key: key, arguments: arguments, location: location) {
+        case .success(let value):
+            do {
+                return .success(try value.encodePayload())
+            } catch {
+                return .failure(
+                    TaskError(
+                        kind: .failed, key: key, function: function.name,
+                        message: "the result cannot be encoded: \(error)", location: location
+                    )
+                )
+            }
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+}

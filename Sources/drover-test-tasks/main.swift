@@ -1,0 +1,11 @@
+// A user's own `drover` binary: the stock CLI plus functions the tests need in child processes.
+import DroverCLI
+import DroverCore
+import Foundation
+
+var registry = TaskRegistry.builtins
+registry.register(TestTasks.fail)
+registry.register(TestTasks.crash)
+registry.register(TestTasks.processID)
+registry.register(TestTasks.blockingSleep)
+await DroverCommand.main(registry: registry)

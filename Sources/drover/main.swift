@@ -1,0 +1,4 @@
+import DroverCLI
+import DroverCore
+
+await DroverCommand.main(registry: .builtins)
