@@ -68,7 +68,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverLocalTests",
-            dependencies: ["DroverCore", "DroverLocal", "DroverTestKit", "drover-test-tasks"],
+            dependencies: ["DroverCore", "DroverLocal", "DroverProto", "DroverTestKit"],
             swiftSettings: upcomingFeatures
         ),
     ]

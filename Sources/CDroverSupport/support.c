@@ -11,3 +11,14 @@ int drover_set_parent_death_signal(int signal) {
 int drover_current_thread_name(char *buffer, size_t length) {
     return pthread_getname_np(pthread_self(), buffer, length);
 }
+
+int drover_set_current_thread_name(const char *name) {
+    char truncated[16];
+    size_t length = 0;
+    while (name[length] != 0 && length < 15) {
+        truncated[length] = name[length];
+        length++;
+    }
+    truncated[length] = 0;
+    return pthread_setname_np(pthread_self(), truncated);
+}

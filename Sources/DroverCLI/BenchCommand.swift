@@ -28,6 +28,9 @@ struct LocalBench: AsyncParsableCommand {
     @Option(help: "Workers of the threads scheduler (default: one per core).")
     var workers: Int?
 
+    @Option(help: "Only this scheduler: single-threaded or threads.")
+    var only: String?
+
     func run() async throws {
         #if DEBUG
         print("warning: this is a debug build; measure with `swift run -c release drover bench local`")
@@ -45,7 +48,8 @@ struct LocalBench: AsyncParsableCommand {
                 graph = shape.build(tasks)
                 buildTimes.append(ContinuousClock.now - start)
             }
-            for (label, scheduler) in [("single-threaded", Scheduler.singleThreaded), ("threads", .threads(workers: threads))] {
+            let schedulers = [("single-threaded", Scheduler.singleThreaded), ("threads", .threads(workers: threads))]
+            for (label, scheduler) in schedulers where only == nil || only == label {
                 var times: [Duration] = []
                 for _ in 0..<repeats {
                     let start = ContinuousClock.now

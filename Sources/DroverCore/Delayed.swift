@@ -34,20 +34,39 @@ public struct Delayed<Value: TaskValue>: TaskArgument, Sendable, CustomStringCon
     public var description: String { "Delayed('\(key)')" }
 }
 
-/// One task of a lazy graph and links to the tasks it depends on. Immutable, so building a chain
-/// costs O(1) per call however long the chain.
-public final class DelayedNode: Sendable {
+/// One task of a lazy graph and links to the tasks it depends on. Immutable once built, so building
+/// a chain costs O(1) per call however long the chain.
+public final class DelayedNode: @unchecked Sendable {
+    // @unchecked: `storedDependencies` is written only by `init` and by `deinit`, which has the
+    // object to itself; everything else only reads it.
     public let spec: TaskSpec
     /// The function, for schedulers that run tasks in this process.
     public let function: AnyTaskFunction
-    public let dependencies: [DelayedNode]
     /// Why this task cannot run, found while building it (reported when computed).
     public let invalidReason: String?
+    private var storedDependencies: [DelayedNode]
+
+    /// The nodes this task needs.
+    public var dependencies: [DelayedNode] { storedDependencies }
 
     init(spec: TaskSpec, function: AnyTaskFunction, dependencies: [DelayedNode], invalidReason: String? = nil) {
         self.spec = spec
         self.function = function
-        self.dependencies = dependencies
+        self.storedDependencies = dependencies
         self.invalidReason = invalidReason
+    }
+
+    deinit {
+        // Releasing a long chain node by node would recurse once per link and overflow the stack;
+        // unlink the nodes only this one holds and release them from a loop instead.
+        var pending: [DelayedNode] = []
+        swap(&pending, &storedDependencies)
+        while var node = pending.popLast() {
+            if isKnownUniquelyReferenced(&node) {
+                var inner: [DelayedNode] = []
+                swap(&inner, &node.storedDependencies)
+                pending.append(contentsOf: inner)
+            }
+        }
     }
 }

@@ -38,6 +38,7 @@ public struct Payload: Sendable, Hashable {
             case 5: "uint8"
             case 6: "protobuf"
             case 7: "json"
+            case 8: "list"
             default: "encoding(\(rawValue))"
             }
         }

@@ -68,25 +68,6 @@ public struct TaskGraph: Sendable {
 
 // MARK: - Planning
 
-/// A validated graph, culled to what its targets need, with tasks numbered in a topological,
-/// depth-first order: a task's index is larger than its dependencies' and serves as its priority
-/// (lower runs first), which keeps few intermediate results alive at once.
-public struct GraphPlan: Sendable {
-    /// Tasks by index.
-    public let tasks: [TaskGraph.Task]
-    /// For each task, the indices of the tasks it needs.
-    public let dependencies: [[Int]]
-    /// For each task, the indices of the tasks that need it.
-    public let dependents: [[Int]]
-    /// The indices of the requested keys, in the order requested.
-    public let targets: [Int]
-    /// Index of each key.
-    public let index: [TaskKey: Int]
-
-    /// The number of tasks.
-    public var count: Int { tasks.count }
-}
-
 extension TaskGraph {
     /// Validates and orders what `targets` need.
     ///
@@ -109,11 +90,13 @@ extension TaskGraph {
     }
 }
 
-/// Iterative depth-first search: white (unseen), gray (on the stack), black (numbered).
+/// Iterative depth-first search over keys: white (unseen), gray (on the stack), black (numbered).
 private struct Planner {
+    typealias Frame = (key: TaskKey, task: TaskGraph.Task, dependencies: [TaskKey], next: Int)
+
     let graph: TaskGraph
     var index: [TaskKey: Int] = [:]
-    var onStack: [TaskKey: Int] = [:]  // key -> position in `stack`
+    var onStack: [TaskKey: Int] = [:]  // key -> position in the stack
     var tasks: [TaskGraph.Task] = []
     var dependencies: [[Int]] = []
 
@@ -126,44 +109,41 @@ private struct Planner {
 
     mutating func visit(_ root: TaskKey) throws(GraphError) {
         guard index[root] == nil else { return }
-        var stack: [(key: TaskKey, task: TaskGraph.Task, dependencies: [TaskKey], next: Int)] = []
+        var stack: [Frame] = []
         try push(root, onto: &stack)
         while !stack.isEmpty {
             let top = stack.count - 1
-            if stack[top].next < stack[top].dependencies.count {
-                let dependency = stack[top].dependencies[stack[top].next]
-                stack[top].next += 1
-                if index[dependency] != nil { continue }
-                if let position = onStack[dependency] {
-                    let cycle = stack[position...].map(\.key) + [dependency]
-                    throw GraphError(
-                        code: .cycle,
-                        message: "The graph has a cycle: " + cycle.map { "'\($0)'" }.joined(separator: " -> ") + ".",
-                        keys: cycle
-                    )
-                }
-                guard graph.tasks[dependency] != nil else {
-                    throw GraphError(
-                        code: .missingDependency,
-                        message: "Task '\(stack[top].key)' depends on '\(dependency)', which no task in the graph produces.",
-                        keys: [stack[top].key, dependency]
-                    )
-                }
-                try push(dependency, onto: &stack)
-            } else {
+            guard stack[top].next < stack[top].dependencies.count else {
                 let finished = stack.removeLast()
                 onStack[finished.key] = nil
                 index[finished.key] = tasks.count
                 tasks.append(finished.task)
                 dependencies.append(finished.dependencies.map { index[$0]! })
+                continue
             }
+            let dependency = stack[top].dependencies[stack[top].next]
+            stack[top].next += 1
+            if index[dependency] != nil { continue }
+            if let position = onStack[dependency] {
+                let cycle = stack[position...].map(\.key) + [dependency]
+                throw GraphError(
+                    code: .cycle,
+                    message: "The graph has a cycle: " + cycle.map { "'\($0)'" }.joined(separator: " -> ") + ".",
+                    keys: cycle
+                )
+            }
+            guard graph.tasks[dependency] != nil else {
+                throw GraphError(
+                    code: .missingDependency,
+                    message: "Task '\(stack[top].key)' depends on '\(dependency)', which no task in the graph produces.",
+                    keys: [stack[top].key, dependency]
+                )
+            }
+            try push(dependency, onto: &stack)
         }
     }
 
-    private mutating func push(
-        _ key: TaskKey,
-        onto stack: inout [(key: TaskKey, task: TaskGraph.Task, dependencies: [TaskKey], next: Int)]
-    ) throws(GraphError) {
+    private mutating func push(_ key: TaskKey, onto stack: inout [Frame]) throws(GraphError) {
         let task = graph.tasks[key]!
         if let reason = task.invalidReason {
             throw GraphError(code: .invalidTask, message: "Task '\(key)' cannot run: \(reason)", keys: [key])
@@ -173,14 +153,20 @@ private struct Planner {
     }
 
     func finish(targets: [TaskKey]) -> GraphPlan {
-        var dependents = [[Int]](repeating: [], count: tasks.count)
-        for (task, needs) in dependencies.enumerated() {
-            for dependency in needs { dependents[dependency].append(task) }
+        var adjacency = GraphPlan.Adjacency()
+        var references = GraphPlan.Adjacency()
+        for (task, needs) in zip(tasks, dependencies) {
+            adjacency.appendList(needs)
+            var keys: [Int] = []
+            for argument in task.spec.arguments {
+                argument.forEachKey { keys.append(index[$0]!) }
+            }
+            references.appendList(keys)
         }
         return GraphPlan(
             tasks: tasks,
-            dependencies: dependencies,
-            dependents: dependents,
+            dependencies: adjacency,
+            references: references,
             targets: targets.map { index[$0]! },
             index: index
         )

@@ -5,20 +5,35 @@
 /// (Dask's "pure" default). Any string is a valid key when given explicitly.
 public struct TaskKey: Hashable, Sendable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The key's text.
-    public var rawValue: String
+    public let rawValue: String
+    /// A hash of the text computed once: schedulers hash keys far more often than they make them.
+    private let textHash: UInt64
 
     /// Creates a key from its text.
     public init(_ rawValue: String) {
         self.rawValue = rawValue
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in rawValue.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        self.textHash = hash
     }
 
     public init(stringLiteral value: String) {
-        self.rawValue = value
+        self.init(value)
     }
 
     /// Creates the key `"<function>-<token>"`.
     public init(function: String, token: String) {
-        self.rawValue = "\(function)-\(token)"
+        self.init("\(function)-\(token)")
+    }
+
+    public static func == (lhs: TaskKey, rhs: TaskKey) -> Bool {
+        lhs.textHash == rhs.textHash && lhs.rawValue == rhs.rawValue
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(textHash)
     }
 
     public var description: String { rawValue }

@@ -71,23 +71,32 @@ enum Packing {
 }
 
 extension Int: TaskValue, PackedNumber {
+    public static var taskTypeName: String { "Int" }
     static var packedEncoding: Payload.Encoding { .int64LE }
 }
 extension Int64: TaskValue, PackedNumber {
+    public static var taskTypeName: String { "Int64" }
     static var packedEncoding: Payload.Encoding { .int64LE }
 }
 extension Double: TaskValue, PackedNumber {
+    public static var taskTypeName: String { "Double" }
     static var packedEncoding: Payload.Encoding { .float64LE }
 }
 extension Float: TaskValue, PackedNumber {
+    public static var taskTypeName: String { "Float" }
     static var packedEncoding: Payload.Encoding { .float32LE }
 }
 extension UInt8: TaskValue, PackedNumber {
+    public static var taskTypeName: String { "UInt8" }
     static var packedEncoding: Payload.Encoding { .uint8 }
 }
-extension Int32: TaskValue {}
+extension Int32: TaskValue {
+    public static var taskTypeName: String { "Int32" }
+}
 
 extension Data: TaskValue {
+    public static var taskTypeName: String { "Data" }
+
     public func encodePayload() throws -> Payload {
         Payload(encoding: .raw, data: self, typeName: Self.taskTypeName)
     }

@@ -11,7 +11,8 @@ public import Foundation
 /// struct Point: Codable, TaskValue { var x, y: Double }
 /// ```
 ///
-/// Protobuf messages conform through `ProtobufTaskValue` in `DroverProto`.
+/// Protobuf messages conform through `ProtobufTaskValue` in `DroverProto`. Arrays of types
+/// with no packed or JSON form (arrays of arrays, of messages) travel as a ``PayloadList``.
 public protocol TaskValue: TaskArgument where Value == Self {
     /// The name payloads of this type carry, checked when decoding.
     static var taskTypeName: String { get }
@@ -56,19 +57,12 @@ extension TaskValue {
     }
 
     public static func encodeArray(_ values: [Self]) throws -> Payload {
-        throw PayloadError(
-            code: .unsupported,
-            message: "arrays of \(taskTypeName) have no encoding: make \(taskTypeName) Codable or implement encodeArray",
-            expectedType: "[\(taskTypeName)]"
-        )
+        PayloadList.encode(try values.map { try $0.encodePayload() }, typeName: "[\(taskTypeName)]")
     }
 
     public static func decodeArray(payload: Payload) throws -> [Self] {
-        throw PayloadError(
-            code: .unsupported,
-            message: "arrays of \(taskTypeName) have no encoding: make \(taskTypeName) Codable or implement decodeArray",
-            expectedType: "[\(taskTypeName)]"
-        )
+        try checkType(of: payload, expected: "[\(taskTypeName)]")
+        return try PayloadList.decode(payload, typeName: "[\(taskTypeName)]").map { try decode(payload: $0) }
     }
 
     /// Throws unless `payload` was produced for this type (or does not say).
@@ -158,8 +152,12 @@ extension Optional: TaskValue where Wrapped: TaskValue & Codable {
     public static var taskTypeName: String { "\(Wrapped.taskTypeName)?" }
 }
 
-extension Bool: TaskValue {}
+extension Bool: TaskValue {
+    public static var taskTypeName: String { "Bool" }
+}
 extension String: TaskValue {
+    public static var taskTypeName: String { "String" }
+
     public func encodePayload() throws -> Payload {
         Payload(encoding: .raw, data: Data(utf8), typeName: Self.taskTypeName)
     }

@@ -87,12 +87,16 @@ public struct Token: Sendable {
     public var hexDigest: String {
         let high = Self.finalize(lane0 ^ length)
         let low = Self.finalize(lane1 &+ (lane0 &* 0x9E37_79B9_7F4A_7C15) ^ length)
-        return hex(high) + hex(low)
-    }
-
-    private func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            let digits: StaticString = "0123456789abcdef"
+            for (half, value) in [high, low].enumerated() {
+                for position in 0..<16 {
+                    let nibble = Int((value >> (60 - 4 * UInt64(position))) & 0xF)
+                    buffer[half * 16 + position] = digits.utf8Start[nibble]
+                }
+            }
+            return 32
+        }
     }
 
     /// The token of a call: the function name and its arguments.

@@ -4,8 +4,9 @@ import Foundation
 /// One worker process of the processes scheduler: this (or another) program re-executed in the
 /// task-worker role, talking protobuf frames over a Unix socket on its fd 3.
 final class ChildProcess: @unchecked Sendable {
-    // @unchecked: `socket` and `pid` are immutable; `isReaped` is only touched by the one
-    // thread that owns the child at a time (the pool hands a child to one task).
+    // @unchecked: `socket` and `pid` are immutable. `isReaped` is written only by `reap`, called by
+    // the one task that owns the child (the pool hands a child to one task at a time) after the
+    // cancellation handler that may call `kill` can no longer do so.
     let pid: pid_t
     let socket: Int32
     let executable: String
@@ -38,7 +39,6 @@ final class ChildProcess: @unchecked Sendable {
             childEnd = fcntl(fds[1], F_DUPFD_CLOEXEC, 10)
             close(fds[1])
         }
-        defer { close(childEnd) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -57,6 +57,8 @@ final class ChildProcess: @unchecked Sendable {
                 posix_spawn(&pid, executable, &actions, nil, argvPointers, envPointers)
             }
         }
+        // Only the child may hold its end: with ours open, its exit would not read as end of stream.
+        close(childEnd)
         guard status == 0 else {
             close(fds[0])
             throw SpawnError(description: "cannot start worker process '\(executable)': \(String(cString: strerror(status)))")
@@ -94,7 +96,8 @@ final class ChildProcess: @unchecked Sendable {
         return response
     }
 
-    /// Kills the process without waiting (safe from any thread: the pid is not reaped yet).
+    /// Kills the process without waiting. Safe from a cancellation handler: the pid cannot be
+    /// reaped (and reused) while that handler may still run.
     func kill() {
         if !isReaped { _ = Glibc.kill(pid, SIGKILL) }
     }

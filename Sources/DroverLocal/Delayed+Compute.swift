@@ -10,8 +10,7 @@ extension Delayed {
     /// - Throws: ``TaskError`` for the first task that fails; ``GraphError`` for an invalid graph.
     public func compute(scheduler: Scheduler? = nil, profiler: TaskProfiler? = nil) async throws -> Value {
         let results = try await LocalScheduler.compute(
-            graph,
-            targets: [key],
+            try GraphPlan(roots: [node]),
             scheduler: scheduler ?? Drover.config.scheduler,
             profiler: profiler
         )
@@ -30,8 +29,7 @@ extension Drover {
         var nodes: [DelayedNode] = []
         for value in repeat each values { nodes.append(value.node) }
         let results = try await LocalScheduler.compute(
-            TaskGraph(roots: nodes),
-            targets: nodes.map(\.spec.key),
+            try GraphPlan(roots: nodes),
             scheduler: scheduler ?? config.scheduler,
             profiler: profiler
         )

@@ -24,7 +24,7 @@ extension Drover {
         }
         unsetenv(ChildProcess.fdVariable)
         unsetenv(ChildProcess.parentVariable)
-        let thread = ThreadPool(threads: 1, name: "drover-process-worker")
+        let thread = ThreadPool(threads: 1, name: "drover-task")
         await withTaskExecutorPreference(thread) {
             await TaskProcessWorker(fd: fd, registry: registry).serve()
         }

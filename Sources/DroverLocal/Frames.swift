@@ -1,8 +1,7 @@
 import Foundation
 import SwiftProtobuf
 
-/// Length-prefixed protobuf messages over a blocking file descriptor (a socket to a child
-/// process): a 4-byte little-endian length, then the serialized message.
+/// Length-prefixed protobuf messages over a blocking socket (to or from a child process): a 4-byte little-endian length, then the serialized message.
 enum Frames {
     /// The largest frame accepted: a guard against a corrupt length, not a data limit.
     static let maximumLength = 1 << 31
@@ -49,7 +48,8 @@ enum Frames {
     private static func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            // MSG_NOSIGNAL: a peer that died must be an error here, not a SIGPIPE that kills us.
+            let written = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
             if written < 0 {
                 if errno == EINTR { continue }
                 throw Failure(description: "write failed: \(String(cString: strerror(errno)))")

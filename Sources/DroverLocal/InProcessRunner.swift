@@ -6,21 +6,31 @@ import Foundation
 struct InProcessRunner: TaskRunner {
     let pool: ThreadPool
     let slots: Int
+    /// Whether to read each task's thread name (a system call: only for a profiler).
+    let recordsThreads: Bool
+    private let processID = getpid()
+    private let location = "pid \(getpid())"
+
+    init(pool: ThreadPool, slots: Int, recordsThreads: Bool) {
+        self.pool = pool
+        self.slots = slots
+        self.recordsThreads = recordsThreads
+    }
+
     var executor: any TaskExecutor { pool }
 
     func run(_ task: ReadyTask) async -> TaskRun {
-        let processID = getpid()
-        let thread = currentThreadName()
+        let thread = recordsThreads ? currentThreadName() : nil
         guard let function = task.implementation else {
-            let error = TaskError.unknownFunction(task.function, key: task.key, known: [], location: "pid \(processID)")
+            let error = TaskError.unknownFunction(task.function, key: task.key, known: [], location: location)
             return TaskRun(outcome: .failure(error), processID: processID, thread: thread)
         }
-        let outcome = await function.run(key: task.key, arguments: task.arguments, location: "pid \(processID)")
+        let outcome = await function.run(key: task.key, arguments: task.arguments, location: location)
         return TaskRun(outcome: outcome.map { .object($0) }, processID: processID, thread: thread)
     }
 }
 
-/// The name of the calling thread, e.g. "drover-threads-2".
+/// The name of the calling thread, e.g. "drover-thread-2".
 func currentThreadName() -> String? {
     var buffer = [CChar](repeating: 0, count: 64)
     guard drover_current_thread_name(&buffer, buffer.count) == 0 else { return nil }

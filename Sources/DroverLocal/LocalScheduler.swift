@@ -14,21 +14,35 @@ public enum LocalScheduler {
         scheduler: Scheduler,
         profiler: TaskProfiler? = nil
     ) async throws -> [ArgumentValue] {
-        let plan = try graph.plan(targets: targets)
+        try await compute(try graph.plan(targets: targets), scheduler: scheduler, profiler: profiler)
+    }
+
+    /// Computes the targets of a plan and returns their results in order.
+    ///
+    /// - Throws: ``TaskError`` for the first task that fails (nothing new starts after it).
+    public static func compute(
+        _ plan: GraphPlan,
+        scheduler: Scheduler,
+        profiler: TaskProfiler? = nil
+    ) async throws -> [ArgumentValue] {
         let workers = resolvedWorkers(scheduler)
         switch scheduler.kind {
         case .singleThreaded:
             let thread = ThreadPool(threads: 1, name: "drover-single")
             defer { thread.shutdown() }
-            let runner = InProcessRunner(pool: thread, slots: 1)
+            let runner = InProcessRunner(pool: thread, slots: 1, recordsThreads: profiler != nil)
             // The loop itself runs on the one thread, and each task inline in it.
             return try await withTaskExecutorPreference(thread) {
                 try await runInline(plan, runner: runner, profiler: profiler)
             }
         case .threads:
-            let pool = ThreadPool(threads: workers, name: "drover-threads")
+            let pool = ThreadPool(threads: workers, name: "drover-thread")
             defer { pool.shutdown() }
-            return try await runConcurrently(plan, runner: InProcessRunner(pool: pool, slots: workers), profiler: profiler)
+            return try await runConcurrently(
+                plan,
+                runner: InProcessRunner(pool: pool, slots: workers, recordsThreads: profiler != nil),
+                profiler: profiler
+            )
         case .processes:
             let executable = scheduler.executable ?? ProcessPool.currentExecutable
             let pool = ProcessPool.shared(executable: executable, size: workers)
@@ -147,19 +161,17 @@ public enum LocalScheduler {
 
     private static func readyTask(_ index: Int, plan: GraphPlan, results: [ArgumentValue?]) -> ReadyTask {
         let task = plan.tasks[index]
-        func resolve(_ argument: ArgumentSpec) -> ArgumentValue {
-            switch argument {
-            case .value(let payload): .payload(payload)
-            case .key(let key): results[plan.index[key]!]!
-            case .list(let items): .list(items.map(resolve))
-            }
-        }
         return ReadyTask(
             index: index,
             key: task.spec.key,
             function: task.spec.function,
             implementation: task.function,
-            arguments: task.spec.arguments.map(resolve)
+            arguments: plan.resolvedArguments(
+                of: index,
+                value: { .payload($0) },
+                reference: { results[$0]! },
+                list: { .list($0) }
+            )
         )
     }
 }

@@ -45,7 +45,7 @@ final class ProcessPool: TaskRunner, @unchecked Sendable {
         self.executable = executable
         self.slots = size
         // One thread per process: each waits on its process's socket with blocking reads.
-        self.threads = ThreadPool(threads: size, name: "drover-processes")
+        self.threads = ThreadPool(threads: size, name: "drover-io")
     }
 
     func run(_ task: ReadyTask) async -> TaskRun {
@@ -73,47 +73,49 @@ final class ProcessPool: TaskRunner, @unchecked Sendable {
             )
             return TaskRun(outcome: .failure(failure), processID: getpid(), thread: nil)
         }
-        return await withTaskCancellationHandler {
-            exchange(request, with: child, task: task)
+        // Cancellation (another task of the computation failed) kills the process, but only while
+        // it works for us: once it has answered, it may already be serving someone else.
+        let guardrail = CancellationGuard()
+        let exchanged = await withTaskCancellationHandler {
+            Result { try child.execute(request) }
         } onCancel: {
-            child.kill()
+            if guardrail.killUnlessFinished() { child.kill() }
         }
-    }
-
-    private func exchange(_ request: Drover_V1_ExecuteRequest, with child: ChildProcess, task: ReadyTask) -> TaskRun {
-        do {
-            let response = try child.execute(request)
+        let wasKilled = !guardrail.finish()
+        // From here on nothing else touches `child`.
+        switch exchanged {
+        case .success(let response) where !wasKilled:
             checkIn(child)
-            switch response.outcome {
-            case .result(let payload):
-                return TaskRun(outcome: .success(.payload(Payload(proto: payload))), processID: response.pid, thread: nil)
-            case .error(let error):
-                return TaskRun(outcome: .failure(TaskError(proto: error)), processID: response.pid, thread: nil)
-            case nil:
-                return TaskRun(
-                    outcome: .failure(
-                        TaskError(
-                            kind: .failed, key: task.key, function: task.function,
-                            message: "the worker process sent an answer with neither result nor error",
-                            location: "pid \(response.pid)"
-                        )
-                    ),
-                    processID: response.pid,
-                    thread: nil
-                )
-            }
-        } catch {
-            // The process died or broke the protocol: never reuse it.
+            return Self.taskRun(from: response, task: task)
+        case .success, .failure:
+            // The process died, broke the protocol, or was killed: reap it, never reuse it.
             child.kill()
             let exit = child.reap()
+            let reason = if case .failure(let error) = exchanged { " (\(error))" } else { "" }
             let failure = TaskError(
                 kind: .workerDied,
                 key: task.key,
                 function: task.function,
-                message: "the worker process running it \(exit) (\(error))",
+                message: "the worker process running it \(exit)\(reason)",
                 location: "pid \(child.pid)"
             )
             return TaskRun(outcome: .failure(failure), processID: child.pid, thread: nil)
+        }
+    }
+
+    private static func taskRun(from response: Drover_V1_ExecuteResponse, task: ReadyTask) -> TaskRun {
+        switch response.outcome {
+        case .result(let payload):
+            return TaskRun(outcome: .success(.payload(Payload(proto: payload))), processID: response.pid, thread: nil)
+        case .error(let error):
+            return TaskRun(outcome: .failure(TaskError(proto: error)), processID: response.pid, thread: nil)
+        case nil:
+            let failure = TaskError(
+                kind: .failed, key: task.key, function: task.function,
+                message: "the worker process sent an answer with neither result nor error",
+                location: "pid \(response.pid)"
+            )
+            return TaskRun(outcome: .failure(failure), processID: response.pid, thread: nil)
         }
     }
 
@@ -129,5 +131,27 @@ final class ProcessPool: TaskRunner, @unchecked Sendable {
 
     private func checkIn(_ child: ChildProcess) {
         state.withLock { $0.idle.append(child) }
+    }
+}
+
+/// Decides, once, whether a process was killed by cancellation or finished its task.
+private final class CancellationGuard: Sendable {
+    private let state = Mutex((finished: false, killed: false))
+
+    /// Called on cancellation: true when the process is still working for us and may be killed.
+    func killUnlessFinished() -> Bool {
+        state.withLock { state in
+            if state.finished { return false }
+            state.killed = true
+            return true
+        }
+    }
+
+    /// Called after the exchange: true when the process is healthy and may serve again.
+    func finish() -> Bool {
+        state.withLock { state in
+            state.finished = true
+            return !state.killed
+        }
     }
 }

@@ -1,10 +1,11 @@
+import CDroverSupport
 import Foundation
 
 /// A fixed set of threads of Drover's own, usable as a Swift `TaskExecutor`.
 ///
 /// Task bodies run here, so a body that blocks (`sleep`, a blocking read, a long loop) ties up one
-/// of these threads and never one of Swift's cooperative pool. Threads are named
-/// `"<name>-<n>"`. Call ``shutdown()`` when done: threads finish their current job and exit.
+/// of these threads and never one of Swift's cooperative pool. Threads are named `"<name>-<n>"`
+/// (Linux keeps 15 bytes of a thread name, so keep `name` short). Call ``shutdown()`` when done: threads finish their current job and exit.
 public final class ThreadPool: TaskExecutor, @unchecked Sendable {
     // @unchecked: all mutable state (`jobs`, `isShutDown`) is guarded by `condition`.
     private let condition = NSCondition()
@@ -19,8 +20,11 @@ public final class ThreadPool: TaskExecutor, @unchecked Sendable {
         precondition(threads > 0, "A thread pool needs at least one thread.")
         self.threadCount = threads
         for number in 1...threads {
-            let thread = Thread { [self] in self.runLoop() }
-            thread.name = "\(name)-\(number)"
+            let threadName = "\(name)-\(number)"
+            let thread = Thread { [self] in
+                _ = drover_set_current_thread_name(threadName)
+                self.runLoop()
+            }
             thread.stackSize = 8 << 20
             thread.start()
         }

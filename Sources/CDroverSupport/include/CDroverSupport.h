@@ -10,4 +10,7 @@ int drover_set_parent_death_signal(int signal);
 /// pthread_getname_np for the calling thread.
 int drover_current_thread_name(char *buffer, size_t length);
 
+/// pthread_setname_np for the calling thread (Linux keeps at most 15 bytes).
+int drover_set_current_thread_name(const char *name);
+
 #endif

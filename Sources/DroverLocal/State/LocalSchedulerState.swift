@@ -44,8 +44,8 @@ public struct LocalSchedulerState: Sendable {
     public private(set) var finishedCount = 0
 
     private let slots: Int
-    private let dependencies: [[Int]]
-    private let dependents: [[Int]]
+    private let dependencies: GraphPlan.Adjacency
+    private let dependents: GraphPlan.Adjacency
     private var missingDependencies: [Int]
     private var unfinishedDependents: [Int]
     private var isTarget: [Bool]
@@ -57,8 +57,8 @@ public struct LocalSchedulerState: Sendable {
         self.slots = slots
         self.dependencies = plan.dependencies
         self.dependents = plan.dependents
-        self.missingDependencies = plan.dependencies.map(\.count)
-        self.unfinishedDependents = plan.dependents.map(\.count)
+        self.missingDependencies = (0..<plan.count).map { plan.dependencies.count(of: $0) }
+        self.unfinishedDependents = (0..<plan.count).map { plan.dependents.count(of: $0) }
         self.isTarget = [Bool](repeating: false, count: plan.count)
         for target in plan.targets { isTarget[target] = true }
         self.ready = IndexHeap()
@@ -92,7 +92,7 @@ public struct LocalSchedulerState: Sendable {
                     actions.append(.release(dependency))
                 }
             }
-            if finishedCount == dependencies.count {
+            if finishedCount == missingDependencies.count {
                 phase = .finished
                 actions.append(.finish)
             } else {
@@ -133,11 +133,12 @@ public struct LocalSchedulerState: Sendable {
         guard runningCount >= 0 && runningCount <= slots else {
             throw InvariantViolation("\(runningCount) tasks running with \(slots) slots")
         }
-        guard finishedCount <= dependencies.count else {
-            throw InvariantViolation("\(finishedCount) tasks finished of \(dependencies.count)")
+        let total = missingDependencies.count
+        guard finishedCount <= total else {
+            throw InvariantViolation("\(finishedCount) tasks finished of \(total)")
         }
-        if phase == .running && runningCount == 0 && ready.isEmpty && finishedCount < dependencies.count {
-            throw InvariantViolation("stalled: nothing running or ready with \(finishedCount) of \(dependencies.count) done")
+        if phase == .running && runningCount == 0 && ready.isEmpty && finishedCount < total {
+            throw InvariantViolation("stalled: nothing running or ready with \(finishedCount) of \(total) done")
         }
     }
 }

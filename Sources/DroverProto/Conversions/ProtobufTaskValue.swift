@@ -34,32 +34,6 @@ extension ProtobufTaskValue {
             )
         }
     }
-
-    public static func encodeArray(_ values: [Self]) throws -> Payload {
-        // A list of messages is a list of payloads, each carried in a drover.v1.ArgumentList.
-        var list = Drover_V1_ArgumentList()
-        list.items = try values.map { value in
-            var item = Drover_V1_Argument()
-            item.value = try value.encodePayload().proto
-            return item
-        }
-        return Payload(encoding: .protobuf, data: try list.serializedBytes(), typeName: "[\(taskTypeName)]")
-    }
-
-    public static func decodeArray(payload: Payload) throws -> [Self] {
-        try checkType(of: payload, expected: "[\(taskTypeName)]")
-        let list: Drover_V1_ArgumentList
-        do {
-            list = try Drover_V1_ArgumentList(serializedBytes: payload.data)
-        } catch {
-            throw PayloadError(
-                code: .malformed,
-                message: "cannot decode [\(taskTypeName)]: \(error)",
-                expectedType: "[\(taskTypeName)]"
-            )
-        }
-        return try list.items.map { try decode(payload: Payload(proto: $0.value)) }
-    }
 }
 
 extension Drover_V1_TaskSpec: ProtobufTaskValue {}

@@ -54,6 +54,9 @@ public nonisolated enum Drover_V1_Encoding: SwiftProtobuf.Enum, Swift.CaseIterab
 
   /// UTF-8 JSON.
   case json // = 7
+
+  /// A serialized ArgumentList whose items are all values: an array of arrays, of messages, ...
+  case list // = 8
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -70,6 +73,7 @@ public nonisolated enum Drover_V1_Encoding: SwiftProtobuf.Enum, Swift.CaseIterab
     case 5: self = .uint8
     case 6: self = .protobuf
     case 7: self = .json
+    case 8: self = .list
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -84,6 +88,7 @@ public nonisolated enum Drover_V1_Encoding: SwiftProtobuf.Enum, Swift.CaseIterab
     case .uint8: return 5
     case .protobuf: return 6
     case .json: return 7
+    case .list: return 8
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -98,6 +103,7 @@ public nonisolated enum Drover_V1_Encoding: SwiftProtobuf.Enum, Swift.CaseIterab
     .uint8,
     .protobuf,
     .json,
+    .list,
   ]
 
 }
@@ -336,7 +342,7 @@ public nonisolated struct Drover_V1_ExecuteResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "drover.v1"
 
 nonisolated extension Drover_V1_Encoding: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ENCODING_UNSPECIFIED\0\u{1}ENCODING_RAW\0\u{1}ENCODING_FLOAT64_LE\0\u{1}ENCODING_FLOAT32_LE\0\u{1}ENCODING_INT64_LE\0\u{1}ENCODING_UINT8\0\u{1}ENCODING_PROTOBUF\0\u{1}ENCODING_JSON\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ENCODING_UNSPECIFIED\0\u{1}ENCODING_RAW\0\u{1}ENCODING_FLOAT64_LE\0\u{1}ENCODING_FLOAT32_LE\0\u{1}ENCODING_INT64_LE\0\u{1}ENCODING_UINT8\0\u{1}ENCODING_PROTOBUF\0\u{1}ENCODING_JSON\0\u{1}ENCODING_LIST\0")
 }
 
 nonisolated extension Drover_V1_Payload: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -1,0 +1,23 @@
+import DroverCore
+import Testing
+
+@Suite(.serialized) struct ConfigurationTests {
+    @Test func defaultIsThreadsWithOneWorkerPerCore() {
+        let configuration = Drover.Configuration()
+        #expect(configuration.scheduler == .threads)
+        #expect(configuration.workers == nil)
+    }
+
+    @Test func scopedConfigurationAppliesInsideOnly() async {
+        let outside = Drover.config
+        await Drover.withConfig(.scheduler(.singleThreaded, workers: 3)) {
+            #expect(Drover.config.scheduler == .singleThreaded)
+            #expect(Drover.config.workers == 3)
+            await Task {
+                // Child tasks inherit the scope.
+                #expect(Drover.config.workers == 3)
+            }.value
+        }
+        #expect(Drover.config == outside)
+    }
+}

@@ -1,0 +1,51 @@
+import DroverCore
+import Foundation
+import Testing
+
+let inc = TaskFunction("inc") { (x: Int) in x + 1 }
+let add = TaskFunction("add") { (x: Int, y: Int) in x + y }
+let total = TaskFunction("sum") { (xs: [Int]) in xs.reduce(0, +) }
+
+@Suite struct TaskKeyTests {
+    @Test func keysReadNameDashToken() {
+        let key = inc.delayed(1).key.rawValue
+        #expect(key.hasPrefix("inc-"))
+        let token = key.dropFirst(4)
+        #expect(token.count == 32)
+        #expect(token.allSatisfy { $0.isHexDigit && !$0.isUppercase })
+    }
+
+    @Test func theSameCallHasTheSameKey() {
+        #expect(inc.delayed(1).key == inc.delayed(1).key)
+        #expect(add.delayed(inc.delayed(1), 2).key == add.delayed(inc.delayed(1), 2).key)
+        #expect(total.delayed([1, 2, 3]).key == total.delayed([1, 2, 3]).key)
+    }
+
+    @Test func differentCallsHaveDifferentKeys() {
+        let keys: [TaskKey] = [
+            inc.delayed(1).key, inc.delayed(2).key, add.delayed(1, 2).key, add.delayed(2, 1).key,
+            add.delayed(inc.delayed(1), 2).key, add.delayed(inc.delayed(2), 2).key,
+            total.delayed([1, 2]).key, total.delayed([1, 2, 0]).key, total.delayed([inc.delayed(1)]).key,
+        ]
+        #expect(Set(keys).count == keys.count)
+    }
+
+    @Test func sameFunctionNameOtherTypeDiffers() {
+        let other = TaskFunction("inc") { (x: Double) in x + 1 }
+        #expect(other.delayed(1.0).key != inc.delayed(1).key)
+    }
+
+    @Test func impureCallsGetFreshKeys() {
+        #expect(inc.delayed(1, pure: false).key != inc.delayed(1, pure: false).key)
+        #expect(inc.delayed(1, pure: false).key.rawValue.hasPrefix("inc-"))
+    }
+
+    @Test func explicitKeysAreKept() {
+        #expect(inc.delayed(1, key: "my-key").key == "my-key")
+    }
+
+    @Test func tokensAreStableAcrossRuns() {
+        // Keys must agree between processes and releases: a change to the hash is a protocol change.
+        #expect(Token.of(function: "inc", arguments: [.value(Payload(encoding: .raw, data: .init(), typeName: ""))]) == "fcc965df364052c297a778098385297a")
+    }
+}
