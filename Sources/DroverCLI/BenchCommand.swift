@@ -31,12 +31,17 @@ struct LocalBench: AsyncParsableCommand {
     @Option(help: "Only this scheduler: single-threaded or threads.")
     var only: String?
 
+    @Flag(help: "Also run the same graphs on Dask (needs $DROVER_DASK_PYTHON or .venv-bench; see scripts/bench).")
+    var compareDask = false
+
     func run() async throws {
         #if DEBUG
-        print("warning: this is a debug build; measure with `swift run -c release drover bench local`")
+            print("warning: this is a debug build; measure with `swift run -c release drover bench local`")
         #endif
         let threads = workers ?? ProcessInfo.processInfo.activeProcessorCount
-        print("\(tasks) no-op tasks per graph, median of \(repeats) runs, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "\(tasks) no-op tasks per graph, median of \(repeats) runs, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
         print("compute µs/task = wall time of compute() (plan + schedule + run + collect) / tasks")
         print("")
         var rows: [[String]] = []
@@ -63,12 +68,25 @@ struct LocalBench: AsyncParsableCommand {
                 ])
             }
         }
-        print(
-            Table(
-                headers: ["graph", "scheduler", "workers", "compute µs/task", "build µs/task"],
-                rows: rows
-            ).render()
-        )
+        var headers = ["graph", "scheduler", "workers", "compute µs/task", "build µs/task"]
+        if compareDask {
+            let dask = try await DaskComparison.run(
+                script: "scripts/dask/local_bench.py",
+                arguments: ["--tasks", String(tasks), "--repeats", String(repeats), "--workers", String(threads)]
+            )
+            headers += ["dask µs/task", "dask / drover"]
+            for index in rows.indices {
+                let row = rows[index]
+                guard let theirs = dask.first(where: { $0["graph"] == row[0] && $0["scheduler"] == row[1] }),
+                    let theirMicros = Double(theirs["us_per_task"] ?? ""), let ourMicros = Double(row[3])
+                else { continue }
+                rows[index] += [String(format: "%.2f", theirMicros), String(format: "%.1fx", theirMicros / ourMicros)]
+            }
+            if let version = dask.first?["dask"] {
+                print("Dask \(version), same graphs (dask.local.get_sync, dask.threaded.get)")
+            }
+        }
+        print(Table(headers: headers, rows: rows).render())
     }
 
     enum Shape: String, CaseIterable {

@@ -7,16 +7,21 @@ extension AnyTaskFunction {
     ///   - location: Where this runs, for error messages (e.g. "pid 4242").
     /// - Returns: The result, or the task's error: ``TaskError/Kind/badArgument`` when the
     ///   arguments do not fit, ``TaskError/Kind/failed`` when the body throws.
-    public func run(key: TaskKey, arguments: [ArgumentValue], location: String?) async -> Result<any TaskValue, TaskError> {
+    public func run(key: TaskKey, arguments: [ArgumentValue], location: String?) async -> Result<
+        any TaskValue, TaskError
+    > {
         do {
             return .success(try await call(arguments))
         } catch let mismatch as ArgumentMismatch {
-            return .failure(TaskError(kind: .badArgument, key: key, function: name, message: mismatch.message, location: location))
+            return .failure(
+                TaskError(kind: .badArgument, key: key, function: name, message: mismatch.message, location: location))
         } catch let error as TaskError {
-            return .failure(TaskError(kind: .failed, key: key, function: name, message: error.description, location: location))
+            return .failure(
+                TaskError(kind: .failed, key: key, function: name, message: error.description, location: location))
         } catch {
             return .failure(
-                TaskError(kind: .failed, key: key, function: name, message: String(describing: error), location: location)
+                TaskError(
+                    kind: .failed, key: key, function: name, message: String(describing: error), location: location)
             )
         }
     }

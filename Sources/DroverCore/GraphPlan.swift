@@ -64,7 +64,8 @@ public struct GraphPlan: Sendable {
     /// The number of tasks.
     public var count: Int { tasks.count }
 
-    init(tasks: [TaskGraph.Task], dependencies: Adjacency, references: Adjacency, targets: [Int], index: [TaskKey: Int]) {
+    init(tasks: [TaskGraph.Task], dependencies: Adjacency, references: Adjacency, targets: [Int], index: [TaskKey: Int])
+    {
         self.tasks = tasks
         self.dependencies = dependencies
         self.dependents = dependencies.inverted(count: tasks.count)
@@ -132,7 +133,9 @@ extension GraphPlan {
                 let identity = ObjectIdentifier(node)
                 if byObject[identity] != nil { continue }  // reached twice through a diamond
                 if let reason = node.invalidReason {
-                    throw GraphError(code: .invalidTask, message: "Task '\(node.spec.key)' cannot run: \(reason)", keys: [node.spec.key])
+                    throw GraphError(
+                        code: .invalidTask, message: "Task '\(node.spec.key)' cannot run: \(reason)",
+                        keys: [node.spec.key])
                 }
                 if let existing = byKey[node.spec.key] {
                     // The same call made twice: one task. Another call under the same key: an error.

@@ -82,7 +82,8 @@ public struct TaskFunction<each Argument: TaskValue, Result: TaskValue>: Sendabl
             // reason, rather than a throwing `delayed` at every call site.
             return Delayed(failing: self.erased, error: error, key: key)
         }
-        let taskKey = key ?? TaskKey(function: name, token: pure ? Token.of(function: name, arguments: specs) : Token.random())
+        let taskKey =
+            key ?? TaskKey(function: name, token: pure ? Token.of(function: name, arguments: specs) : Token.random())
         let spec = TaskSpec(key: taskKey, function: name, arguments: specs)
         return Delayed(node: DelayedNode(spec: spec, function: erased, dependencies: context.dependencies))
     }

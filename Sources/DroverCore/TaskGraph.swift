@@ -135,7 +135,8 @@ private struct Planner {
             guard graph.tasks[dependency] != nil else {
                 throw GraphError(
                     code: .missingDependency,
-                    message: "Task '\(stack[top].key)' depends on '\(dependency)', which no task in the graph produces.",
+                    message:
+                        "Task '\(stack[top].key)' depends on '\(dependency)', which no task in the graph produces.",
                     keys: [stack[top].key, dependency]
                 )
             }

@@ -61,7 +61,8 @@ final class ChildProcess: @unchecked Sendable {
         close(childEnd)
         guard status == 0 else {
             close(fds[0])
-            throw SpawnError(description: "cannot start worker process '\(executable)': \(String(cString: strerror(status)))")
+            throw SpawnError(
+                description: "cannot start worker process '\(executable)': \(String(cString: strerror(status)))")
         }
         self.pid = pid
         self.socket = fds[0]

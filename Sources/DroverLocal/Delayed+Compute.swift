@@ -51,6 +51,7 @@ extension Drover {
         scheduler: Scheduler? = nil,
         profiler: TaskProfiler? = nil
     ) async throws -> [ArgumentValue] {
-        try await LocalScheduler.compute(graph, targets: targets, scheduler: scheduler ?? config.scheduler, profiler: profiler)
+        try await LocalScheduler.compute(
+            graph, targets: targets, scheduler: scheduler ?? config.scheduler, profiler: profiler)
     }
 }

@@ -1,5 +1,5 @@
-public import DroverCore
 import CDroverSupport
+public import DroverCore
 import DroverProto
 import Foundation
 
@@ -74,7 +74,8 @@ struct TaskProcessWorker {
             arguments = try request.arguments.map { try ArgumentValue(proto: $0) }
         } catch {
             return .failure(
-                TaskError(kind: .badArgument, key: key, function: function.name, message: "\(error)", location: location)
+                TaskError(
+                    kind: .badArgument, key: key, function: function.name, message: "\(error)", location: location)
             )
         }
         switch await function.run(key: key, arguments: arguments, location: location) {

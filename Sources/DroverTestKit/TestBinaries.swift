@@ -9,7 +9,8 @@ public enum TestBinaries {
         if let directory = ProcessInfo.processInfo.environment["DROVER_BIN_DIR"] {
             return directory + "/" + name
         }
-        let runner = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let runner =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: runner).deletingLastPathComponent()
         // On Linux the runner is `<bin>/<package>PackageTests.xctest`; elsewhere it may sit inside a bundle.
         while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path),

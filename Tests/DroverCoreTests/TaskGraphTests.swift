@@ -15,7 +15,9 @@ import Testing
     }
 
     @Test func aTaskNeedingItselfIsACycle() throws {
-        let error = try #require(throws: GraphError.self) { try TaskGraph(specs: [spec("a", "a")]).plan(targets: ["a"]) }
+        let error = try #require(throws: GraphError.self) {
+            try TaskGraph(specs: [spec("a", "a")]).plan(targets: ["a"])
+        }
         #expect(error.code == .cycle)
         #expect(error.keys == ["a", "a"])
     }
@@ -27,7 +29,9 @@ import Testing
     }
 
     @Test func aMissingDependencyNamesBothKeys() throws {
-        let error = try #require(throws: GraphError.self) { try TaskGraph(specs: [spec("a", "ghost")]).plan(targets: ["a"]) }
+        let error = try #require(throws: GraphError.self) {
+            try TaskGraph(specs: [spec("a", "ghost")]).plan(targets: ["a"])
+        }
         #expect(error.code == .missingDependency)
         #expect(error.keys == ["a", "ghost"])
         #expect(error.message.contains("'a' depends on 'ghost'"))
@@ -53,7 +57,9 @@ import Testing
     }
 
     @Test func planOrdersDependenciesFirstAndCullsTheRest() throws {
-        let graph = TaskGraph(specs: [spec("d", "b", "c"), spec("b", "a"), spec("c", "a"), spec("a"), spec("unused", "a")])
+        let graph = TaskGraph(specs: [
+            spec("d", "b", "c"), spec("b", "a"), spec("c", "a"), spec("a"), spec("unused", "a"),
+        ])
         let plan = try graph.plan(targets: ["d"])
         #expect(plan.count == 4)
         #expect(plan.index["unused"] == nil)
@@ -66,7 +72,9 @@ import Testing
 
     @Test func planIsDepthFirst() throws {
         // Two independent chains: depth-first numbering finishes one chain before starting the other.
-        let graph = TaskGraph(specs: [spec("root", "a2", "b2"), spec("a2", "a1"), spec("a1"), spec("b2", "b1"), spec("b1")])
+        let graph = TaskGraph(specs: [
+            spec("root", "a2", "b2"), spec("a2", "a1"), spec("a1"), spec("b2", "b1"), spec("b1"),
+        ])
         let plan = try graph.plan(targets: ["root"])
         #expect(plan.tasks.map(\.spec.key) == ["a1", "a2", "b1", "b2", "root"])
     }

@@ -46,6 +46,8 @@ let total = TaskFunction("sum") { (xs: [Int]) in xs.reduce(0, +) }
 
     @Test func tokensAreStableAcrossRuns() {
         // Keys must agree between processes and releases: a change to the hash is a protocol change.
-        #expect(Token.of(function: "inc", arguments: [.value(Payload(encoding: .raw, data: .init(), typeName: ""))]) == "fcc965df364052c297a778098385297a")
+        #expect(
+            Token.of(function: "inc", arguments: [.value(Payload(encoding: .raw, data: .init(), typeName: ""))])
+                == "fcc965df364052c297a778098385297a")
     }
 }

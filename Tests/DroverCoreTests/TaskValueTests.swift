@@ -36,9 +36,12 @@ func finiteDouble(_ random: inout SeededRandom) -> Double {
         try roundTrip(Float.random(in: -1e30...1e30, using: &random))
         try roundTrip(Bool.random(using: &random))
         try roundTrip(random.string(count: Int.random(in: 0...64, using: &random)))
-        try roundTrip(Data((0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }))
         try roundTrip(
-            Point(x: .random(in: -1...1, using: &random), y: .random(in: -1...1, using: &random), label: random.string(count: 5))
+            Data((0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }))
+        try roundTrip(
+            Point(
+                x: .random(in: -1...1, using: &random), y: .random(in: -1...1, using: &random),
+                label: random.string(count: 5))
         )
     }
 
@@ -58,7 +61,9 @@ func finiteDouble(_ random: inout SeededRandom) -> Double {
     }
 
     @Test func specialDoublesKeepTheirBits() throws {
-        let values: [Double] = [.nan, -.nan, .infinity, -.infinity, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        let values: [Double] = [
+            .nan, -.nan, .infinity, -.infinity, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude,
+        ]
         let decoded = try [Double].decode(payload: try values.encodePayload())
         #expect(decoded.map(\.bitPattern) == values.map(\.bitPattern))
     }
@@ -69,7 +74,8 @@ func finiteDouble(_ random: inout SeededRandom) -> Double {
         #expect(payload.data == Data([0, 0, 0, 0, 0, 0, 0xF0, 0x3F, 0, 0, 0, 0, 0, 0, 0x04, 0xC0]))
         #expect(try [Int64(1), -1].encodePayload().encoding == .int64LE)
         #expect(try [Float(1)].encodePayload().data == Data([0, 0, 0x80, 0x3F]))
-        #expect(try [UInt8]([7, 8]).encodePayload() == Payload(encoding: .uint8, data: Data([7, 8]), typeName: "[UInt8]"))
+        #expect(
+            try [UInt8]([7, 8]).encodePayload() == Payload(encoding: .uint8, data: Data([7, 8]), typeName: "[UInt8]"))
     }
 
     @Test func codableValuesTravelAsJSON() throws {

@@ -1,6 +1,6 @@
 import DroverCore
-import Foundation
 import DroverLocal
+import Foundation
 import Testing
 
 @Suite struct ConfigurationSchedulingTests {
@@ -28,6 +28,8 @@ import Testing
     }
 
     @Test func theDefaultIsThreadsWithOneWorkerPerCore() {
-        #expect(LocalScheduler.resolvedWorkers(.threads, configuration: .init()) == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(
+            LocalScheduler.resolvedWorkers(.threads, configuration: .init())
+                == ProcessInfo.processInfo.activeProcessorCount)
     }
 }

@@ -81,7 +81,8 @@ final class ConcurrencyProbe: Sendable {
     @Test(arguments: [Scheduler.singleThreaded, .threads(workers: 2)])
     func taskBodiesRunOnDroverThreads(scheduler: Scheduler) async throws {
         let profiler = TaskProfiler()
-        _ = try await Builtins.sum.delayed((0..<4).map { Builtins.noop.delayed($0) }).compute(scheduler: scheduler, profiler: profiler)
+        _ = try await Builtins.sum.delayed((0..<4).map { Builtins.noop.delayed($0) }).compute(
+            scheduler: scheduler, profiler: profiler)
         let prefix = scheduler.kind == .singleThreaded ? "drover-single-" : "drover-thread-"
         #expect(profiler.records.count == 5)
         for record in profiler.records {

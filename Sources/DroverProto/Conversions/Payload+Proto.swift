@@ -62,7 +62,7 @@ extension ArgumentValue {
         switch self {
         case .payload(let payload): message.value = payload.proto
         case .object(let value): message.value = try value.encodePayload().proto
-        case .list(let items): 
+        case .list(let items):
             message.list.items = try items.map { try $0.proto() }
         }
         return message

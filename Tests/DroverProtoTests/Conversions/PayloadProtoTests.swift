@@ -58,7 +58,9 @@ import Testing
     }
 
     @Test func payloadListsAreArgumentLists() throws {
-        let items = [try [1, 2].encodePayload(), try "x".encodePayload(), Payload(encoding: .raw, data: .init(), typeName: "")]
+        let items = [
+            try [1, 2].encodePayload(), try "x".encodePayload(), Payload(encoding: .raw, data: .init(), typeName: ""),
+        ]
         let list = PayloadList.encode(items, typeName: "[Any]")
         // What DroverCore writes by hand, SwiftProtobuf reads…
         let parsed = try Drover_V1_ArgumentList(serializedBytes: list.data)
