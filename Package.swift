@@ -36,6 +36,7 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
+        .target(name: "DroverScheduler", dependencies: ["DroverCore"], swiftSettings: upcomingFeatures),
         .target(name: "CDroverSupport"),
         .target(
             name: "DroverLocal",
@@ -61,6 +62,11 @@ let package = Package(
         ),
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "DroverSchedulerTests",
+            dependencies: ["DroverCore", "DroverScheduler"],
+            swiftSettings: upcomingFeatures
+        ),
         .testTarget(
             name: "DroverProtoTests",
             dependencies: ["DroverCore", "DroverProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -3,7 +3,7 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The class of failure.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Int, Hashable, Sendable {
-            case failed = 1, unknownFunction, badArgument, workerDied
+            case failed = 1, unknownFunction, badArgument, workerDied, killedWorker
         }
         private let base: Base
 
@@ -15,6 +15,8 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let badArgument = Kind(base: .badArgument)
         /// The process running the task died.
         public static let workerDied = Kind(base: .workerDied)
+        /// Workers died while running the task more often than allowed (Dask's `KilledWorker`).
+        public static let killedWorker = Kind(base: .killedWorker)
 
         /// Wire number, as in `drover.v1.TaskError.Kind`.
         public var rawValue: Int { base.rawValue }
@@ -34,6 +36,7 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
             case .unknownFunction: "unknown function"
             case .badArgument: "bad argument"
             case .workerDied: "worker died"
+            case .killedWorker: "killed its workers"
             }
         }
     }

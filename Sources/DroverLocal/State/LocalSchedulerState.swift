@@ -143,15 +143,6 @@ public struct LocalSchedulerState: Sendable {
     }
 }
 
-/// A broken internal rule of a state machine.
-public struct InvariantViolation: Error, Sendable, CustomStringConvertible {
-    public var description: String
-
-    public init(_ description: String) {
-        self.description = description
-    }
-}
-
 /// A binary min-heap of task indices.
 struct IndexHeap: Sendable {
     private var items: [Int] = []

@@ -235,6 +235,9 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
 
     /// The process running the task died.
     case workerDied // = 4
+
+    /// Workers died while running the task more often than the cluster allows (Dask's KilledWorker).
+    case killedWorker // = 5
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -248,6 +251,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
       case 2: self = .unknownFunction
       case 3: self = .badArgument
       case 4: self = .workerDied
+      case 5: self = .killedWorker
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -259,6 +263,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
       case .unknownFunction: return 2
       case .badArgument: return 3
       case .workerDied: return 4
+      case .killedWorker: return 5
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -270,6 +275,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
       .unknownFunction,
       .badArgument,
       .workerDied,
+      .killedWorker,
     ]
 
   }
@@ -585,7 +591,7 @@ nonisolated extension Drover_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf.
 }
 
 nonisolated extension Drover_V1_TaskError.Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_FAILED\0\u{1}KIND_UNKNOWN_FUNCTION\0\u{1}KIND_BAD_ARGUMENT\0\u{1}KIND_WORKER_DIED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_FAILED\0\u{1}KIND_UNKNOWN_FUNCTION\0\u{1}KIND_BAD_ARGUMENT\0\u{1}KIND_WORKER_DIED\0\u{1}KIND_KILLED_WORKER\0")
 }
 
 nonisolated extension Drover_V1_ExecuteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -1,0 +1,197 @@
+public import DroverCore
+
+/// Every scheduling decision of the cluster, with no IO: the scheduler's service feeds it events
+/// (RPCs, worker deaths, timers) and performs the actions it returns.
+///
+/// It follows Dask's scheduler: task states `released → waiting → queued | noWorker → processing →
+/// memory | erred`; placement by data locality and occupancy; root tasks queued while every worker
+/// is saturated (worker-saturation 1.1); work stealing towards idle workers; recomputation from
+/// lineage when a worker holding the only copy of a result dies; `KilledWorker` after a task's
+/// workers died `allowedFailures` times; results kept while a client wants them or a task needs them.
+public struct SchedulerState: Sendable {
+    /// Tunables, with Dask's defaults.
+    public struct Configuration: Sendable, Hashable {
+        /// Root tasks a worker may hold per thread before the rest wait in the scheduler's queue.
+        public var workerSaturation: Double = 1.1
+        /// Worker deaths during one task before it errs with `KilledWorker` (more than this).
+        public var allowedFailures: Int = 3
+        /// Assumed transfer rate between workers, for placement (bytes per second).
+        public var bandwidth: Double = 100_000_000
+        /// Assumed duration of a function never seen to finish (seconds).
+        public var unknownTaskDuration: Double = 0.5
+
+        public init() {}
+    }
+
+    /// A task as a client submits it.
+    public struct SubmittedTask: Sendable, Hashable {
+        public var spec: TaskSpec
+        /// Workers (ids or addresses) it may run on; empty means any.
+        public var allowedWorkers: Set<String>
+        /// How many failures to retry.
+        public var retries: Int
+
+        public init(spec: TaskSpec, allowedWorkers: Set<String> = [], retries: Int = 0) {
+            self.spec = spec
+            self.allowedWorkers = allowedWorkers
+            self.retries = retries
+        }
+    }
+
+    /// What happened. Facts, in the past tense.
+    public enum Event: Sendable, Hashable {
+        case workerJoined(WorkerID, address: String, threads: Int, memoryLimit: Int64)
+        /// The worker is gone: disconnected, killed, or retired. `cause` is what the nanny or the
+        /// connection said ("OOM-killed at its 2 GiB limit", "connection lost").
+        case workerLeft(WorkerID, cause: String)
+        case workerPaused(WorkerID)
+        case workerResumed(WorkerID)
+        /// A client submitted tasks (in its plan's order) and wants futures for `wants`.
+        case graphSubmitted(ClientID, tasks: [SubmittedTask], wants: [TaskKey])
+        case taskFinished(TaskKey, worker: WorkerID, nbytes: Int64, duration: Double?)
+        case taskErred(TaskKey, worker: WorkerID, error: TaskError)
+        /// A client dropped its last future to these keys.
+        case keysReleased(ClientID, [TaskKey])
+        case clientDisconnected(ClientID)
+        /// `reporter` could not fetch `key` from `holder`.
+        case dataMissing(TaskKey, holder: WorkerID, reporter: WorkerID)
+        /// The worker answered a steal request: `started` means it is already running the task.
+        case stealAnswered(TaskKey, worker: WorkerID, started: Bool)
+        /// Time to look for work to steal.
+        case balanceTimerFired
+    }
+
+    /// What the shell must do. Commands, in the imperative.
+    public enum Action: Sendable, Hashable {
+        /// Run the task on the worker, fetching each dependency from one of its holders.
+        case compute(WorkerID, Assignment)
+        /// Drop these results (or cancel these tasks) on the worker.
+        case free(WorkerID, [TaskKey])
+        /// Ask the worker to give up a task it has not started.
+        case requestSteal(WorkerID, TaskKey)
+        /// Tell a client about one of its keys.
+        case notify(ClientID, ClientNotice)
+    }
+
+    /// A task sent to a worker.
+    public struct Assignment: Sendable, Hashable {
+        public var spec: TaskSpec
+        public var priority: TaskPriority
+        /// For each dependency, the addresses of the workers holding it.
+        public var whoHas: [TaskKey: [String]]
+    }
+
+    /// News for a client about a key it wants.
+    public enum ClientNotice: Sendable, Hashable {
+        /// The result is ready on these workers (addresses).
+        case inMemory(TaskKey, nbytes: Int64, holders: [String])
+        case erred(TaskKey, TaskError)
+        /// Every copy of the result was lost; it is being recomputed.
+        case lost(TaskKey)
+    }
+
+    public let configuration: Configuration
+    public internal(set) var tasks: [TaskKey: TaskRecord] = [:]
+    public internal(set) var workers: [WorkerID: WorkerRecord] = [:]
+    /// The keys each client wants.
+    public internal(set) var clients: [ClientID: Set<TaskKey>] = [:]
+    /// Root tasks waiting for a worker slot, by priority (stale entries are skipped).
+    var queue = PriorityQueue()
+    /// Average durations by function, from finished tasks.
+    var durations: [String: Double] = [:]
+    var generation = 0
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    /// Handles one event and returns what to do.
+    public mutating func handle(_ event: Event) -> [Action] {
+        var actions: [Action] = []
+        switch event {
+        case .workerJoined(let id, let address, let threads, let memoryLimit):
+            workerJoined(id, address: address, threads: threads, memoryLimit: memoryLimit, into: &actions)
+        case .workerLeft(let id, let cause):
+            workerLeft(id, cause: cause, into: &actions)
+        case .workerPaused(let id):
+            workers[id]?.status = .paused
+        case .workerResumed(let id):
+            guard workers[id] != nil else { break }
+            workers[id]!.status = .running
+            workerHasCapacity(id, into: &actions)
+        case .graphSubmitted(let client, let submitted, let wants):
+            graphSubmitted(client, submitted, wants: wants, into: &actions)
+        case .taskFinished(let key, let worker, let nbytes, let duration):
+            taskFinished(key, on: worker, nbytes: nbytes, duration: duration, into: &actions)
+        case .taskErred(let key, let worker, let error):
+            taskErred(key, on: worker, error: error, into: &actions)
+        case .keysReleased(let client, let keys):
+            release(keys, by: client, into: &actions)
+        case .clientDisconnected(let client):
+            release(Array(clients[client] ?? []), by: client, into: &actions)
+            clients[client] = nil
+        case .dataMissing(let key, let holder, let reporter):
+            dataMissing(key, holder: holder, reporter: reporter, into: &actions)
+        case .stealAnswered(let key, let worker, let started):
+            stealAnswered(key, worker: worker, started: started, into: &actions)
+        case .balanceTimerFired:
+            balance(into: &actions)
+        }
+        return actions
+    }
+}
+
+// MARK: - Invariants
+
+extension SchedulerState {
+    /// Checks that the records agree with each other; tests call it after every event.
+    public func checkInvariants() throws(InvariantViolation) {
+        for (key, task) in tasks {
+            for dependency in task.dependencies {
+                guard let record = tasks[dependency] else {
+                    throw InvariantViolation("'\(key)' depends on '\(dependency)', which is forgotten")
+                }
+                guard record.dependents.contains(key) else {
+                    throw InvariantViolation("'\(dependency)' does not list its dependent '\(key)'")
+                }
+            }
+            switch task.state {
+            case .memory:
+                guard !task.whoHas.isEmpty else { throw InvariantViolation("'\(key)' in memory nowhere") }
+                for worker in task.whoHas where workers[worker]?.hasWhat.contains(key) != true {
+                    throw InvariantViolation("'\(key)' said to be on \(worker), which does not hold it")
+                }
+            case .processing:
+                guard let worker = task.processingOn, workers[worker]?.processing.contains(key) == true else {
+                    throw InvariantViolation("'\(key)' processing on a worker that does not list it")
+                }
+                for dependency in task.dependencies where tasks[dependency]?.state != .memory {
+                    throw InvariantViolation("'\(key)' processing while '\(dependency)' is not in memory")
+                }
+            case .waiting:
+                guard !task.waitingOn.isEmpty else { throw InvariantViolation("'\(key)' waiting on nothing") }
+            case .queued, .noWorker, .released, .erred:
+                break
+            }
+            if task.state != .processing && task.processingOn != nil {
+                throw InvariantViolation("'\(key)' is \(task.state) but assigned to \(task.processingOn!)")
+            }
+            if task.state != .memory && !task.whoHas.isEmpty {
+                throw InvariantViolation("'\(key)' is \(task.state) but held by \(task.whoHas)")
+            }
+        }
+        for (id, worker) in workers {
+            for key in worker.processing where tasks[key]?.processingOn != id {
+                throw InvariantViolation("\(id) lists '\(key)' as processing, but the task is elsewhere")
+            }
+            for key in worker.hasWhat where tasks[key]?.whoHas.contains(id) != true {
+                throw InvariantViolation("\(id) holds '\(key)', which does not list it")
+            }
+        }
+        for (client, keys) in clients {
+            for key in keys where tasks[key]?.wantedBy.contains(client) != true {
+                throw InvariantViolation("\(client) wants '\(key)', which does not list it")
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+public import DroverCore
+
+/// The scheduler's view of one worker (not to be confused with the worker's own `WorkerState`).
+public struct WorkerRecord: Sendable {
+    /// Can transition from `running` to `paused` and back.
+    public enum Status: Sendable, Hashable {
+        /// Accepts new tasks.
+        case running
+        /// Under memory pressure: runs nothing new, still serves its data.
+        case paused
+    }
+
+    public let id: WorkerID
+    /// Where peers and clients fetch its data.
+    public let address: String
+    public let threads: Int
+    public let memoryLimit: Int64
+    public internal(set) var status: Status = .running
+    /// Tasks assigned to it and not yet reported back.
+    public internal(set) var processing: Set<TaskKey> = []
+    /// Results it holds.
+    public internal(set) var hasWhat: Set<TaskKey> = []
+    /// Estimated seconds of work assigned to it.
+    public internal(set) var occupancy: Double = 0
+    /// Bytes of results it holds.
+    public internal(set) var managedBytes: Int64 = 0
+
+    init(id: WorkerID, address: String, threads: Int, memoryLimit: Int64) {
+        self.id = id
+        self.address = address
+        self.threads = max(1, threads)
+        self.memoryLimit = memoryLimit
+    }
+
+    /// Whether `names` (worker ids or addresses) allow this worker; empty allows all.
+    func isAllowed(by names: Set<String>) -> Bool {
+        names.isEmpty || names.contains(id.rawValue) || names.contains(address)
+    }
+}
