@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -33,10 +36,22 @@ let package = Package(
             dependencies: [
                 "DroverCore",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ],
             swiftSettings: upcomingFeatures
         ),
-        .target(name: "DroverScheduler", dependencies: ["DroverCore"], swiftSettings: upcomingFeatures),
+        .target(
+            name: "DroverScheduler",
+            dependencies: [
+                "DroverCore", "DroverProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(name: "DroverWorker", dependencies: ["DroverCore"], swiftSettings: upcomingFeatures),
         .target(name: "CDroverSupport"),
         .target(
             name: "DroverLocal",
@@ -63,8 +78,19 @@ let package = Package(
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
         .testTarget(
+            name: "DroverWorkerTests",
+            dependencies: ["DroverCore", "DroverWorker"],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
             name: "DroverSchedulerTests",
-            dependencies: ["DroverCore", "DroverScheduler"],
+            dependencies: [
+                "DroverCore", "DroverProto", "DroverScheduler",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

@@ -1,0 +1,231 @@
+public import DroverCore
+import DroverProto
+public import Logging
+import SwiftProtobuf
+
+/// The scheduler process's core: owns the ``SchedulerState``, turns what workers and clients send
+/// into events, and sends each action's message down the right stream.
+///
+/// All decisions are the state machine's; this actor only converts and routes. Every call handles
+/// one incoming batch and sends at most one outgoing batch per connection.
+public actor SchedulerService {
+    private var state: SchedulerState
+    private var workerOutboxes: [WorkerID: AsyncStream<Drover_V1_WorkerCommands>.Continuation] = [:]
+    private var clientOutboxes: [ClientID: AsyncStream<Drover_V1_ClientUpdates>.Continuation] = [:]
+    private var workerFunctions: [WorkerID: Set<String>] = [:]
+    private let logger: Logger
+
+    public init(configuration: SchedulerState.Configuration = .init(), logger: Logger) {
+        self.state = SchedulerState(configuration: configuration)
+        self.logger = logger
+    }
+
+    // MARK: - Workers
+
+    /// Registers a worker's stream; returns its id.
+    func workerConnected(
+        _ registration: Drover_V1_RegisterWorker,
+        outbox: AsyncStream<Drover_V1_WorkerCommands>.Continuation
+    ) -> WorkerID {
+        let id = WorkerID(registration.id)
+        workerOutboxes[id]?.finish()
+        workerOutboxes[id] = outbox
+        workerFunctions[id] = Set(registration.functions)
+        logger.info(
+            "worker joined",
+            metadata: [
+                "worker.id": "\(id)", "peer.address": "\(registration.address)",
+                "worker.threads": "\(registration.threads)",
+            ]
+        )
+        apply([
+            .workerJoined(
+                id, address: registration.address, threads: Int(registration.threads),
+                memoryLimit: registration.memoryLimit
+            )
+        ])
+        return id
+    }
+
+    func workerSent(_ events: [Drover_V1_WorkerEvent], from id: WorkerID) {
+        var translated: [SchedulerState.Event] = []
+        for event in events {
+            switch event.kind {
+            case .finished(let finished):
+                translated.append(
+                    .taskFinished(
+                        TaskKey(finished.key), worker: id, nbytes: finished.nbytes, duration: finished.durationSeconds
+                    )
+                )
+            case .failed(let failed):
+                translated.append(
+                    .taskErred(TaskKey(failed.error.key), worker: id, error: TaskError(proto: failed.error)))
+            case .missing(let missing):
+                if let holder = state.workers.values.first(where: { $0.address == missing.holderAddress })?.id {
+                    translated.append(.dataMissing(TaskKey(missing.key), holder: holder, reporter: id))
+                }
+            case .stealAnswer(let answer):
+                translated.append(.stealAnswered(TaskKey(answer.key), worker: id, started: answer.started))
+            case .heartbeat, .register, nil:
+                continue
+            }
+        }
+        apply(translated)
+    }
+
+    func workerDisconnected(_ id: WorkerID, cause: String) {
+        workerOutboxes[id]?.finish()
+        workerOutboxes[id] = nil
+        workerFunctions[id] = nil
+        logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(cause)"])
+        apply([.workerLeft(id, cause: cause)])
+    }
+
+    // MARK: - Clients
+
+    func clientConnected(_ id: ClientID, outbox: AsyncStream<Drover_V1_ClientUpdates>.Continuation) {
+        clientOutboxes[id]?.finish()
+        clientOutboxes[id] = outbox
+        logger.debug("client connected", metadata: ["client.id": "\(id)"])
+    }
+
+    func clientSent(_ events: [Drover_V1_ClientEvent], from id: ClientID) {
+        var translated: [SchedulerState.Event] = []
+        for event in events {
+            switch event.kind {
+            case .submit(let submit):
+                translated.append(contentsOf: submission(submit, from: id))
+            case .release(let release):
+                translated.append(.keysReleased(id, release.keys.map { TaskKey($0) }))
+            case .register, nil:
+                continue
+            }
+        }
+        apply(translated)
+    }
+
+    func clientDisconnected(_ id: ClientID) {
+        clientOutboxes[id]?.finish()
+        clientOutboxes[id] = nil
+        logger.debug("client disconnected", metadata: ["client.id": "\(id)"])
+        apply([.clientDisconnected(id)])
+    }
+
+    /// A submission as an event, or, for tasks that do not decode, errors sent straight back.
+    private func submission(_ submit: Drover_V1_SubmitGraph, from id: ClientID) -> [SchedulerState.Event] {
+        var tasks: [SchedulerState.SubmittedTask] = []
+        var rejected: [Drover_V1_ClientUpdate] = []
+        for task in submit.tasks {
+            do {
+                tasks.append(
+                    .init(
+                        spec: try TaskSpec(proto: task.spec),
+                        allowedWorkers: Set(task.allowedWorkers),
+                        retries: Int(task.retries)
+                    )
+                )
+            } catch {
+                logger.warning(
+                    "rejected malformed task", metadata: ["task.key": "\(task.spec.key)", "error": "\(error)"])
+                let failure = TaskError(
+                    kind: .badArgument, key: TaskKey(task.spec.key), function: task.spec.function,
+                    message: "the scheduler could not read the task: \(error)"
+                )
+                rejected.append(
+                    .with {
+                        $0.erred = .with {
+                            $0.error = failure.proto; $0.key = task.spec.key
+                        }
+                    })
+            }
+        }
+        if !rejected.isEmpty { clientOutboxes[id]?.yield(.with { $0.updates = rejected }) }
+        return [.graphSubmitted(id, tasks: tasks, wants: submit.wants.map { TaskKey($0) })]
+    }
+
+    // MARK: - Status
+
+    func identity(address: String) -> Drover_V1_IdentityResponse {
+        .with { response in
+            response.address = address
+            response.workers = Int32(state.workers.count)
+            response.threads = Int32(state.workers.values.reduce(0) { $0 + $1.threads })
+            response.tasks = Int32(state.tasks.count)
+            response.clients = Int32(state.clients.count)
+            response.workerInfo = state.workers.values.sorted { $0.id < $1.id }.map { worker in
+                .with {
+                    $0.id = worker.id.rawValue
+                    $0.address = worker.address
+                    $0.threads = Int32(worker.threads)
+                    $0.memoryLimit = worker.memoryLimit
+                    $0.processing = Int32(worker.processing.count)
+                    $0.held = Int32(worker.hasWhat.count)
+                }
+            }
+        }
+    }
+
+    // MARK: - Performing actions
+
+    private func apply(_ events: [SchedulerState.Event]) {
+        var toWorkers: [WorkerID: [Drover_V1_WorkerCommand]] = [:]
+        var toClients: [ClientID: [Drover_V1_ClientUpdate]] = [:]
+        for event in events {
+            for action in state.handle(event) {
+                switch action {
+                case .compute(let worker, let assignment):
+                    toWorkers[worker, default: []].append(.with { $0.compute = computeTask(assignment) })
+                case .free(let worker, let keys):
+                    toWorkers[worker, default: []].append(.with { $0.free = .with { $0.keys = keys.map(\.rawValue) } })
+                case .requestSteal(let worker, let key):
+                    toWorkers[worker, default: []].append(.with { $0.steal = .with { $0.key = key.rawValue } })
+                case .notify(let client, let notice):
+                    toClients[client, default: []].append(update(notice))
+                }
+            }
+        }
+        for (worker, commands) in toWorkers {
+            workerOutboxes[worker]?.yield(.with { $0.commands = commands })
+        }
+        for (client, updates) in toClients {
+            clientOutboxes[client]?.yield(.with { $0.updates = updates })
+        }
+    }
+
+    private func computeTask(_ assignment: SchedulerState.Assignment) -> Drover_V1_ComputeTask {
+        .with { task in
+            task.spec = assignment.spec.proto
+            task.priorityGeneration = Int64(assignment.priority.generation)
+            task.priorityIndex = Int64(assignment.priority.index)
+            task.dependencies = assignment.whoHas.sorted { $0.key < $1.key }.map { key, addresses in
+                .with {
+                    $0.key = key.rawValue
+                    $0.addresses = addresses
+                    $0.nbytes = state.tasks[key]?.nbytes ?? 0
+                }
+            }
+        }
+    }
+
+    private func update(_ notice: SchedulerState.ClientNotice) -> Drover_V1_ClientUpdate {
+        switch notice {
+        case .inMemory(let key, let nbytes, let holders):
+            .with {
+                $0.inMemory = .with {
+                    $0.key = key.rawValue
+                    $0.nbytes = nbytes
+                    $0.holders = holders
+                }
+            }
+        case .erred(let key, let error):
+            .with {
+                $0.erred = .with {
+                    $0.key = key.rawValue
+                    $0.error = error.proto
+                }
+            }
+        case .lost(let key):
+            .with { $0.lost = .with { $0.key = key.rawValue } }
+        }
+    }
+}

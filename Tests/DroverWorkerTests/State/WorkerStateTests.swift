@@ -1,0 +1,135 @@
+import DroverCore
+import DroverWorker
+import Testing
+
+/// Drives a worker's state machine and checks its invariants after every event.
+struct WorkerHarness {
+    var state: WorkerState
+    var generation = 0
+
+    init(threads: Int = 1) {
+        state = WorkerState(threads: threads, address: "me:1")
+    }
+
+    @discardableResult
+    mutating func handle(_ event: WorkerState.Event, sourceLocation: SourceLocation = #_sourceLocation) -> [WorkerState
+        .Action]
+    {
+        let actions = state.handle(event)
+        do {
+            try state.checkInvariants()
+        } catch {
+            Issue.record("invariant broken after \(event): \(error)", sourceLocation: sourceLocation)
+        }
+        return actions
+    }
+
+    mutating func assign(
+        _ key: TaskKey,
+        _ dependencies: [TaskKey: [String]] = [:],
+        index: Int = 0,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> [WorkerState.Action] {
+        let spec = TaskSpec(key: key, function: "f", arguments: dependencies.keys.sorted().map { .key($0) })
+        return handle(
+            .computeRequested(spec, priority: TaskPriority(generation: 1, index: index), dependencies: dependencies),
+            sourceLocation: sourceLocation
+        )
+    }
+}
+
+@Suite struct WorkerStateTests {
+    @Test func aTaskWithoutInputsRunsAndIsReported() {
+        var worker = WorkerHarness()
+        #expect(worker.assign("a") == [.execute("a")])
+        #expect(
+            worker.handle(.executionFinished("a", nbytes: 8, duration: 0.5)) == [
+                .reportFinished("a", nbytes: 8, duration: 0.5)
+            ])
+        #expect(worker.state.records["a"]?.state == .memory)
+    }
+
+    @Test func threadsBoundExecutionAndPriorityPicksTheNext() {
+        var worker = WorkerHarness(threads: 2)
+        #expect(worker.assign("c", index: 3) == [.execute("c")])
+        #expect(worker.assign("b", index: 2) == [.execute("b")])
+        #expect(worker.assign("z", index: 9).isEmpty)
+        #expect(worker.assign("a", index: 1).isEmpty)
+        let next = worker.handle(.executionFinished("c", nbytes: 1, duration: 0.1))
+        #expect(next == [.reportFinished("c", nbytes: 1, duration: 0.1), .execute("a")])
+    }
+
+    @Test func missingInputsAreFetchedFromPeersGroupedByPeer() {
+        var worker = WorkerHarness()
+        let actions = worker.assign("sum", ["x": ["peer:1"], "y": ["peer:1"], "z": ["peer:2", "peer:1"]])
+        #expect(actions == [.fetch(["x", "y"], from: "peer:1"), .fetch(["z"], from: "peer:2")])
+        #expect(worker.handle(.fetchFinished(["x": 8, "y": 8], from: "peer:1")).isEmpty)
+        #expect(worker.handle(.fetchFinished(["z": 8], from: "peer:2")) == [.execute("sum")])
+        let done = worker.handle(.executionFinished("sum", nbytes: 8, duration: 0.1))
+        // Inputs fetched only for this task are dropped once it is done.
+        #expect(
+            Set(done) == [.reportFinished("sum", nbytes: 8, duration: 0.1), .forget("x"), .forget("y"), .forget("z")])
+    }
+
+    @Test func aFailedFetchTriesTheNextHolderThenReportsMissing() {
+        var worker = WorkerHarness()
+        _ = worker.assign("b", ["a": ["p1", "p2"]])
+        #expect(worker.handle(.fetchFailed(["a"], from: "p1")) == [.fetch(["a"], from: "p2")])
+        #expect(worker.handle(.fetchFailed(["a"], from: "p2")) == [.reportMissing("a", holder: "p2")])
+        #expect(worker.state.records["b"]?.state == .waiting)
+    }
+
+    @Test func ownAddressIsNeverAPeer() {
+        var worker = WorkerHarness()
+        #expect(worker.assign("b", ["a": ["me:1", "p2"]]) == [.fetch(["a"], from: "p2")])
+    }
+
+    @Test func localResultsFeedLocalTasksWithoutFetching() {
+        var worker = WorkerHarness()
+        _ = worker.assign("a")
+        _ = worker.handle(.executionFinished("a", nbytes: 8, duration: 0.1))
+        #expect(worker.assign("b", ["a": ["me:1"]], index: 1) == [.execute("b")])
+    }
+
+    @Test func aFailureIsReportedAndForgotten() {
+        var worker = WorkerHarness()
+        _ = worker.assign("a")
+        let error = TaskError(kind: .failed, key: "a", function: "f", message: "boom")
+        #expect(worker.handle(.executionFailed("a", error)) == [.reportFailed(error)])
+        #expect(worker.state.records["a"] == nil)
+    }
+
+    @Test func freeingAnExecutingTaskDropsItsResult() {
+        var worker = WorkerHarness()
+        _ = worker.assign("a")
+        #expect(worker.handle(.freeRequested(["a"])).isEmpty)
+        #expect(worker.handle(.executionFinished("a", nbytes: 8, duration: 0.1)) == [.forget("a")])
+        #expect(worker.state.records.isEmpty)
+    }
+
+    @Test func freeingAResultForgetsIt() {
+        var worker = WorkerHarness()
+        _ = worker.assign("a")
+        _ = worker.handle(.executionFinished("a", nbytes: 8, duration: 0.1))
+        #expect(worker.handle(.freeRequested(["a"])) == [.forget("a")])
+    }
+
+    @Test func onlyTasksNotStartedCanBeStolen() {
+        var worker = WorkerHarness()
+        _ = worker.assign("running")
+        _ = worker.assign("queued", index: 1)
+        #expect(worker.handle(.stealRequested("queued")) == [.answerSteal("queued", started: false)])
+        #expect(worker.handle(.stealRequested("running")) == [.answerSteal("running", started: true)])
+        #expect(
+            worker.handle(.executionFinished("running", nbytes: 1, duration: 0.1)) == [
+                .reportFinished("running", nbytes: 1, duration: 0.1)
+            ])
+    }
+
+    @Test func anAssignmentOfAKeyAlreadyHereIsReportedAtOnce() {
+        var worker = WorkerHarness()
+        _ = worker.assign("a")
+        _ = worker.handle(.executionFinished("a", nbytes: 4, duration: 0.1))
+        #expect(worker.assign("a") == [.reportFinished("a", nbytes: 4, duration: 0)])
+    }
+}
