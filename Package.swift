@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "DroverSchedulerTests",
             dependencies: [
-                "DroverCore", "DroverProto", "DroverScheduler",
+                "DroverCore", "DroverProto", "DroverScheduler", "DroverTestKit",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
