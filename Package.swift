@@ -51,7 +51,28 @@ let package = Package(
             ],
             swiftSettings: upcomingFeatures
         ),
-        .target(name: "DroverWorker", dependencies: ["DroverCore"], swiftSettings: upcomingFeatures),
+        .target(
+            name: "DroverWorker",
+            dependencies: [
+                "DroverCore", "DroverProto", "DroverLocal",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DroverClient",
+            dependencies: [
+                "DroverCore", "DroverProto", "DroverLocal",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
         .target(name: "CDroverSupport"),
         .target(
             name: "DroverLocal",
@@ -61,7 +82,9 @@ let package = Package(
         .target(
             name: "DroverCLI",
             dependencies: [
-                "DroverCore", "DroverLocal",
+                "DroverCore", "DroverLocal", "DroverProto", "DroverScheduler", "DroverWorker", "DroverClient",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -77,6 +100,11 @@ let package = Package(
         ),
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["DroverCore", "DroverClient", "DroverTestKit"],
+            swiftSettings: upcomingFeatures
+        ),
         .testTarget(
             name: "DroverWorkerTests",
             dependencies: ["DroverCore", "DroverWorker"],

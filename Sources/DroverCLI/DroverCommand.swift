@@ -17,7 +17,9 @@ public struct DroverCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "drover",
         abstract: "A Dask-style task scheduler: lazy graphs on threads, processes or a cluster.",
-        subcommands: [DemoCommand.self, BenchCommand.self, FunctionsCommand.self]
+        subcommands: [
+            SchedulerCommand.self, WorkerCommand.self, DemoCommand.self, BenchCommand.self, FunctionsCommand.self,
+        ]
     )
 
     private static let installedRegistry = Mutex(TaskRegistry.builtins)

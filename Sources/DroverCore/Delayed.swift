@@ -44,16 +44,47 @@ public final class DelayedNode: @unchecked Sendable {
     public let function: AnyTaskFunction
     /// Why this task cannot run, found while building it (reported when computed).
     public let invalidReason: String?
+    /// Keys of results already on a cluster (futures) that the arguments refer to.
+    public let externalKeys: [TaskKey]
     private var storedDependencies: [DelayedNode]
 
     /// The nodes this task needs.
     public var dependencies: [DelayedNode] { storedDependencies }
 
-    init(spec: TaskSpec, function: AnyTaskFunction, dependencies: [DelayedNode], invalidReason: String? = nil) {
+    init(
+        spec: TaskSpec,
+        function: AnyTaskFunction,
+        dependencies: [DelayedNode],
+        externalKeys: [TaskKey] = [],
+        invalidReason: String? = nil
+    ) {
         self.spec = spec
         self.function = function
         self.storedDependencies = dependencies
+        self.externalKeys = externalKeys
         self.invalidReason = invalidReason
+    }
+
+    /// Every node `roots` need, each once, dependencies before dependents.
+    public static func dependenciesFirst(_ roots: [DelayedNode]) -> [DelayedNode] {
+        var seen = Set<ObjectIdentifier>()
+        var order: [DelayedNode] = []
+        var stack: [(node: DelayedNode, next: Int)] = []
+        for root in roots where seen.insert(ObjectIdentifier(root)).inserted {
+            stack.append((root, 0))
+            while !stack.isEmpty {
+                let top = stack.count - 1
+                let node = stack[top].node
+                if stack[top].next < node.dependencies.count {
+                    let dependency = node.dependencies[stack[top].next]
+                    stack[top].next += 1
+                    if seen.insert(ObjectIdentifier(dependency)).inserted { stack.append((dependency, 0)) }
+                } else {
+                    order.append(stack.removeLast().node)
+                }
+            }
+        }
+        return order
     }
 
     deinit {

@@ -132,6 +132,14 @@ extension GraphPlan {
                 stack.removeLast()
                 let identity = ObjectIdentifier(node)
                 if byObject[identity] != nil { continue }  // reached twice through a diamond
+                if let external = node.externalKeys.first {
+                    throw GraphError(
+                        code: .missingDependency,
+                        message: "Task '\(node.spec.key)' depends on '\(external)', a result on a cluster: "
+                            + "compute it with that cluster's client.",
+                        keys: [node.spec.key, external]
+                    )
+                }
                 if let reason = node.invalidReason {
                     throw GraphError(
                         code: .invalidTask, message: "Task '\(node.spec.key)' cannot run: \(reason)",

@@ -15,6 +15,8 @@ public protocol TaskArgument<Value>: Sendable {
 public struct ArgumentContext: Sendable {
     /// The lazy tasks referenced by the arguments, in order of appearance.
     public var dependencies: [DelayedNode] = []
+    /// Keys referenced that no lazy task here produces: results already on a cluster (futures).
+    public var externalKeys: [TaskKey] = []
 
     public init() {}
 }

@@ -85,7 +85,11 @@ public struct TaskFunction<each Argument: TaskValue, Result: TaskValue>: Sendabl
         let taskKey =
             key ?? TaskKey(function: name, token: pure ? Token.of(function: name, arguments: specs) : Token.random())
         let spec = TaskSpec(key: taskKey, function: name, arguments: specs)
-        return Delayed(node: DelayedNode(spec: spec, function: erased, dependencies: context.dependencies))
+        return Delayed(
+            node: DelayedNode(
+                spec: spec, function: erased, dependencies: context.dependencies, externalKeys: context.externalKeys
+            )
+        )
     }
 
     /// Calls the function directly, in this process, without a scheduler.

@@ -1,0 +1,39 @@
+public import DroverCore
+
+/// A result computed on the cluster, like `dask.distributed.Future`.
+///
+/// It holds a reference to the result: when the last future of a key is gone, the cluster frees it.
+/// A future can be an argument of another task; the task then waits for it, wherever it is.
+public final class Future<Value: TaskValue>: TaskArgument, Sendable, CustomStringConvertible {
+    /// The key of the task.
+    public let key: TaskKey
+    let client: Client
+
+    init(key: TaskKey, client: Client) {
+        self.key = key
+        self.client = client
+        client.retain(key)
+    }
+
+    deinit {
+        client.release(key)
+    }
+
+    /// Waits for the result and fetches it from the worker holding it.
+    ///
+    /// - Throws: ``TaskError`` when the task (or one it depends on) failed; ``ClientError`` when
+    ///   the connection is gone.
+    public func result() async throws -> Value {
+        try await client.gather([self])[0]
+    }
+
+    /// Whether the task has finished or failed.
+    public var isDone: Bool { client.isDone(key) }
+
+    public func makeArgument(in context: inout ArgumentContext) throws -> ArgumentSpec {
+        context.externalKeys.append(key)
+        return .key(key)
+    }
+
+    public var description: String { "Future('\(key)')" }
+}

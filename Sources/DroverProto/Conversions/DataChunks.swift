@@ -1,0 +1,108 @@
+public import DroverCore
+import Foundation
+import SwiftProtobuf
+
+/// Values split into `drover.v1.DataChunk`s for the worker's `GetData` stream, and put together again.
+public enum DataChunks {
+    /// The largest chunk: well under gRPC's 4 MiB default message limit.
+    public static let chunkSize = 1 << 20
+
+    /// The chunks of one value, the first carrying its encoding, type and size.
+    public static func split(_ payload: Payload, key: TaskKey) -> [Drover_V1_DataChunk] {
+        var chunks: [Drover_V1_DataChunk] = []
+        let data = payload.data
+        var offset = data.startIndex
+        repeat {
+            let end = min(offset + chunkSize, data.endIndex)
+            var chunk = Drover_V1_DataChunk()
+            chunk.key = key.rawValue
+            if chunks.isEmpty {
+                chunk.encoding = payload.proto.encoding
+                chunk.typeName = payload.typeName
+                chunk.totalBytes = Int64(data.count)
+            }
+            chunk.data = data.subdata(in: offset..<end)
+            chunk.last = end == data.endIndex
+            chunks.append(chunk)
+            offset = end
+        } while offset < data.endIndex
+        return chunks
+    }
+
+    /// The chunk saying a worker does not hold `key`.
+    public static func missing(_ key: TaskKey, reason: String) -> Drover_V1_DataChunk {
+        .with {
+            $0.key = key.rawValue
+            $0.missing = reason
+            $0.last = true
+        }
+    }
+
+    /// Puts chunks back together, key by key.
+    public struct Assembler: Sendable {
+        public private(set) var values: [TaskKey: Payload] = [:]
+        public private(set) var missing: [TaskKey: String] = [:]
+        private var current: (key: TaskKey, payload: Payload)?
+
+        public init() {}
+
+        /// Adds the next chunk of the stream.
+        ///
+        /// - Throws: ``ProtoConversionError`` when a chunk of another key arrives mid-value.
+        public mutating func add(_ chunk: Drover_V1_DataChunk) throws {
+            let key = TaskKey(chunk.key)
+            if !chunk.missing.isEmpty {
+                missing[key] = chunk.missing
+                return
+            }
+            if var (currentKey, payload) = current {
+                guard currentKey == key else {
+                    throw ProtoConversionError(message: "a chunk of '\(key)' arrived in the middle of '\(currentKey)'")
+                }
+                payload.data.append(chunk.data)
+                current = (currentKey, payload)
+                currentKey = key
+            } else {
+                var data = Data()
+                data.reserveCapacity(Int(chunk.totalBytes))
+                data.append(chunk.data)
+                let proto = Drover_V1_Payload.with {
+                    $0.encoding = chunk.encoding
+                    $0.typeName = chunk.typeName
+                }
+                var payload = Payload(proto: proto)
+                payload.data = data
+                current = (key, payload)
+            }
+            if chunk.last, let finished = current {
+                values[finished.key] = finished.payload
+                current = nil
+            }
+        }
+    }
+}
+
+/// A `host:port` address.
+public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (an optional `tcp://` prefix is accepted, like Dask's addresses).
+    public init?(_ text: String) {
+        var rest = Substring(text)
+        if rest.hasPrefix("tcp://") { rest = rest.dropFirst(6) }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        self.host = String(rest[..<colon])
+        self.port = port
+        if host.isEmpty { return nil }
+    }
+
+    public var description: String { "\(host):\(port)" }
+}

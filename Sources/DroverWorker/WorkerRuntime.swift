@@ -1,0 +1,373 @@
+public import DroverCore
+import DroverLocal
+public import DroverProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+public import Logging
+import SwiftProtobuf
+
+/// A worker process: runs what the scheduler assigns on `threads` threads of its own, keeps the
+/// results, fetches inputs from peers, and serves its results to peers and clients.
+///
+/// Decisions are ``WorkerState``'s; this actor carries them out. When the scheduler goes away the
+/// worker drops what it held and reconnects with backoff until it is back.
+public actor WorkerRuntime {
+    public struct Options: Sendable {
+        public var scheduler: HostAndPort
+        public var host: String
+        public var port: Int
+        public var threads: Int
+        public var name: String?
+        public var memoryLimit: Int64
+
+        public init(
+            scheduler: HostAndPort, host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, name: String? = nil,
+            memoryLimit: Int64 = 0
+        ) {
+            self.scheduler = scheduler
+            self.host = host
+            self.port = port
+            self.threads = threads
+            self.name = name
+            self.memoryLimit = memoryLimit
+        }
+    }
+
+    let options: Options
+    let registry: TaskRegistry
+    let logger: Logger
+    private var state: WorkerState
+    private var store: [TaskKey: Payload] = [:]
+    private var address = ""
+    private var outbox: AsyncStream<Drover_V1_WorkerEvents>.Continuation?
+    private var pending: [Drover_V1_WorkerEvent] = []
+    private var isConnected = false
+    private let jobs: AsyncStream<@Sendable () async -> Void>
+    private let jobQueue: AsyncStream<@Sendable () async -> Void>.Continuation
+    private let pool: ThreadPool
+
+    public init(options: Options, registry: TaskRegistry, logger: Logger) {
+        self.options = options
+        self.registry = registry
+        self.logger = logger
+        self.state = WorkerState(threads: options.threads, address: "")
+        (jobs, jobQueue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+        pool = ThreadPool(threads: max(1, options.threads), name: "drover-worker")
+    }
+
+    /// Serves until cancelled; calls `onListening` with the address once peers can connect.
+    public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.http2.targetWindowSize = 1 << 20
+        let server = GRPCServer(
+            transport: .http2NIOPosix(
+                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext, config: config
+            ),
+            services: [WorkerRPCService(runtime: self)]
+        )
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await server.serve() }
+            guard let bound = try await server.listeningAddress?.ipv4 else {
+                throw RPCError(code: .unavailable, message: "The worker's server did not bind an IPv4 address.")
+            }
+            address = "\(options.host):\(bound.port)"
+            state = WorkerState(threads: options.threads, address: address)
+            onListening(address)
+            let jobs = self.jobs
+            let pool = self.pool
+            group.addTask {
+                await withDiscardingTaskGroup { inner in
+                    for await job in jobs { inner.addTask(executorPreference: pool) { await job() } }
+                }
+            }
+            await connectForever()
+            server.beginGracefulShutdown()
+            jobQueue.finish()
+        }
+        pool.shutdown()
+    }
+
+    // MARK: - The scheduler connection
+
+    private func connectForever() async {
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                try await withGRPCClient(
+                    transport: .http2NIOPosix(
+                        target: .dns(host: options.scheduler.host, port: options.scheduler.port),
+                        transportSecurity: .plaintext
+                    )
+                ) { client in
+                    try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
+                }
+            } catch {
+                logger.warning(
+                    "scheduler connection lost",
+                    metadata: ["peer.address": "\(options.scheduler)", "error": "\(error)"]
+                )
+            }
+            // A connection that got as far as registering starts the backoff over.
+            if detach() { delay = .milliseconds(100) }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
+        }
+    }
+
+    private func stream(to scheduler: Drover_V1_Scheduler.Client<HTTP2ClientTransport.Posix>) async throws {
+        let (events, continuation) = AsyncStream.makeStream(of: Drover_V1_WorkerEvents.self)
+        attach(continuation)
+        try await scheduler.workerStream(
+            requestProducer: { writer in
+                for await batch in events { try await writer.write(batch) }
+            },
+            onResponse: { response in
+                await self.markConnected()
+                for try await batch in response.messages {
+                    await self.received(batch.commands)
+                }
+            }
+        )
+    }
+
+    /// A new connection: register, with an empty slate (the scheduler forgot us when we left).
+    private func attach(_ continuation: AsyncStream<Drover_V1_WorkerEvents>.Continuation) {
+        state = WorkerState(threads: options.threads, address: address)
+        store = [:]
+        outbox = continuation
+        let registration = Drover_V1_RegisterWorker.with {
+            $0.id = options.name ?? address
+            $0.address = address
+            $0.threads = Int32(options.threads)
+            $0.memoryLimit = options.memoryLimit
+            $0.functions = registry.names
+        }
+        continuation.yield(.with { $0.events = [.with { $0.register = registration }] })
+        logger.info("registered with the scheduler", metadata: ["peer.address": "\(options.scheduler)"])
+    }
+
+    private func markConnected() {
+        isConnected = true
+    }
+
+    /// Ends the connection's outgoing stream; true when the scheduler had answered on it.
+    private func detach() -> Bool {
+        defer {
+            outbox = nil
+            isConnected = false
+        }
+        outbox?.finish()
+        return isConnected
+    }
+
+    // MARK: - Events in, actions out
+
+    private func received(_ commands: [Drover_V1_WorkerCommand]) {
+        var events: [WorkerState.Event] = []
+        for command in commands {
+            switch command.kind {
+            case .compute(let compute):
+                guard let spec = try? TaskSpec(proto: compute.spec) else {
+                    logger.warning("malformed task from the scheduler", metadata: ["task.key": "\(compute.spec.key)"])
+                    continue
+                }
+                let dependencies = Dictionary(
+                    compute.dependencies.map { (TaskKey($0.key), $0.addresses) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+                events.append(
+                    .computeRequested(
+                        spec,
+                        priority: TaskPriority(
+                            generation: Int(compute.priorityGeneration), index: Int(compute.priorityIndex)),
+                        dependencies: dependencies
+                    )
+                )
+            case .free(let free):
+                events.append(.freeRequested(free.keys.map { TaskKey($0) }))
+            case .steal(let steal):
+                events.append(.stealRequested(TaskKey(steal.key)))
+            case .close, nil:
+                continue
+            }
+        }
+        handle(events)
+    }
+
+    private func handle(_ events: [WorkerState.Event]) {
+        for event in events {
+            for action in state.handle(event) { perform(action) }
+        }
+        if !pending.isEmpty {
+            outbox?.yield(.with { $0.events = pending })
+            pending = []
+        }
+    }
+
+    private func perform(_ action: WorkerState.Action) {
+        switch action {
+        case .execute(let key):
+            execute(key)
+        case .fetch(let keys, let peer):
+            jobQueue.yield { [logger] in
+                let outcome = await Self.fetch(keys, from: peer, logger: logger)
+                await self.fetched(outcome, keys: keys, from: peer)
+            }
+        case .forget(let key):
+            store[key] = nil
+        case .reportFinished(let key, let nbytes, let duration):
+            pending.append(
+                .with {
+                    $0.finished = .with {
+                        $0.key = key.rawValue
+                        $0.nbytes = nbytes
+                        $0.durationSeconds = duration
+                        $0.typeName = store[key]?.typeName ?? ""
+                    }
+                }
+            )
+        case .reportFailed(let error):
+            pending.append(.with { $0.failed = .with { $0.error = error.proto } })
+        case .reportMissing(let key, let holder):
+            pending.append(
+                .with {
+                    $0.missing = .with {
+                        $0.key = key.rawValue; $0.holderAddress = holder
+                    }
+                })
+        case .answerSteal(let key, let started):
+            pending.append(
+                .with {
+                    $0.stealAnswer = .with {
+                        $0.key = key.rawValue; $0.started = started
+                    }
+                })
+        }
+    }
+
+    // MARK: - Running tasks
+
+    private func execute(_ key: TaskKey) {
+        guard let spec = state.records[key]?.spec else { return }
+        let location = address
+        guard let function = registry[spec.function] else {
+            let error = TaskError.unknownFunction(
+                spec.function, key: key, known: registry.names, location: "worker \(location)")
+            handle([.executionFailed(key, error)])
+            return
+        }
+        let arguments = spec.arguments.map(resolve)
+        jobQueue.yield {
+            let start = ContinuousClock.now
+            let outcome = await function.run(key: key, arguments: arguments, location: "worker \(location)")
+            let elapsed = ContinuousClock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let encoded: Result<Payload, TaskError> = outcome.flatMap { value in
+                do {
+                    return .success(try value.encodePayload())
+                } catch {
+                    return .failure(
+                        TaskError(
+                            kind: .failed, key: key, function: function.name,
+                            message: "the result cannot be encoded: \(error)", location: "worker \(location)"
+                        )
+                    )
+                }
+            }
+            await self.executed(key, encoded, seconds: seconds)
+        }
+    }
+
+    private func resolve(_ argument: ArgumentSpec) -> ArgumentValue {
+        switch argument {
+        case .value(let payload): .payload(payload)
+        case .key(let key): store[key].map { .payload($0) } ?? .list([])
+        case .list(let items): .list(items.map(resolve))
+        }
+    }
+
+    private func executed(_ key: TaskKey, _ outcome: Result<Payload, TaskError>, seconds: Double) {
+        switch outcome {
+        case .success(let payload):
+            store[key] = payload
+            handle([.executionFinished(key, nbytes: Int64(payload.data.count), duration: seconds)])
+        case .failure(let error):
+            handle([.executionFailed(key, error)])
+        }
+    }
+
+    // MARK: - Data transfer
+
+    /// The results this worker holds, for `GetData`.
+    func payload(for key: TaskKey) -> Payload? { store[key] }
+
+    private func fetched(_ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String) {
+        switch outcome {
+        case .success(let values):
+            var sizes: [TaskKey: Int64] = [:]
+            for (key, payload) in values {
+                store[key] = payload
+                sizes[key] = Int64(payload.data.count)
+            }
+            let missing = keys.filter { values[$0] == nil }
+            var events: [WorkerState.Event] = [.fetchFinished(sizes, from: peer)]
+            if !missing.isEmpty { events.append(.fetchFailed(missing, from: peer)) }
+            handle(events)
+        case .failure:
+            handle([.fetchFailed(keys, from: peer)])
+        }
+    }
+
+    /// Fetches `keys` from the worker at `peer` with `GetData`.
+    static func fetch(_ keys: [TaskKey], from peer: String, logger: Logger) async -> Result<
+        [TaskKey: Payload], any Error
+    > {
+        guard let endpoint = HostAndPort(peer) else {
+            return .failure(RPCError(code: .invalidArgument, message: "'\(peer)' is not a host:port address."))
+        }
+        do {
+            let values = try await withGRPCClient(
+                transport: .http2NIOPosix(
+                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            ) { client in
+                try await Drover_V1_Worker.Client(wrapping: client).getData(.with { $0.keys = keys.map(\.rawValue) }) {
+                    response in
+                    var assembler = DataChunks.Assembler()
+                    for try await chunk in response.messages { try assembler.add(chunk) }
+                    return assembler.values
+                }
+            }
+            return .success(values)
+        } catch {
+            logger.debug("fetch failed", metadata: ["peer.address": "\(peer)", "error": "\(error)"])
+            return .failure(error)
+        }
+    }
+}
+
+/// The gRPC face of a worker: its results for peers and clients.
+struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
+    let runtime: WorkerRuntime
+
+    func getData(
+        request: Drover_V1_GetDataRequest,
+        response: RPCWriter<Drover_V1_DataChunk>,
+        context: ServerContext
+    ) async throws {
+        for key in request.keys.map({ TaskKey($0) }) {
+            guard let payload = await runtime.payload(for: key) else {
+                try await response.write(DataChunks.missing(key, reason: "this worker does not hold '\(key)'"))
+                continue
+            }
+            for chunk in DataChunks.split(payload, key: key) { try await response.write(chunk) }
+        }
+    }
+
+    func putData(
+        request: RPCAsyncSequence<Drover_V1_DataChunk, any Error>,
+        context: ServerContext
+    ) async throws -> Drover_V1_PutDataResponse {
+        throw RPCError(code: .unimplemented, message: "Scatter (PutData) is not implemented yet.")
+    }
+}
