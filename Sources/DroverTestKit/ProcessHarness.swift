@@ -92,4 +92,8 @@ public final class ProcessHarness: Sendable {
 
 public struct HarnessError: Error, CustomStringConvertible {
     public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }

@@ -43,8 +43,15 @@ public actor WorkerRuntime {
     private var outbox: AsyncStream<Drover_V1_WorkerEvents>.Continuation?
     private var pending: [Drover_V1_WorkerEvent] = []
     private var isConnected = false
-    private let jobs: AsyncStream<@Sendable () async -> Void>
-    private let jobQueue: AsyncStream<@Sendable () async -> Void>.Continuation
+    /// Work to start: task bodies run on `pool` (they may block); transfers run on Swift's pool
+    /// (gRPC must never wait behind a blocked task thread).
+    private let jobs: AsyncStream<Job>
+    private let jobQueue: AsyncStream<Job>.Continuation
+
+    private struct Job: Sendable {
+        var runsTask: Bool
+        var body: @Sendable () async -> Void
+    }
     private let pool: ThreadPool
 
     public init(options: Options, registry: TaskRegistry, logger: Logger) {
@@ -52,7 +59,7 @@ public actor WorkerRuntime {
         self.registry = registry
         self.logger = logger
         self.state = WorkerState(threads: options.threads, address: "")
-        (jobs, jobQueue) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+        (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
         pool = ThreadPool(threads: max(1, options.threads), name: "drover-worker")
     }
 
@@ -78,7 +85,13 @@ public actor WorkerRuntime {
             let pool = self.pool
             group.addTask {
                 await withDiscardingTaskGroup { inner in
-                    for await job in jobs { inner.addTask(executorPreference: pool) { await job() } }
+                    for await job in jobs {
+                        if job.runsTask {
+                            inner.addTask(executorPreference: pool) { await job.body() }
+                        } else {
+                            inner.addTask { await job.body() }
+                        }
+                    }
                 }
             }
             await connectForever()
@@ -210,10 +223,13 @@ public actor WorkerRuntime {
         case .execute(let key):
             execute(key)
         case .fetch(let keys, let peer):
-            jobQueue.yield { [logger] in
-                let outcome = await Self.fetch(keys, from: peer, logger: logger)
-                await self.fetched(outcome, keys: keys, from: peer)
-            }
+            logger.trace("fetch started", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
+            jobQueue.yield(
+                Job(runsTask: false) { [logger] in
+                    let outcome = await Self.fetch(keys, from: peer, logger: logger)
+                    await self.fetched(outcome, keys: keys, from: peer)
+                }
+            )
         case .forget(let key):
             store[key] = nil
         case .reportFinished(let key, let nbytes, let duration):
@@ -230,6 +246,7 @@ public actor WorkerRuntime {
         case .reportFailed(let error):
             pending.append(.with { $0.failed = .with { $0.error = error.proto } })
         case .reportMissing(let key, let holder):
+            logger.debug("input missing", metadata: ["task.key": "\(key)", "peer.address": "\(holder)"])
             pending.append(
                 .with {
                     $0.missing = .with {
@@ -249,6 +266,7 @@ public actor WorkerRuntime {
     // MARK: - Running tasks
 
     private func execute(_ key: TaskKey) {
+        logger.trace("execute", metadata: ["task.key": "\(key)"])
         guard let spec = state.records[key]?.spec else { return }
         let location = address
         guard let function = registry[spec.function] else {
@@ -258,25 +276,26 @@ public actor WorkerRuntime {
             return
         }
         let arguments = spec.arguments.map(resolve)
-        jobQueue.yield {
-            let start = ContinuousClock.now
-            let outcome = await function.run(key: key, arguments: arguments, location: "worker \(location)")
-            let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let encoded: Result<Payload, TaskError> = outcome.flatMap { value in
-                do {
-                    return .success(try value.encodePayload())
-                } catch {
-                    return .failure(
-                        TaskError(
-                            kind: .failed, key: key, function: function.name,
-                            message: "the result cannot be encoded: \(error)", location: "worker \(location)"
+        jobQueue.yield(
+            Job(runsTask: true) {
+                let start = ContinuousClock.now
+                let outcome = await function.run(key: key, arguments: arguments, location: "worker \(location)")
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let encoded: Result<Payload, TaskError> = outcome.flatMap { value in
+                    do {
+                        return .success(try value.encodePayload())
+                    } catch {
+                        return .failure(
+                            TaskError(
+                                kind: .failed, key: key, function: function.name,
+                                message: "the result cannot be encoded: \(error)", location: "worker \(location)"
+                            )
                         )
-                    )
+                    }
                 }
-            }
-            await self.executed(key, encoded, seconds: seconds)
-        }
+                await self.executed(key, encoded, seconds: seconds)
+            })
     }
 
     private func resolve(_ argument: ArgumentSpec) -> ArgumentValue {
@@ -303,6 +322,7 @@ public actor WorkerRuntime {
     func payload(for key: TaskKey) -> Payload? { store[key] }
 
     private func fetched(_ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String) {
+        logger.trace("fetch ended", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
         switch outcome {
         case .success(let values):
             var sizes: [TaskKey: Int64] = [:]
@@ -314,7 +334,10 @@ public actor WorkerRuntime {
             var events: [WorkerState.Event] = [.fetchFinished(sizes, from: peer)]
             if !missing.isEmpty { events.append(.fetchFailed(missing, from: peer)) }
             handle(events)
-        case .failure:
+        case .failure(let error):
+            logger.debug(
+                "fetch failed",
+                metadata: ["peer.address": "\(peer)", "error": "\(error)", "task.count": "\(keys.count)"])
             handle([.fetchFailed(keys, from: peer)])
         }
     }

@@ -26,7 +26,8 @@ final class LocalTestCluster: Sendable {
         var addresses: [String] = []
         for number in 0..<count {
             let worker = try ProcessHarness(
-                binary, ["worker", address, "--nthreads", String(threads), "--name", "w\(number)"],
+                binary,
+                ["worker", address, "--nthreads", String(threads), "--name", "w\(number)", "--log-level", "debug"],
                 name: "worker-\(number)"
             )
             addresses.append(try await worker.listeningAddress())
@@ -87,4 +88,148 @@ final class LocalTestCluster: Sendable {
         #expect(try await client.submit(Builtins.add, 2, 2).result() == 4)
         await client.close()
     }
+}
+
+/// Waits (without sleeping on a guess) until `condition` holds for the cluster's status, asking
+/// the scheduler again after each answer; fails after `attempts` answers.
+func eventually(
+    _ client: Client,
+    attempts: Int = 200,
+    _ condition: (ClusterStatus) -> Bool,
+    sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    var last: ClusterStatus?
+    for _ in 0..<attempts {
+        let status = try await client.status()
+        if condition(status) { return }
+        last = status
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    Issue.record(
+        "the cluster never reached the expected state; last: \(String(describing: last))",
+        sourceLocation: sourceLocation)
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ClusterFailureTests {
+    @Test func droppingTheLastFutureFreesTheResultOnItsWorker() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address)
+        var future: Future<Int>? = try client.submit(Builtins.noop, 5)
+        #expect(try await future!.result() == 5)
+        try await eventually(client) { $0.workers.first?.held == 1 && $0.tasks == 1 }
+        future = nil
+        try await eventually(client) { $0.workers.first?.held == 0 && $0.tasks == 0 }
+        await client.close()
+    }
+
+    @Test func aClientThatGoesAwayReleasesItsKeys() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let observer = try await Client.connect(cluster.address)
+        var client: Client? = try await Client.connect(cluster.address)
+        let futures = try client!.map(Builtins.noop, Array(0..<10))
+        _ = try await client!.gather(futures)
+        try await eventually(observer) { $0.tasks == 10 }
+        await client!.close()
+        client = nil
+        try await eventually(observer) { $0.tasks == 0 && $0.workers.first?.held == 0 }
+        withExtendedLifetime(futures) {}
+        await observer.close()
+    }
+
+    @Test func aWorkerKilledMidGraphLosesNoResult() async throws {
+        let cluster = try await LocalTestCluster(workers: 3)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address)
+        // 2,000 tasks: 1,000 leaves and 1,000 sums of two neighbouring leaves (no sleeps).
+        let values = try client.map(Builtins.noop, Array(0..<1000))
+        var sums: [Future<Int>] = []
+        for index in 0..<1000 {
+            sums.append(try client.submit(Builtins.sum, [values[index], values[(index + 1) % 1000]]))
+        }
+        // Kill a worker once it holds results and has work queued.
+        try await eventually(client) { status in status.workers.contains { $0.id == "w1" && $0.held > 20 } }
+        cluster.workers[1].signal(SIGKILL)
+        let results = try await client.gather(sums)
+        #expect(results == (0..<1000).map { $0 + ($0 + 1) % 1000 })
+        let status = try await client.status()
+        #expect(!status.workers.contains { $0.id == "w1" })
+        await client.close()
+    }
+
+    @Test func aTaskThatKillsItsWorkersThreeTimesIsKilledWorker() async throws {
+        let binary = TestBinaries.testTasks
+        let scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"], name: "scheduler")
+        defer { scheduler.stop() }
+        let address = try await scheduler.listeningAddress()
+        let client = try await Client.connect(address)
+        let crash = TaskFunction("test-crash") { (_: Int) throws -> Int in throw Remote.NotHere() }
+        let future = try client.submit(crash, Int(SIGKILL))
+        var killed: [ProcessHarness] = []
+        for number in 0..<3 {
+            let worker = try ProcessHarness(
+                binary, ["worker", address, "--name", "doomed-\(number)"], name: "doomed-\(number)")
+            _ = try await worker.listeningAddress()
+            killed.append(worker)
+            // The worker dies running the task; wait for the scheduler to notice before the next.
+            try await eventually(client) { status in !status.workers.contains { $0.id.rawValue == "doomed-\(number)" } }
+        }
+        let error = try await #require(throws: TaskError.self) { try await future.result() }
+        #expect(error.kind == .killedWorker)
+        #expect(error.message.contains("on 3 different workers"))
+        #expect(error.message.contains("doomed-0, doomed-1, doomed-2"))
+        for worker in killed { worker.stop() }
+        await client.close()
+    }
+
+    @Test func workersReconnectToARestartedScheduler() async throws {
+        let binary = TestBinaries.testTasks
+        var scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"], name: "scheduler")
+        let address = try await scheduler.listeningAddress()
+        let port = String(address.split(separator: ":").last!)
+        let worker = try ProcessHarness(binary, ["worker", address, "--name", "survivor"], name: "worker")
+        defer { worker.stop() }
+        _ = try await worker.listeningAddress()
+        scheduler.stop()
+        scheduler = try ProcessHarness(binary, ["scheduler", "--port", port], name: "scheduler-again")
+        defer { scheduler.stop() }
+        _ = try await scheduler.listeningAddress()
+        let client = try await Client.connect(address)
+        try await eventually(client) { $0.workers.map(\.id) == ["survivor"] }
+        #expect(try await client.submit(Builtins.add, 20, 22).result() == 42)
+        await client.close()
+    }
+
+    @Test func garbageOnTheSchedulerPortDoesNotStopAComputation() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address)
+        let futures = try client.map(Builtins.sleep, Array(repeating: 0.01, count: 50))
+        // Raw bytes that are not HTTP/2, on a plain TCP connection to the scheduler's port.
+        let parts = cluster.address.split(separator: ":")
+        try sendGarbage(host: String(parts[0]), port: Int(parts[1])!)
+        #expect(try await client.gather(futures).count == 50)
+        #expect(try await client.submit(Builtins.add, 1, 1).result() == 2)
+        await client.close()
+    }
+}
+
+/// Opens a TCP connection and writes bytes that are no protocol at all.
+func sendGarbage(host: String, port: Int) throws {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError(description: "socket failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &address.sin_addr)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else { throw HarnessError(description: "connect failed") }
+    let garbage = [UInt8](repeating: 0xFF, count: 4096) + Array("GET / HTTP/1.1\r\n\r\n".utf8)
+    _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
 }
