@@ -149,28 +149,64 @@ public final class Client: Sendable {
     }
 
     /// The results of `futures`, in order, fetched from the workers with one request per worker.
+    ///
+    /// A worker that dies before its data is fetched costs a retry: the scheduler recomputes what
+    /// it held and says where the new copy is.
     public func gather<Value: TaskValue>(_ futures: [Future<Value>]) async throws -> [Value] {
-        var holders: [TaskKey: [String]] = [:]
-        for future in futures {
-            switch try await wait(for: future.key) {
-            case .inMemory(let where_): holders[future.key] = where_
-            case .erred(let error): throw error
-            }
-        }
-        var byWorker: [String: [TaskKey]] = [:]
-        for (key, addresses) in holders {
-            guard let first = addresses.first else { throw ClientError(message: "No worker holds '\(key)'.") }
-            byWorker[first, default: []].append(key)
-        }
         var payloads: [TaskKey: Payload] = [:]
-        for (worker, keys) in byWorker {
-            payloads.merge(try await fetch(keys, from: worker)) { first, _ in first }
-        }
-        return try futures.map { future in
-            guard let payload = payloads[future.key] else {
-                throw ClientError(message: "The worker holding '\(future.key)' no longer has it.")
+        var attempts = 0
+        while true {
+            var byWorker: [String: [TaskKey]] = [:]
+            for future in futures where payloads[future.key] == nil {
+                switch try await wait(for: future.key) {
+                case .inMemory(let holders):
+                    guard let first = holders.first else {
+                        throw ClientError(message: "The scheduler says '\(future.key)' is in memory, but on no worker.")
+                    }
+                    byWorker[first, default: []].append(future.key)
+                case .erred(let error):
+                    throw error
+                }
             }
-            return try Value.decode(payload: payload)
+            if byWorker.isEmpty { break }
+            for (worker, keys) in byWorker {
+                do {
+                    payloads.merge(try await fetch(keys, from: worker)) { first, _ in first }
+                } catch {
+                    attempts += 1
+                    guard attempts <= Self.gatherAttempts else { throw error }
+                    logger.debug("gather failed; waiting for new copies", metadata: ["peer.address": "\(worker)"])
+                    forgetLocations(of: keys, on: worker)
+                }
+            }
+            for (worker, keys) in byWorker {
+                if let missing = keys.first(where: { payloads[$0] == nil }), isKnown(missing, on: worker) {
+                    throw ClientError(message: "The worker at \(worker) no longer holds '\(missing)'.")
+                }
+            }
+        }
+        return try futures.map { try Value.decode(payload: payloads[$0.key]!) }
+    }
+
+    /// Whether the client still believes `key` is on `worker` (false once it was told otherwise).
+    private func isKnown(_ key: TaskKey, on worker: String) -> Bool {
+        state.withLock { state in
+            if case .inMemory(let holders) = state.keys[key] { return holders.contains(worker) }
+            return false
+        }
+    }
+
+    /// How many failed fetches a gather survives.
+    static let gatherAttempts = 8
+
+    /// Forgets that `keys` are on `worker` (any worker when nil), so the next wait takes the
+    /// scheduler's next word on them.
+    private func forgetLocations(of keys: [TaskKey], on worker: String?) {
+        state.withLock { state in
+            for key in keys {
+                guard case .inMemory(let holders) = state.keys[key] else { continue }
+                if worker == nil || holders.contains(worker!) { state.keys[key] = nil }
+            }
         }
     }
 

@@ -40,30 +40,21 @@ final class ChildProcess: @unchecked Sendable {
             close(fds[1])
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, childEnd, Self.childFD)
-
         var environment = ProcessInfo.processInfo.environment
         environment[Self.fdVariable] = String(Self.childFD)
         environment[Self.parentVariable] = String(getpid())
-        let argv = [executable]
-        let envp = environment.map { "\($0.key)=\($0.value)" }
-
-        var pid: pid_t = 0
-        let status = withCStrings(argv) { argvPointers in
-            withCStrings(envp) { envPointers in
-                posix_spawn(&pid, executable, &actions, nil, argvPointers, envPointers)
-            }
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(
+                executable, arguments: [], environment: environment, descriptors: [(childEnd, Self.childFD)]
+            )
+        } catch {
+            close(childEnd)
+            close(fds[0])
+            throw SpawnError(description: "cannot start worker process '\(executable)': \(error)")
         }
         // Only the child may hold its end: with ours open, its exit would not read as end of stream.
         close(childEnd)
-        guard status == 0 else {
-            close(fds[0])
-            throw SpawnError(
-                description: "cannot start worker process '\(executable)': \(String(cString: strerror(status)))")
-        }
         self.pid = pid
         self.socket = fds[0]
 
@@ -107,38 +98,9 @@ final class ChildProcess: @unchecked Sendable {
     func reap() -> String {
         guard !isReaped else { return "exited" }
         close(socket)
-        var status: Int32 = 0
-        var result: pid_t
-        repeat {
-            result = waitpid(pid, &status, 0)
-        } while result < 0 && errno == EINTR
+        let status = Spawn.wait(pid)
         isReaped = true
-        return Self.describe(status: status)
-    }
-
-    /// "exited with code 3", "was killed by signal 9 (SIGKILL)".
-    static func describe(status: Int32) -> String {
-        let signal = status & 0x7F
-        if signal == 0 {
-            return "exited with code \((status >> 8) & 0xFF)"
-        }
-        let name = signalName(signal)
-        return "was killed by signal \(signal)\(name.map { " (\($0))" } ?? "")"
-    }
-
-    static func signalName(_ signal: Int32) -> String? {
-        switch signal {
-        case SIGKILL: "SIGKILL"
-        case SIGSEGV: "SIGSEGV"
-        case SIGABRT: "SIGABRT"
-        case SIGTERM: "SIGTERM"
-        case SIGBUS: "SIGBUS"
-        case SIGILL: "SIGILL"
-        case SIGTRAP: "SIGTRAP"
-        case SIGFPE: "SIGFPE"
-        case SIGINT: "SIGINT"
-        default: nil
-        }
+        return Spawn.describe(status: status)
     }
 
     deinit {
@@ -149,11 +111,4 @@ final class ChildProcess: @unchecked Sendable {
             _ = waitpid(pid, &status, WNOHANG)
         }
     }
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings.
-private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
-    let pointers = strings.map { strdup($0) } + [nil]
-    defer { for pointer in pointers { free(pointer) } }
-    return body(pointers)
 }

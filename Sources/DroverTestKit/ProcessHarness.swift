@@ -1,3 +1,4 @@
+import DroverLocal
 import Foundation
 import Synchronization
 
@@ -5,50 +6,55 @@ import Synchronization
 /// never polled) and stderr kept in a file that failures can show; killed on `stop()` or deinit.
 public final class ProcessHarness: Sendable {
     public let name: String
-    private let process: Process
+    /// The process id.
+    public let pid: Int32
     private let lines: AsyncStream<String>
+    private let exited = Mutex(false)
     /// Where the process's stderr (its log) goes.
     public let logPath: String
 
     /// Starts `executable` with `arguments`.
     public init(_ executable: String, _ arguments: [String], name: String) throws {
         self.name = name
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
         logPath =
-            FileManager.default.temporaryDirectory.appendingPathComponent("drover-\(name)-\(UUID().uuidString).log")
-            .path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: logPath)
-        process.standardInput = FileHandle.nullDevice
+            FileManager.default.temporaryDirectory
+            .appendingPathComponent("drover-\(name)-\(UUID().uuidString).log").path
+        let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        var pipeFDs: [Int32] = [-1, -1]
+        guard log >= 0, null >= 0, pipe(&pipeFDs) == 0 else {
+            throw HarnessError(description: "cannot set up the descriptors of \(name)")
+        }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        defer {
+            close(log)
+            close(null)
+            close(pipeFDs[1])
+        }
+        pid = try Spawn.start(
+            executable, arguments: arguments, descriptors: [(null, 0), (pipeFDs[1], 1), (log, 2)]
+        )
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
         self.lines = lines
-        self.process = process
-        try process.run()
+        let readEnd = pipeFDs[0]
         // A thread of its own reads stdout, so neither a full pipe nor the read blocks Swift's pool.
         Thread.detachNewThread {
-            var buffer = Data()
+            var buffer = [UInt8]()
+            var chunk = [UInt8](repeating: 0, count: 4096)
             while true {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
+                let count = read(readEnd, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                buffer.append(contentsOf: chunk[0..<count])
                 while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    continuation.yield(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
-                    buffer.removeSubrange(buffer.startIndex...newline)
+                    continuation.yield(String(decoding: buffer[..<newline], as: UTF8.self))
+                    buffer.removeSubrange(...newline)
                 }
             }
+            close(readEnd)
             continuation.finish()
         }
     }
-
-    /// The process id.
-    public var pid: Int32 { process.processIdentifier }
-
-    /// Whether it still runs.
-    public var isRunning: Bool { process.isRunning }
 
     /// Waits for the first stdout line starting with `prefix` and returns the rest of it.
     ///
@@ -65,15 +71,21 @@ public final class ProcessHarness: Sendable {
         try await line(startingWith: "LISTENING ")
     }
 
-    /// Sends a signal.
+    /// Sends a signal (while the process has not been reaped, so the pid is still ours).
     public func signal(_ number: Int32) {
-        if process.isRunning { kill(process.processIdentifier, number) }
+        exited.withLock { exited in
+            if !exited { kill(pid, number) }
+        }
     }
 
-    /// Kills the process and waits for it to exit.
+    /// Kills the process and reaps it.
     public func stop() {
-        signal(SIGKILL)
-        process.waitUntilExit()
+        exited.withLock { exited in
+            guard !exited else { return }
+            kill(pid, SIGKILL)
+            Spawn.wait(pid)
+            exited = true
+        }
     }
 
     /// The process's stderr so far.
@@ -82,10 +94,7 @@ public final class ProcessHarness: Sendable {
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        stop()
         try? FileManager.default.removeItem(atPath: logPath)
     }
 }
