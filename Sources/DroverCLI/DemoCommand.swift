@@ -1,4 +1,5 @@
 import ArgumentParser
+import DroverClient
 import DroverCore
 import DroverLocal
 import Foundation
@@ -8,9 +9,23 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Run the tutorial's programs and show results and timings.",
-        subcommands: [LocalDemo.self],
-        defaultSubcommand: LocalDemo.self
+        subcommands: [WholeDemo.self, LocalDemo.self, ClusterDemo.self],
+        defaultSubcommand: WholeDemo.self
     )
+}
+
+/// Both halves of the tutorial.
+struct WholeDemo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "The single-machine schedulers, then the distributed cluster."
+    )
+
+    func run() async throws {
+        try await LocalDemo().run()
+        print("")
+        try await ClusterDemo().run()
+    }
 }
 
 /// The tutorial's first half: one lazy graph on each single-machine scheduler.
@@ -77,5 +92,67 @@ struct LocalDemo: AsyncParsableCommand {
         let (seconds, attoseconds) = duration.components
         let value = Double(seconds) + Double(attoseconds) / 1e18
         return String(format: "%.2f", value)
+    }
+}
+
+/// The tutorial's second half: a local cluster of worker processes, futures.
+struct ClusterDemo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Client.local(workers: 4): compute, submit, map + gather, the exercise with futures, release."
+    )
+
+    func run() async throws {
+        print("Drover tutorial, distributed scheduler")
+        let clock = ContinuousClock()
+        var start = clock.now
+        let (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 2)
+        defer { cluster.close() }
+        let status = try await client.status()
+        let threads = status.workers.reduce(0) { $0 + $1.threads }
+        print(
+            "Client.local(workers: 4): scheduler \(cluster.address), \(status.workers.count) workers, \(threads) threads, up in \(LocalDemo.seconds(clock.now - start)) s"
+        )
+        var rows: [[String]] = []
+
+        let total = Builtins.sum.delayed((0..<8).map { Builtins.inc.delayed($0) })
+        start = clock.now
+        let computed = try await client.compute(total)
+        rows.append(["total.compute() (8 x inc, 1 s each)", String(computed), LocalDemo.seconds(clock.now - start)])
+
+        start = clock.now
+        let future = try client.submit(Builtins.inc, 1)
+        let submitted = try await future.result()
+        rows.append(["client.submit(inc, 1).result()", String(submitted), LocalDemo.seconds(clock.now - start)])
+
+        start = clock.now
+        var futures = try client.map(Builtins.inc, Array(0..<8))
+        let gathered = try await client.gather(futures)
+        rows.append(["client.gather(client.map(inc, 0..<8))", "\(gathered)", LocalDemo.seconds(clock.now - start)])
+
+        start = clock.now
+        var output: [Future<Int>] = []
+        for x in 0..<10 {
+            let a = try client.submit(Builtins.incHalfSecond, x)
+            let b = try client.submit(Builtins.double, x)
+            output.append(try client.submit(Builtins.add, a, b))
+        }
+        let exercise = try await client.submit(Builtins.sum, output).result()
+        rows.append(["exercise with submit (0.5 s steps)", String(exercise), LocalDemo.seconds(clock.now - start)])
+        print(Table(headers: ["call", "result", "wall s"], rows: rows).render())
+
+        let before = try await client.status()
+        futures.remove(at: 2)  // inc(2): no other future holds that key
+        var after = try await client.status()
+        for _ in 0..<200 where after.tasks >= before.tasks {
+            try await Task.sleep(for: .milliseconds(10))
+            after = try await client.status()
+        }
+        print(
+            "del futures[2]: the cluster tracked \(before.tasks) tasks, now \(after.tasks) (its result was freed on its worker)"
+        )
+        withExtendedLifetime(futures) {}
+        withExtendedLifetime(output) {}
+        await client.close()
     }
 }

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import DroverClient
 public import DroverCore
 import DroverLocal
 import Foundation
@@ -35,6 +36,9 @@ public struct DroverCommand: AsyncParsableCommand {
     /// `registry` instead and exits.
     public static func main(registry: TaskRegistry) async {
         await Drover.bootstrap(registry)
+        if ProcessInfo.processInfo.environment[LocalCluster.exitWithParentVariable] != nil {
+            Drover.exitWithParent()
+        }
         installedRegistry.withLock { $0 = registry }
         await main()
     }

@@ -32,6 +32,14 @@ extension Drover {
     }
 }
 
+extension Drover {
+    /// Makes the kernel end this process (SIGTERM) when its parent dies, so that children started
+    /// by a local cluster never outlive it.
+    public static func exitWithParent() {
+        _ = drover_set_parent_death_signal(SIGTERM)
+    }
+}
+
 /// The worker side of the processes scheduler: reads tasks from the parent, runs them one at a
 /// time, answers with the result or the error.
 struct TaskProcessWorker {

@@ -9,7 +9,7 @@ import Synchronization
 /// process that dies fails only the task it was running, with the exit code or signal; the next
 /// task gets a fresh process. Processes exit when this program does (end of stream on their socket,
 /// and the parent-death signal for one stuck in a long task).
-final class ProcessPool: TaskRunner, @unchecked Sendable {
+public final class ProcessPool: TaskRunner, @unchecked Sendable {
     // @unchecked: `idle` and `nextRequestID` are guarded by `state`; the rest is immutable.
     let executable: String
     let slots: Int
@@ -37,6 +37,8 @@ final class ProcessPool: TaskRunner, @unchecked Sendable {
     }
 
     /// The path of the running program, which workers re-execute by default.
+    public static var currentExecutablePath: String { currentExecutable }
+
     static var currentExecutable: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
