@@ -249,20 +249,7 @@ public final class Client: Sendable {
     }
 
     func fetch(_ keys: [TaskKey], from worker: String) async throws -> [TaskKey: Payload] {
-        guard let endpoint = HostAndPort(worker) else {
-            throw ClientError(message: "'\(worker)' is not a worker address.")
-        }
-        return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
-        ) { client in
-            try await Drover_V1_Worker.Client(wrapping: client).getData(.with { $0.keys = keys.map(\.rawValue) }) {
-                response in
-                var assembler = DataChunks.Assembler()
-                for try await chunk in response.messages { try assembler.add(chunk) }
-                return assembler.values
-            }
-        }
+        try await DataFetch.fetch(keys, from: worker)
     }
 
     // MARK: - Updates from the scheduler

@@ -346,22 +346,8 @@ public actor WorkerRuntime {
     static func fetch(_ keys: [TaskKey], from peer: String, logger: Logger) async -> Result<
         [TaskKey: Payload], any Error
     > {
-        guard let endpoint = HostAndPort(peer) else {
-            return .failure(RPCError(code: .invalidArgument, message: "'\(peer)' is not a host:port address."))
-        }
         do {
-            let values = try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
-            ) { client in
-                try await Drover_V1_Worker.Client(wrapping: client).getData(.with { $0.keys = keys.map(\.rawValue) }) {
-                    response in
-                    var assembler = DataChunks.Assembler()
-                    for try await chunk in response.messages { try assembler.add(chunk) }
-                    return assembler.values
-                }
-            }
-            return .success(values)
+            return .success(try await DataFetch.fetch(keys, from: peer))
         } catch {
             logger.debug("fetch failed", metadata: ["peer.address": "\(peer)", "error": "\(error)"])
             return .failure(error)

@@ -49,7 +49,7 @@ public struct LocalSchedulerState: Sendable {
     private var missingDependencies: [Int]
     private var unfinishedDependents: [Int]
     private var isTarget: [Bool]
-    private var ready: IndexHeap
+    private var ready: MinHeap<Int>
 
     /// Creates the state for `plan`, running at most `slots` tasks at once.
     public init(plan: GraphPlan, slots: Int) {
@@ -61,7 +61,7 @@ public struct LocalSchedulerState: Sendable {
         self.unfinishedDependents = (0..<plan.count).map { plan.dependents.count(of: $0) }
         self.isTarget = [Bool](repeating: false, count: plan.count)
         for target in plan.targets { isTarget[target] = true }
-        self.ready = IndexHeap()
+        self.ready = MinHeap()
     }
 
     /// Handles one event, appending the resulting actions to `actions`.
@@ -140,42 +140,5 @@ public struct LocalSchedulerState: Sendable {
         if phase == .running && runningCount == 0 && ready.isEmpty && finishedCount < total {
             throw InvariantViolation("stalled: nothing running or ready with \(finishedCount) of \(total) done")
         }
-    }
-}
-
-/// A binary min-heap of task indices.
-struct IndexHeap: Sendable {
-    private var items: [Int] = []
-
-    var isEmpty: Bool { items.isEmpty }
-
-    mutating func push(_ value: Int) {
-        items.append(value)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if items[parent] <= items[child] { break }
-            items.swapAt(parent, child)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> Int? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if items.isEmpty { return first }
-        items[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < items.count && items[left] < items[smallest] { smallest = left }
-            if right < items.count && items[right] < items[smallest] { smallest = right }
-            if smallest == parent { break }
-            items.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return first
     }
 }
