@@ -27,6 +27,29 @@ extension AnyTaskFunction {
     }
 }
 
+extension AnyTaskFunction {
+    /// Runs the function like ``run(key:arguments:location:)`` and encodes the result, for a
+    /// process that sends it elsewhere; a result that cannot be encoded is a failed task.
+    public func runEncoded(
+        key: TaskKey,
+        arguments: [ArgumentValue],
+        location: String?
+    ) async -> Result<Payload, TaskError> {
+        await run(key: key, arguments: arguments, location: location).flatMap { value in
+            do {
+                return .success(try value.encodePayload())
+            } catch {
+                return .failure(
+                    TaskError(
+                        kind: .failed, key: key, function: name,
+                        message: "the result cannot be encoded: \(error)", location: location
+                    )
+                )
+            }
+        }
+    }
+}
+
 extension TaskError {
     /// The error for a task whose function this process does not have.
     public static func unknownFunction(

@@ -86,20 +86,6 @@ struct TaskProcessWorker {
                     kind: .badArgument, key: key, function: function.name, message: "\(error)", location: location)
             )
         }
-        switch await function.run(key: key, arguments: arguments, location: location) {
-        case .success(let value):
-            do {
-                return .success(try value.encodePayload())
-            } catch {
-                return .failure(
-                    TaskError(
-                        kind: .failed, key: key, function: function.name,
-                        message: "the result cannot be encoded: \(error)", location: location
-                    )
-                )
-            }
-        case .failure(let error):
-            return .failure(error)
-        }
+        return await function.runEncoded(key: key, arguments: arguments, location: location)
     }
 }

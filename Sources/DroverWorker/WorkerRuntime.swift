@@ -279,21 +279,9 @@ public actor WorkerRuntime {
         jobQueue.yield(
             Job(runsTask: true) {
                 let start = ContinuousClock.now
-                let outcome = await function.run(key: key, arguments: arguments, location: "worker \(location)")
+                let encoded = await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
                 let elapsed = ContinuousClock.now - start
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                let encoded: Result<Payload, TaskError> = outcome.flatMap { value in
-                    do {
-                        return .success(try value.encodePayload())
-                    } catch {
-                        return .failure(
-                            TaskError(
-                                kind: .failed, key: key, function: function.name,
-                                message: "the result cannot be encoded: \(error)", location: "worker \(location)"
-                            )
-                        )
-                    }
-                }
                 await self.executed(key, encoded, seconds: seconds)
             })
     }
