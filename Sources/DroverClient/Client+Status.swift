@@ -25,12 +25,8 @@ public struct ClusterStatus: Sendable, Hashable {
 extension Client {
     /// Asks the scheduler for the state of the cluster.
     public func status() async throws -> ClusterStatus {
-        let response = try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext)
-        ) { client in
-            try await Drover_V1_Scheduler.Client(wrapping: client).identity(Drover_V1_IdentityRequest())
-        }
+        let response = try await Drover_V1_Scheduler.Client(wrapping: schedulerClient).identity(
+            Drover_V1_IdentityRequest())
         return ClusterStatus(
             workers: response.workerInfo.map {
                 .init(

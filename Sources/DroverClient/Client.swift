@@ -16,24 +16,42 @@ public final class Client: Sendable {
     let id: ClientID
     let scheduler: HostAndPort
     let logger: Logger
-    private let outgoing: AsyncStream<Drover_V1_ClientEvents>.Continuation
+    /// The connection to the scheduler: its event stream and `Identity` calls.
+    let schedulerClient: GRPCClient<HTTP2ClientTransport.Posix>
+    /// Connections to workers, for gather and scatter.
+    let peers = PeerConnections()
+    private let outgoing = BatchingQueue<Drover_V1_ClientEvent>()
     private let connection: Task<Void, Never>
-    private let state = Mutex(State())
+    let state = Mutex(State())
 
-    private struct State {
+    struct State {
         var references: [TaskKey: Int] = [:]
         var keys: [TaskKey: KeyState] = [:]
         var waiters: [TaskKey: [CheckedContinuation<KeyState, any Error>]] = [:]
         var closedReason: String?
+        /// The workers connected, as the scheduler last said.
+        var workers: [String] = []
+        var workerWaiters: [(count: Int, continuation: CheckedContinuation<Void, any Error>)] = []
     }
 
-    /// Where a key stands, as the scheduler last said.
+    /// Where a key stands, as the scheduler last said (or as this client decided, for `cancelled`).
     enum KeyState: Sendable {
         case inMemory(holders: [String])
         case erred(TaskError)
+        /// Every copy was lost; the scheduler is recomputing it.
+        case lost
+        case cancelled
+
+        var isLost: Bool {
+            if case .lost = self { return true }
+            return false
+        }
     }
 
     /// Connects to the scheduler at `address` (`host:port`).
+    ///
+    /// The client becomes the default scheduler of ``DroverCore/Delayed/compute(scheduler:profiler:)``
+    /// until it is closed, as creating a `dask.distributed.Client` does.
     ///
     /// - Throws: ``ClientError`` when the address is not `host:port`.
     public static func connect(_ address: String, logger: Logger = Logger(label: "drover.client")) async throws
@@ -42,28 +60,37 @@ public final class Client: Sendable {
         guard let endpoint = HostAndPort(address) else {
             throw ClientError(message: "'\(address)' is not a scheduler address of the form host:port.")
         }
-        return Client(scheduler: endpoint, logger: logger)
+        let client = try Client(scheduler: endpoint, logger: logger)
+        Drover.setDefaultCluster(client)
+        return client
     }
 
-    private init(scheduler: HostAndPort, logger: Logger) {
+    private init(scheduler: HostAndPort, logger: Logger) throws {
         self.id = ClientID("client-" + Token.random().prefix(12))
         self.scheduler = scheduler
         self.logger = logger
-        let (events, continuation) = AsyncStream.makeStream(of: Drover_V1_ClientEvents.self)
-        self.outgoing = continuation
+        let grpc = GRPCClient(
+            transport: try .http2NIOPosix(
+                target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext)
+        )
+        self.schedulerClient = grpc
         let box = WeakClient()
         let id = self.id
+        let events = outgoing
         self.connection = Task {
             do {
-                try await withGRPCClient(
-                    transport: .http2NIOPosix(
-                        target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext)
-                ) { client in
-                    try await Drover_V1_Scheduler.Client(wrapping: client).clientStream(
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await grpc.runConnections() }
+                    defer { grpc.beginGracefulShutdown() }
+                    try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
                         requestProducer: { writer in
                             try await writer.write(
                                 .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
-                            for await batch in events { try await writer.write(batch) }
+                            for await batch in events {
+                                for part in batch.batches() {
+                                    try await writer.write(.with { $0.events = Array(part) })
+                                }
+                            }
                         },
                         onResponse: { response in
                             for try await batch in response.messages { box.client?.received(batch.updates) }
@@ -80,8 +107,10 @@ public final class Client: Sendable {
 
     /// Closes the connection; the scheduler releases every key this client held.
     public func close() async {
+        Drover.clearDefaultCluster(self)
         outgoing.finish()
         await connection.value
+        await peers.close()
     }
 
     deinit {
@@ -99,6 +128,7 @@ public final class Client: Sendable {
     ///   - key: The key of the task; by default `"<name>-<token>"`.
     ///   - pure: As for ``TaskFunction/delayed(_:key:pure:)``: the same call is computed once.
     ///   - workers: Worker ids or addresses the task may run on; empty means any.
+    ///   - priority: Higher runs first, among tasks ready at the same time (Dask's `priority=`).
     ///   - retries: How many times to rerun the task if it fails.
     public func submit<each A: TaskArgument, each Parameter: TaskValue, Result: TaskValue>(
         _ function: TaskFunction<repeat each Parameter, Result>,
@@ -106,46 +136,81 @@ public final class Client: Sendable {
         key: TaskKey? = nil,
         pure: Bool = true,
         workers: [String] = [],
+        priority: Int = 0,
         retries: Int = 0
     ) throws -> Future<Result> where repeat (each A).Value == each Parameter {
         let delayed = function.delayed(repeat each arguments, key: key, pure: pure)
-        return try submit(delayed, workers: workers, retries: retries)
+        return try submit(delayed, workers: workers, priority: priority, retries: retries)
     }
 
-    /// Runs `function` on each item (`Client.map`): one task, and one future, per item.
+    /// Runs `function` on each item (`Client.map`): one task, and one future, per item, sent to
+    /// the scheduler as one submission.
     public func map<A: TaskArgument, Result: TaskValue>(
         _ function: TaskFunction<A.Value, Result>,
         _ items: [A],
         pure: Bool = true,
         workers: [String] = [],
+        priority: Int = 0,
         retries: Int = 0
     ) throws -> [Future<Result>] {
-        try items.map { try submit(function, $0, pure: pure, workers: workers, retries: retries) }
+        let delayed = items.map { function.delayed($0, pure: pure) }
+        return try submit(delayed, workers: workers, priority: priority, retries: retries)
     }
 
     /// Computes a lazy value on the cluster and returns a future of it.
-    public func submit<Value: TaskValue>(_ delayed: Delayed<Value>, workers: [String] = [], retries: Int = 0) throws
-        -> Future<Value>
-    {
-        let nodes = DelayedNode.dependenciesFirst([delayed.node])
+    public func submit<Value: TaskValue>(
+        _ delayed: Delayed<Value>, workers: [String] = [], priority: Int = 0, retries: Int = 0
+    ) throws -> Future<Value> {
+        try submit([delayed], workers: workers, priority: priority, retries: retries)[0]
+    }
+
+    /// Computes lazy values on the cluster in one submission and returns a future of each.
+    ///
+    /// `workers`, `priority` and `retries` apply to the values asked for, not to the tasks they
+    /// depend on.
+    public func submit<Value: TaskValue>(
+        _ values: [Delayed<Value>], workers: [String] = [], priority: Int = 0, retries: Int = 0
+    ) throws -> [Future<Value>] {
+        var futures: [Future<Value>] = []
+        _ = try submit(nodes: values.map(\.node), workers: workers, priority: priority, retries: retries) { key in
+            futures.append(Future<Value>(key: key, client: self))
+        }
+        return futures
+    }
+
+    /// Sends `roots` and the tasks they need as one submission; `hold` takes a reference to each
+    /// root's key (by default, a bare retain the caller must release).
+    func submit(
+        nodes roots: [DelayedNode], workers: [String] = [], priority: Int = 0, retries: Int = 0,
+        hold: ((TaskKey) -> Void)? = nil
+    ) throws -> [TaskKey] {
+        let nodes = DelayedNode.dependenciesFirst(roots)
         if let invalid = nodes.first(where: { $0.invalidReason != nil }) {
             throw ClientError(message: "Task '\(invalid.spec.key)' cannot run: \(invalid.invalidReason!)")
         }
+        let keys = roots.map(\.spec.key)
+        let wanted = Set(keys)
         let submit = Drover_V1_SubmitGraph.with { graph in
             graph.tasks = nodes.map { node in
                 .with {
                     $0.spec = node.spec.proto
-                    if node === delayed.node {
+                    if wanted.contains(node.spec.key) {
                         $0.allowedWorkers = workers
                         $0.retries = Int32(retries)
+                        $0.priority = Int32(clamping: priority)
                     }
                 }
             }
-            graph.wants = [delayed.key.rawValue]
+            graph.wants = keys.map(\.rawValue)
         }
-        let future = Future<Value>(key: delayed.key, client: self)
-        outgoing.yield(.with { $0.events = [.with { $0.submit = submit }] })
-        return future
+        for key in keys { hold.map { $0(key) } ?? retain(key) }
+        outgoing.send(.with { $0.submit = submit })
+        return keys
+    }
+
+    /// Sends an event to the scheduler (batched with whatever else is waiting).
+    func send(_ event: Drover_V1_ClientEvent) {
+        outgoing.send(event)
     }
 
     /// The results of `futures`, in order, fetched from the workers with one request per worker.
@@ -153,39 +218,61 @@ public final class Client: Sendable {
     /// A worker that dies before its data is fetched costs a retry: the scheduler recomputes what
     /// it held and says where the new copy is.
     public func gather<Value: TaskValue>(_ futures: [Future<Value>]) async throws -> [Value] {
+        let payloads = try await gatherPayloads(futures.map(\.key))
+        return try futures.map { try Value.decode(payload: payloads[$0.key]!) }
+    }
+
+    /// The values of `keys`, as stored, fetched from their workers at once (one request per worker).
+    func gatherPayloads(_ keys: [TaskKey]) async throws -> [TaskKey: Payload] {
         var payloads: [TaskKey: Payload] = [:]
         var attempts = 0
         while true {
             var byWorker: [String: [TaskKey]] = [:]
-            for future in futures where payloads[future.key] == nil {
-                switch try await wait(for: future.key) {
+            for key in keys where payloads[key] == nil {
+                switch try await wait(for: key) {
                 case .inMemory(let holders):
                     guard let first = holders.first else {
-                        throw ClientError(message: "The scheduler says '\(future.key)' is in memory, but on no worker.")
+                        throw ClientError(message: "The scheduler says '\(key)' is in memory, but on no worker.")
                     }
-                    byWorker[first, default: []].append(future.key)
+                    byWorker[first, default: []].append(key)
                 case .erred(let error):
                     throw error
+                case .cancelled:
+                    throw CancelledError(key: key)
+                case .lost:
+                    preconditionFailure("wait(for:) never returns a lost key")
                 }
             }
             if byWorker.isEmpty { break }
-            for (worker, keys) in byWorker {
-                do {
-                    payloads.merge(try await fetch(keys, from: worker)) { first, _ in first }
-                } catch {
+            let fetched = await withTaskGroup(of: (String, [TaskKey], Result<[TaskKey: Payload], any Error>).self) {
+                group in
+                for (worker, keys) in byWorker {
+                    group.addTask {
+                        do {
+                            return (worker, keys, .success(try await self.fetch(Array(Set(keys)), from: worker)))
+                        } catch {
+                            return (worker, keys, .failure(error))
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            for (worker, keys, outcome) in fetched {
+                switch outcome {
+                case .success(let values):
+                    payloads.merge(values) { first, _ in first }
+                    if let missing = keys.first(where: { payloads[$0] == nil }), isKnown(missing, on: worker) {
+                        throw ClientError(message: "The worker at \(worker) no longer holds '\(missing)'.")
+                    }
+                case .failure(let error):
                     attempts += 1
                     guard attempts <= Self.gatherAttempts else { throw error }
                     logger.debug("gather failed; waiting for new copies", metadata: ["peer.address": "\(worker)"])
                     forgetLocations(of: keys, on: worker)
                 }
             }
-            for (worker, keys) in byWorker {
-                if let missing = keys.first(where: { payloads[$0] == nil }), isKnown(missing, on: worker) {
-                    throw ClientError(message: "The worker at \(worker) no longer holds '\(missing)'.")
-                }
-            }
         }
-        return try futures.map { try Value.decode(payload: payloads[$0.key]!) }
+        return payloads
     }
 
     /// Whether the client still believes `key` is on `worker` (false once it was told otherwise).
@@ -213,7 +300,10 @@ public final class Client: Sendable {
     // MARK: - Futures
 
     func retain(_ key: TaskKey) {
-        state.withLock { $0.references[key, default: 0] += 1 }
+        state.withLock { state in
+            if state.references[key] == nil, case .cancelled = state.keys[key] { state.keys[key] = nil }
+            state.references[key, default: 0] += 1
+        }
     }
 
     func release(_ key: TaskKey) {
@@ -225,19 +315,26 @@ public final class Client: Sendable {
             return true
         }
         if isLast {
-            outgoing.yield(.with { $0.events = [.with { $0.release = .with { $0.keys = [key.rawValue] } }] })
+            outgoing.send(.with { $0.release = .with { $0.keys = [key.rawValue] } })
         }
     }
 
-    /// Whether the scheduler has reported on `key`.
-    func isDone(_ key: TaskKey) -> Bool {
-        state.withLock { $0.keys[key] != nil }
+    /// Where `key` stands as far as this client knows.
+    func status(of key: TaskKey) -> FutureStatus {
+        switch state.withLock({ $0.keys[key] }) {
+        case nil: .pending
+        case .inMemory: .finished
+        case .erred: .error
+        case .lost: .lost
+        case .cancelled: .cancelled
+        }
     }
 
+    /// Waits until the scheduler reports `key` finished or failed (or this client cancels it).
     func wait(for key: TaskKey) async throws -> KeyState {
         try await withCheckedThrowingContinuation { continuation in
             let ready: Result<KeyState, any Error>? = state.withLock { state in
-                if let known = state.keys[key] { return .success(known) }
+                if let known = state.keys[key], !known.isLost { return .success(known) }
                 if let reason = state.closedReason {
                     return .failure(ClientError(message: "The client is closed: \(reason)."))
                 }
@@ -249,17 +346,25 @@ public final class Client: Sendable {
     }
 
     func fetch(_ keys: [TaskKey], from worker: String) async throws -> [TaskKey: Payload] {
-        try await DataFetch.fetch(keys, from: worker)
+        try await DataFetch.fetch(keys, from: worker, connections: peers)
     }
 
     // MARK: - Updates from the scheduler
 
     private func received(_ updates: [Drover_V1_ClientUpdate]) {
         var resumed: [(CheckedContinuation<KeyState, any Error>, KeyState)] = []
+        var workersReady: [CheckedContinuation<Void, any Error>] = []
         state.withLock { state in
             for update in updates {
+                if case .workers(let workers) = update.kind {
+                    state.workers = workers.addresses
+                    let count = workers.addresses.count
+                    workersReady += state.workerWaiters.filter { $0.count <= count }.map(\.continuation)
+                    state.workerWaiters.removeAll { $0.count <= count }
+                    continue
+                }
                 let key: TaskKey
-                let keyState: KeyState?
+                let keyState: KeyState
                 switch update.kind {
                 case .inMemory(let memory):
                     key = TaskKey(memory.key)
@@ -269,27 +374,35 @@ public final class Client: Sendable {
                     keyState = .erred(TaskError(proto: erred.error))
                 case .lost(let lost):
                     key = TaskKey(lost.key)
-                    keyState = nil
-                case nil:
+                    keyState = .lost
+                case .workers, nil:
                     continue
                 }
                 guard state.references[key] != nil else { continue }  // released meanwhile
+                if case .cancelled = state.keys[key] { continue }
                 state.keys[key] = keyState
-                if let keyState {
+                if !keyState.isLost {
                     for waiter in state.waiters.removeValue(forKey: key) ?? [] { resumed.append((waiter, keyState)) }
                 }
             }
         }
         for (waiter, keyState) in resumed { waiter.resume(returning: keyState) }
+        for waiter in workersReady { waiter.resume() }
     }
 
     private func closed(reason: String) {
-        let waiters = state.withLock { state in
+        Drover.clearDefaultCluster(self)
+        let (waiters, workerWaiters) = state.withLock { state in
             state.closedReason = reason
-            defer { state.waiters = [:] }
-            return state.waiters.values.flatMap { $0 }
+            defer {
+                state.waiters = [:]
+                state.workerWaiters = []
+            }
+            return (state.waiters.values.flatMap { $0 }, state.workerWaiters.map(\.continuation))
         }
-        for waiter in waiters { waiter.resume(throwing: ClientError(message: "The client is closed: \(reason).")) }
+        let error = ClientError(message: "The client is closed: \(reason).")
+        for waiter in waiters { waiter.resume(throwing: error) }
+        for waiter in workerWaiters { waiter.resume(throwing: error) }
     }
 }
 

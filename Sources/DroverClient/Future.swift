@@ -27,8 +27,21 @@ public final class Future<Value: TaskValue>: TaskArgument, Sendable, CustomStrin
         try await client.gather([self])[0]
     }
 
-    /// Whether the task has finished or failed.
-    public var isDone: Bool { client.isDone(key) }
+    /// Where the task stands, as far as this client knows.
+    public var status: FutureStatus { client.status(of: key) }
+
+    /// Whether the task has finished, failed or been cancelled.
+    public var isDone: Bool {
+        switch status {
+        case .finished, .error, .cancelled: true
+        case .pending, .lost: false
+        }
+    }
+
+    /// Cancels the task; see ``Client/cancel(_:)``.
+    public func cancel() {
+        client.cancel([self])
+    }
 
     public func makeArgument(in context: inout ArgumentContext) throws -> ArgumentSpec {
         context.externalKeys.append(key)

@@ -33,14 +33,29 @@ public final class LocalCluster: Sendable {
                 executable, ["scheduler", "--port", "0"], log: logs + "/scheduler.log"
             )
             pids.append(schedulerPID)
-            for number in 0..<workers {
-                let (pid, _) = try await Self.start(
-                    executable,
-                    ["worker", address, "--nthreads", String(threadsPerWorker), "--name", "local-\(number)"],
-                    log: logs + "/worker-\(number).log"
-                )
-                pids.append(pid)
+            // Workers start side by side: each waits only for its own LISTENING line.
+            let started = await withTaskGroup(of: Result<pid_t, any Error>.self) { group in
+                for number in 0..<workers {
+                    group.addTask {
+                        do {
+                            return .success(
+                                try await Self.start(
+                                    executable,
+                                    [
+                                        "worker", address, "--nthreads", String(threadsPerWorker), "--name",
+                                        "local-\(number)",
+                                    ],
+                                    log: logs + "/worker-\(number).log"
+                                ).0)
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
             }
+            pids += started.compactMap { try? $0.get() }
+            for outcome in started { _ = try outcome.get() }
             self.address = address
             self.children = Mutex(pids)
         } catch {
@@ -130,11 +145,7 @@ extension Client {
     public static func local(workers: Int = 4, threadsPerWorker: Int = 2) async throws -> (Client, LocalCluster) {
         let cluster = try await LocalCluster(workers: workers, threadsPerWorker: threadsPerWorker)
         let client = try await Client.connect(cluster.address)
-        // Wait until every worker has registered, asking the scheduler after each answer.
-        for _ in 0..<400 {
-            if try await client.status().workers.count >= workers { break }
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        try await client.waitForWorkers(workers)
         return (client, cluster)
     }
 

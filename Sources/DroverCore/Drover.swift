@@ -4,7 +4,7 @@ import Synchronization
 public enum Drover {
     private static let globalConfig = Mutex(Configuration())
 
-    @TaskLocal private static var scopedConfig: Configuration?
+    @TaskLocal static var scopedConfig: Configuration?
 
     /// The configuration in force: the innermost ``withConfig(_:_:)`` scope's, else the global one.
     ///
@@ -16,7 +16,10 @@ public enum Drover {
     /// ```
     public static var config: Configuration {
         get { scopedConfig ?? globalConfig.withLock { $0 } }
-        set { globalConfig.withLock { $0 = newValue } }
+        set {
+            globalConfig.withLock { $0 = newValue }
+            defaultRemote.withLock { $0 = nil }
+        }
     }
 
     /// Runs `body` with `configuration` in force for it and every task it starts, like
@@ -102,6 +105,48 @@ public struct Scheduler: Sendable, Hashable, CustomStringConvertible {
         case .singleThreaded: "single-threaded"
         case .threads: "threads"
         case .processes: "processes"
+        }
+    }
+}
+
+/// Computes lazy values somewhere else than this process: a cluster's client.
+///
+/// Once a client exists, it is the default scheduler of `compute()`, as in Dask; a scheduler named
+/// in the call, a ``Drover/withConfig(_:_:)`` scope, or a later assignment to ``Drover/config``
+/// takes precedence.
+public protocol RemoteScheduler: AnyObject, Sendable {
+    /// Computes `roots` (and what they depend on) and returns their values in order.
+    func compute(_ roots: [DelayedNode]) async throws -> [ArgumentValue]
+}
+
+extension Drover {
+    private final class WeakRemote: Sendable {
+        // A weak reference, so that a client nobody holds goes away and stops being the default.
+        nonisolated(unsafe) weak var scheduler: (any RemoteScheduler)?
+
+        init(_ scheduler: any RemoteScheduler) {
+            self.scheduler = scheduler
+        }
+    }
+
+    private static let defaultRemote = Mutex<WeakRemote?>(nil)
+
+    /// The cluster `compute()` uses when no scheduler is named and no ``withConfig(_:_:)`` scope
+    /// is in force: the last client connected, until it closes or ``config`` is assigned.
+    public static var defaultCluster: (any RemoteScheduler)? {
+        guard scopedConfig == nil else { return nil }
+        return defaultRemote.withLock { $0?.scheduler }
+    }
+
+    /// Makes `scheduler` the default for `compute()` (clients call this when they connect).
+    public static func setDefaultCluster(_ scheduler: any RemoteScheduler) {
+        defaultRemote.withLock { $0 = WeakRemote(scheduler) }
+    }
+
+    /// Stops `scheduler` being the default, if it still is (clients call this when they close).
+    public static func clearDefaultCluster(_ scheduler: any RemoteScheduler) {
+        defaultRemote.withLock { remote in
+            if remote?.scheduler === scheduler { remote = nil }
         }
     }
 }

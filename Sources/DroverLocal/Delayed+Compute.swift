@@ -4,11 +4,15 @@ extension Delayed {
     /// Computes this value and everything it depends on.
     ///
     /// - Parameters:
-    ///   - scheduler: The scheduler to use; by default ``Drover/config``'s.
-    ///   - profiler: Records where and when each task ran.
+    ///   - scheduler: The scheduler to use; by default the connected cluster client if there is
+    ///     one (``Drover/defaultCluster``), else ``Drover/config``'s.
+    ///   - profiler: Records where and when each task ran (local schedulers only).
     /// - Returns: The value.
     /// - Throws: ``TaskError`` for the first task that fails; ``GraphError`` for an invalid graph.
     public func compute(scheduler: Scheduler? = nil, profiler: TaskProfiler? = nil) async throws -> Value {
+        if scheduler == nil, let cluster = Drover.defaultCluster {
+            return try Value.decode(argument: try await cluster.compute([node])[0])
+        }
         let results = try await LocalScheduler.compute(
             try GraphPlan(roots: [node]),
             scheduler: scheduler ?? Drover.config.scheduler,
@@ -28,11 +32,16 @@ extension Drover {
     ) async throws -> (repeat each Value) {
         var nodes: [DelayedNode] = []
         for value in repeat each values { nodes.append(value.node) }
-        let results = try await LocalScheduler.compute(
-            try GraphPlan(roots: nodes),
-            scheduler: scheduler ?? config.scheduler,
-            profiler: profiler
-        )
+        let results: [ArgumentValue]
+        if scheduler == nil, let cluster = defaultCluster {
+            results = try await cluster.compute(nodes)
+        } else {
+            results = try await LocalScheduler.compute(
+                try GraphPlan(roots: nodes),
+                scheduler: scheduler ?? config.scheduler,
+                profiler: profiler
+            )
+        }
         var index = 0
         func next<T: TaskValue>(_ type: T.Type) throws -> T {
             defer { index += 1 }

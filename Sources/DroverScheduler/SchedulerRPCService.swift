@@ -20,10 +20,12 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_WorkerCommands>,
         context: ServerContext
     ) async throws {
-        let (outbox, continuation) = AsyncStream.makeStream(of: Drover_V1_WorkerCommands.self)
+        let outbox = BatchingQueue<Drover_V1_WorkerCommand>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await batch in outbox { try await response.write(batch) }
+                for await batch in outbox {
+                    for part in batch.batches() { try await response.write(.with { $0.commands = Array(part) }) }
+                }
             }
             var worker: WorkerID?
             var cause = "its connection closed"
@@ -37,7 +39,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                                 message: "The first message on a worker stream must register the worker."
                             )
                         }
-                        worker = await service.workerConnected(registration, outbox: continuation)
+                        worker = await service.workerConnected(registration, outbox: outbox)
                         events = events.dropFirst()
                     }
                     if !events.isEmpty { await service.workerSent(Array(events), from: worker!) }
@@ -45,14 +47,14 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
             } catch let error as RPCError {
                 cause = "its connection failed: \(error.message)"
                 if worker == nil {
-                    continuation.finish()
+                    outbox.finish()
                     throw error
                 }
             } catch {
                 cause = "its connection failed: \(error)"
             }
-            if let worker { await service.workerDisconnected(worker, cause: cause) }
-            continuation.finish()
+            if let worker { await service.workerDisconnected(worker, outbox: outbox, cause: cause) }
+            outbox.finish()
             group.cancelAll()
         }
     }
@@ -62,10 +64,12 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_ClientUpdates>,
         context: ServerContext
     ) async throws {
-        let (outbox, continuation) = AsyncStream.makeStream(of: Drover_V1_ClientUpdates.self)
+        let outbox = BatchingQueue<Drover_V1_ClientUpdate>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await batch in outbox { try await response.write(batch) }
+                for await batch in outbox {
+                    for part in batch.batches() { try await response.write(.with { $0.updates = Array(part) }) }
+                }
             }
             var client: ClientID?
             do {
@@ -79,19 +83,19 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                             )
                         }
                         client = ClientID(registration.id)
-                        await service.clientConnected(client!, outbox: continuation)
+                        await service.clientConnected(client!, outbox: outbox)
                         events = events.dropFirst()
                     }
                     if !events.isEmpty { await service.clientSent(Array(events), from: client!) }
                 }
             } catch let error as RPCError where client == nil {
-                continuation.finish()
+                outbox.finish()
                 throw error
             } catch {
                 // A client that goes away mid-stream is a disconnect, not an error.
             }
-            if let client { await service.clientDisconnected(client) }
-            continuation.finish()
+            if let client { await service.clientDisconnected(client, outbox: outbox) }
+            outbox.finish()
             group.cancelAll()
         }
     }

@@ -10,8 +10,8 @@ import SwiftProtobuf
 /// one incoming batch and sends at most one outgoing batch per connection.
 public actor SchedulerService {
     private var state: SchedulerState
-    private var workerOutboxes: [WorkerID: AsyncStream<Drover_V1_WorkerCommands>.Continuation] = [:]
-    private var clientOutboxes: [ClientID: AsyncStream<Drover_V1_ClientUpdates>.Continuation] = [:]
+    private var workerOutboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
+    private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]
     private let logger: Logger
 
@@ -25,7 +25,7 @@ public actor SchedulerService {
     /// Registers a worker's stream; returns its id.
     func workerConnected(
         _ registration: Drover_V1_RegisterWorker,
-        outbox: AsyncStream<Drover_V1_WorkerCommands>.Continuation
+        outbox: BatchingQueue<Drover_V1_WorkerCommand>
     ) -> WorkerID {
         let id = WorkerID(registration.id)
         workerOutboxes[id]?.finish()
@@ -44,6 +44,7 @@ public actor SchedulerService {
                 memoryLimit: registration.memoryLimit
             )
         ])
+        announceWorkers()
         return id
     }
 
@@ -61,32 +62,39 @@ public actor SchedulerService {
                 translated.append(
                     .taskErred(TaskKey(failed.error.key), worker: id, error: TaskError(proto: failed.error)))
             case .missing(let missing):
-                if let holder = state.workers.values.first(where: { $0.address == missing.holderAddress })?.id {
+                if let holder = state.worker(at: missing.holderAddress) {
                     translated.append(.dataMissing(TaskKey(missing.key), holder: holder, reporter: id))
                 }
             case .stealAnswer(let answer):
                 translated.append(.stealAnswered(TaskKey(answer.key), worker: id, started: answer.started))
-            case .heartbeat, .register, nil:
+            case .heartbeat(let heartbeat):
+                translated.append(.workerReported(id, memoryBytes: heartbeat.memoryBytes))
+            case .register, nil:
                 continue
             }
         }
         apply(translated)
     }
 
-    func workerDisconnected(_ id: WorkerID, cause: String) {
+    /// A worker's stream ended. A stream that a newer registration of the same id replaced ends
+    /// quietly: the worker is still there, on its new stream.
+    func workerDisconnected(_ id: WorkerID, outbox: BatchingQueue<Drover_V1_WorkerCommand>, cause: String) {
+        guard workerOutboxes[id] === outbox else { return }
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
         logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(cause)"])
         apply([.workerLeft(id, cause: cause)])
+        announceWorkers()
     }
 
     // MARK: - Clients
 
-    func clientConnected(_ id: ClientID, outbox: AsyncStream<Drover_V1_ClientUpdates>.Continuation) {
+    func clientConnected(_ id: ClientID, outbox: BatchingQueue<Drover_V1_ClientUpdate>) {
         clientOutboxes[id]?.finish()
         clientOutboxes[id] = outbox
         logger.debug("client connected", metadata: ["client.id": "\(id)"])
+        announceWorkers(to: id)
     }
 
     func clientSent(_ events: [Drover_V1_ClientEvent], from id: ClientID) {
@@ -97,6 +105,8 @@ public actor SchedulerService {
                 translated.append(contentsOf: submission(submit, from: id))
             case .release(let release):
                 translated.append(.keysReleased(id, release.keys.map { TaskKey($0) }))
+            case .scattered(let scattered):
+                translated.append(contentsOf: scattering(scattered, from: id))
             case .register, nil:
                 continue
             }
@@ -104,7 +114,8 @@ public actor SchedulerService {
         apply(translated)
     }
 
-    func clientDisconnected(_ id: ClientID) {
+    func clientDisconnected(_ id: ClientID, outbox: BatchingQueue<Drover_V1_ClientUpdate>) {
+        guard clientOutboxes[id] === outbox else { return }
         clientOutboxes[id]?.finish()
         clientOutboxes[id] = nil
         logger.debug("client disconnected", metadata: ["client.id": "\(id)"])
@@ -121,7 +132,8 @@ public actor SchedulerService {
                     .init(
                         spec: try TaskSpec(proto: task.spec),
                         allowedWorkers: Set(task.allowedWorkers),
-                        retries: Int(task.retries)
+                        retries: Int(task.retries),
+                        priority: Int(task.priority)
                     )
                 )
             } catch {
@@ -139,8 +151,33 @@ public actor SchedulerService {
                     })
             }
         }
-        if !rejected.isEmpty { clientOutboxes[id]?.yield(.with { $0.updates = rejected }) }
+        if !rejected.isEmpty { clientOutboxes[id]?.send(contentsOf: rejected) }
         return [.graphSubmitted(id, tasks: tasks, wants: submit.wants.map { TaskKey($0) })]
+    }
+
+    /// Scattered values as an event; values on workers the scheduler does not know err at once.
+    private func scattering(_ scattered: Drover_V1_ScatteredData, from id: ClientID) -> [SchedulerState.Event] {
+        let values = scattered.keys.map { value in
+            SchedulerState.ScatteredValue(
+                key: TaskKey(value.key), nbytes: value.nbytes,
+                worker: state.worker(at: value.workerAddress) ?? WorkerID(value.workerAddress))
+        }
+        return [.dataScattered(id, values)]
+    }
+
+    /// Tells every client (or one) which workers are connected.
+    private func announceWorkers(to only: ClientID? = nil) {
+        let update = Drover_V1_ClientUpdate.with {
+            $0.workers = .with {
+                $0.addresses = state.workers.values.map(\.address).sorted()
+                $0.threads = Int32(state.workers.values.reduce(0) { $0 + $1.threads })
+            }
+        }
+        if let only {
+            clientOutboxes[only]?.send(update)
+        } else {
+            for outbox in clientOutboxes.values { outbox.send(update) }
+        }
     }
 
     // MARK: - Status
@@ -185,10 +222,10 @@ public actor SchedulerService {
             }
         }
         for (worker, commands) in toWorkers {
-            workerOutboxes[worker]?.yield(.with { $0.commands = commands })
+            workerOutboxes[worker]?.send(contentsOf: commands)
         }
         for (client, updates) in toClients {
-            clientOutboxes[client]?.yield(.with { $0.updates = updates })
+            clientOutboxes[client]?.send(contentsOf: updates)
         }
     }
 
@@ -197,6 +234,7 @@ public actor SchedulerService {
             task.spec = assignment.spec.proto
             task.priorityGeneration = Int64(assignment.priority.generation)
             task.priorityIndex = Int64(assignment.priority.index)
+            task.priorityUser = Int32(clamping: assignment.priority.user)
             task.dependencies = assignment.whoHas.sorted { $0.key < $1.key }.map { key, addresses in
                 .with {
                     $0.key = key.rawValue

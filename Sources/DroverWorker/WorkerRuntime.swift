@@ -40,7 +40,7 @@ public actor WorkerRuntime {
     private var state: WorkerState
     private var store: [TaskKey: Payload] = [:]
     private var address = ""
-    private var outbox: AsyncStream<Drover_V1_WorkerEvents>.Continuation?
+    private var outbox: BatchingQueue<Drover_V1_WorkerEvent>?
     private var pending: [Drover_V1_WorkerEvent] = []
     private var isConnected = false
     /// Work to start: task bodies run on `pool` (they may block); transfers run on Swift's pool
@@ -53,6 +53,8 @@ public actor WorkerRuntime {
         var body: @Sendable () async -> Void
     }
     private let pool: ThreadPool
+    /// One connection per peer, for fetching inputs.
+    private let peers = PeerConnections()
 
     public init(options: Options, registry: TaskRegistry, logger: Logger) {
         self.options = options
@@ -94,9 +96,11 @@ public actor WorkerRuntime {
                     }
                 }
             }
+            group.addTask { await self.heartbeats() }
             await connectForever()
             server.beginGracefulShutdown()
             jobQueue.finish()
+            await peers.close()
         }
         pool.shutdown()
     }
@@ -129,11 +133,13 @@ public actor WorkerRuntime {
     }
 
     private func stream(to scheduler: Drover_V1_Scheduler.Client<HTTP2ClientTransport.Posix>) async throws {
-        let (events, continuation) = AsyncStream.makeStream(of: Drover_V1_WorkerEvents.self)
-        attach(continuation)
+        let events = BatchingQueue<Drover_V1_WorkerEvent>()
+        attach(events)
         try await scheduler.workerStream(
             requestProducer: { writer in
-                for await batch in events { try await writer.write(batch) }
+                for await batch in events {
+                    for part in batch.batches() { try await writer.write(.with { $0.events = Array(part) }) }
+                }
             },
             onResponse: { response in
                 await self.markConnected()
@@ -145,7 +151,7 @@ public actor WorkerRuntime {
     }
 
     /// A new connection: register, with an empty slate (the scheduler forgot us when we left).
-    private func attach(_ continuation: AsyncStream<Drover_V1_WorkerEvents>.Continuation) {
+    private func attach(_ continuation: BatchingQueue<Drover_V1_WorkerEvent>) {
         state = WorkerState(threads: options.threads, address: address)
         store = [:]
         outbox = continuation
@@ -156,7 +162,7 @@ public actor WorkerRuntime {
             $0.memoryLimit = options.memoryLimit
             $0.functions = registry.names
         }
-        continuation.yield(.with { $0.events = [.with { $0.register = registration }] })
+        continuation.send(.with { $0.register = registration })
         logger.info("registered with the scheduler", metadata: ["peer.address": "\(options.scheduler)"])
     }
 
@@ -172,6 +178,23 @@ public actor WorkerRuntime {
         }
         outbox?.finish()
         return isConnected
+    }
+
+    /// Tells the scheduler, once a second, how much memory this process uses.
+    private func heartbeats() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            guard isConnected else { continue }
+            let managed = store.values.reduce(Int64(0)) { $0 + Int64($1.data.count) }
+            outbox?.send(
+                .with {
+                    $0.heartbeat = .with {
+                        $0.memoryBytes = ProcessMemory.residentBytes() ?? 0
+                        $0.managedBytes = managed
+                        $0.executing = Int32(state.executingCount)
+                    }
+                })
+        }
     }
 
     // MARK: - Events in, actions out
@@ -193,7 +216,8 @@ public actor WorkerRuntime {
                     .computeRequested(
                         spec,
                         priority: TaskPriority(
-                            generation: Int(compute.priorityGeneration), index: Int(compute.priorityIndex)),
+                            user: Int(compute.priorityUser), generation: Int(compute.priorityGeneration),
+                            index: Int(compute.priorityIndex)),
                         dependencies: dependencies
                     )
                 )
@@ -213,7 +237,7 @@ public actor WorkerRuntime {
             for action in state.handle(event) { perform(action) }
         }
         if !pending.isEmpty {
-            outbox?.yield(.with { $0.events = pending })
+            outbox?.send(contentsOf: pending)
             pending = []
         }
     }
@@ -226,7 +250,7 @@ public actor WorkerRuntime {
             logger.trace("fetch started", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
             jobQueue.yield(
                 Job(runsTask: false) { [logger] in
-                    let outcome = await Self.fetch(keys, from: peer, logger: logger)
+                    let outcome = await Self.fetch(keys, from: peer, connections: self.peers, logger: logger)
                     await self.fetched(outcome, keys: keys, from: peer)
                 }
             )
@@ -309,6 +333,12 @@ public actor WorkerRuntime {
     /// The results this worker holds, for `GetData`.
     func payload(for key: TaskKey) -> Payload? { store[key] }
 
+    /// Values a client put here (scatter): kept as results the scheduler will track.
+    func received(_ values: [TaskKey: Payload]) {
+        for (key, payload) in values { store[key] = payload }
+        handle([.dataReceived(values.mapValues { Int64($0.data.count) })])
+    }
+
     private func fetched(_ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String) {
         logger.trace("fetch ended", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
         switch outcome {
@@ -331,11 +361,11 @@ public actor WorkerRuntime {
     }
 
     /// Fetches `keys` from the worker at `peer` with `GetData`.
-    static func fetch(_ keys: [TaskKey], from peer: String, logger: Logger) async -> Result<
-        [TaskKey: Payload], any Error
-    > {
+    static func fetch(_ keys: [TaskKey], from peer: String, connections: PeerConnections, logger: Logger) async
+        -> Result<[TaskKey: Payload], any Error>
+    {
         do {
-            return .success(try await DataFetch.fetch(keys, from: peer))
+            return .success(try await DataFetch.fetch(keys, from: peer, connections: connections))
         } catch {
             logger.debug("fetch failed", metadata: ["peer.address": "\(peer)", "error": "\(error)"])
             return .failure(error)
@@ -349,22 +379,36 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
 
     func getData(
         request: Drover_V1_GetDataRequest,
-        response: RPCWriter<Drover_V1_DataChunk>,
+        response: RPCWriter<Drover_V1_DataChunks>,
         context: ServerContext
     ) async throws {
+        var packer = DataChunks.Packer()
         for key in request.keys.map({ TaskKey($0) }) {
             guard let payload = await runtime.payload(for: key) else {
-                try await response.write(DataChunks.missing(key, reason: "this worker does not hold '\(key)'"))
+                let missing = DataChunks.missing(key, reason: "this worker does not hold '\(key)'")
+                if let message = packer.add(missing) { try await response.write(message) }
                 continue
             }
-            for chunk in DataChunks.split(payload, key: key) { try await response.write(chunk) }
+            for chunk in DataChunks.split(payload, key: key) {
+                if let message = packer.add(chunk) { try await response.write(message) }
+            }
         }
+        if let message = packer.flush() { try await response.write(message) }
     }
 
     func putData(
-        request: RPCAsyncSequence<Drover_V1_DataChunk, any Error>,
+        request: RPCAsyncSequence<Drover_V1_DataChunks, any Error>,
         context: ServerContext
     ) async throws -> Drover_V1_PutDataResponse {
-        throw RPCError(code: .unimplemented, message: "Scatter (PutData) is not implemented yet.")
+        var assembler = DataChunks.Assembler()
+        do {
+            for try await message in request {
+                for chunk in message.chunks { try assembler.add(chunk) }
+            }
+        } catch let error as ProtoConversionError {
+            throw RPCError(code: .invalidArgument, message: "PutData: \(error.message)")
+        }
+        await runtime.received(assembler.values)
+        return .with { $0.keys = assembler.values.keys.map(\.rawValue).sorted() }
     }
 }

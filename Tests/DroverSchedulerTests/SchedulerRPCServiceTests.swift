@@ -106,9 +106,21 @@ import Testing
                         ]
                     })
                 var updates = client.incoming.makeAsyncIterator()
-                let update = try #require(await updates.next())
-                guard case .inMemory(let memory) = update.updates.first?.kind else {
-                    Issue.record("expected an in-memory update, got \(update)")
+                var announced: [String] = []
+                var keyUpdate: Drover_V1_ClientUpdate?
+                while keyUpdate == nil, let batch = await updates.next() {
+                    for update in batch.updates {
+                        if case .workers(let workers) = update.kind {
+                            announced = workers.addresses
+                        } else {
+                            keyUpdate = update
+                        }
+                    }
+                }
+                // The client heard of the worker (when it registered, or when the worker joined).
+                #expect(announced == ["127.0.0.1:1"])
+                guard case .inMemory(let memory) = keyUpdate?.kind else {
+                    Issue.record("expected an in-memory update, got \(String(describing: keyUpdate))")
                     return
                 }
                 #expect(memory.key == "inc-1")

@@ -38,6 +38,34 @@ public enum DataChunks {
         }
     }
 
+    /// Packs chunks into messages of about ``chunkSize`` bytes, so that many small values travel
+    /// in one message and a large one in messages of one chunk each.
+    public struct Packer: Sendable {
+        private var pending = Drover_V1_DataChunks()
+        private var pendingBytes = 0
+
+        public init() {}
+
+        /// Adds a chunk; returns a message when the chunks so far have filled one.
+        public mutating func add(_ chunk: Drover_V1_DataChunk) -> Drover_V1_DataChunks? {
+            var full: Drover_V1_DataChunks?
+            if pendingBytes + chunk.data.count > chunkSize && !pending.chunks.isEmpty { full = flush() }
+            pending.chunks.append(chunk)
+            pendingBytes += chunk.data.count + chunk.key.utf8.count + 16
+            return full
+        }
+
+        /// The chunks not yet sent, if any.
+        public mutating func flush() -> Drover_V1_DataChunks? {
+            guard !pending.chunks.isEmpty else { return nil }
+            defer {
+                pending = Drover_V1_DataChunks()
+                pendingBytes = 0
+            }
+            return pending
+        }
+    }
+
     /// Puts chunks back together, key by key.
     public struct Assembler: Sendable {
         public private(set) var values: [TaskKey: Payload] = [:]
@@ -59,9 +87,9 @@ public enum DataChunks {
                 guard currentKey == key else {
                     throw ProtoConversionError(message: "a chunk of '\(key)' arrived in the middle of '\(currentKey)'")
                 }
+                current = nil  // so that the append below does not copy the value so far
                 payload.data.append(chunk.data)
                 current = (currentKey, payload)
-                currentKey = key
             } else {
                 var data = Data()
                 data.reserveCapacity(Int(chunk.totalBytes))

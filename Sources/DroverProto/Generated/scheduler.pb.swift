@@ -298,6 +298,9 @@ public nonisolated struct Drover_V1_ComputeTask: Sendable {
   /// Where each dependency can be fetched from.
   public var dependencies: [Drover_V1_DependencyLocation] = []
 
+  /// The user's priority: higher runs first.
+  public var priorityUser: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -402,12 +405,21 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .release(newValue)}
   }
 
+  public var scattered: Drover_V1_ScatteredData {
+    get {
+      if case .scattered(let v)? = kind {return v}
+      return Drover_V1_ScatteredData()
+    }
+    set {kind = .scattered(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
     case register(Drover_V1_RegisterClient)
     case submit(Drover_V1_SubmitGraph)
     case release(Drover_V1_ReleaseKeys)
+    case scattered(Drover_V1_ScatteredData)
 
   }
 
@@ -461,11 +473,44 @@ public nonisolated struct Drover_V1_SubmittedTask: Sendable {
 
   public var retries: Int32 = 0
 
+  /// The user's priority: higher runs first (Dask's `priority=`).
+  public var priority: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _spec: Drover_V1_TaskSpec? = nil
+}
+
+/// The client put these values on workers itself (scatter) and holds futures to them.
+public nonisolated struct Drover_V1_ScatteredData: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keys: [Drover_V1_ScatteredKey] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Drover_V1_ScatteredKey: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String = String()
+
+  public var nbytes: Int64 = 0
+
+  /// The address of the worker now holding it.
+  public var workerAddress: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Drover_V1_ReleaseKeys: Sendable {
@@ -523,14 +568,38 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
     set {kind = .lost(newValue)}
   }
 
+  public var workers: Drover_V1_WorkersChanged {
+    get {
+      if case .workers(let v)? = kind {return v}
+      return Drover_V1_WorkersChanged()
+    }
+    set {kind = .workers(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
     case inMemory(Drover_V1_KeyInMemory)
     case erred(Drover_V1_KeyErred)
     case lost(Drover_V1_KeyLost)
+    case workers(Drover_V1_WorkersChanged)
 
   }
+
+  public init() {}
+}
+
+/// The workers connected now; sent to every client when it registers and when workers come or go.
+public nonisolated struct Drover_V1_WorkersChanged: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var addresses: [String] = []
+
+  public var threads: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -1183,7 +1252,7 @@ nonisolated extension Drover_V1_WorkerCommand: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Drover_V1_ComputeTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ComputeTask"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}spec\0\u{3}priority_generation\0\u{3}priority_index\0\u{1}dependencies\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}spec\0\u{3}priority_generation\0\u{3}priority_index\0\u{1}dependencies\0\u{3}priority_user\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1195,6 +1264,7 @@ nonisolated extension Drover_V1_ComputeTask: SwiftProtobuf.Message, SwiftProtobu
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.priorityGeneration) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.priorityIndex) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.dependencies) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.priorityUser) }()
       default: break
       }
     }
@@ -1217,6 +1287,9 @@ nonisolated extension Drover_V1_ComputeTask: SwiftProtobuf.Message, SwiftProtobu
     if !self.dependencies.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dependencies, fieldNumber: 4)
     }
+    if self.priorityUser != 0 {
+      try visitor.visitSingularInt32Field(value: self.priorityUser, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1225,6 +1298,7 @@ nonisolated extension Drover_V1_ComputeTask: SwiftProtobuf.Message, SwiftProtobu
     if lhs.priorityGeneration != rhs.priorityGeneration {return false}
     if lhs.priorityIndex != rhs.priorityIndex {return false}
     if lhs.dependencies != rhs.dependencies {return false}
+    if lhs.priorityUser != rhs.priorityUser {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1392,7 +1466,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1439,6 +1513,19 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .release(v)
         }
       }()
+      case 4: try {
+        var v: Drover_V1_ScatteredData?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .scattered(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .scattered(v)
+        }
+      }()
       default: break
       }
     }
@@ -1461,6 +1548,10 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
     case .release?: try {
       guard case .release(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .scattered?: try {
+      guard case .scattered(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
     case nil: break
     }
@@ -1541,7 +1632,7 @@ nonisolated extension Drover_V1_SubmitGraph: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Drover_V1_SubmittedTask: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubmittedTask"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}spec\0\u{3}allowed_workers\0\u{1}retries\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}spec\0\u{3}allowed_workers\0\u{1}retries\0\u{1}priority\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1552,6 +1643,7 @@ nonisolated extension Drover_V1_SubmittedTask: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularMessageField(value: &self._spec) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.allowedWorkers) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.retries) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.priority) }()
       default: break
       }
     }
@@ -1571,6 +1663,9 @@ nonisolated extension Drover_V1_SubmittedTask: SwiftProtobuf.Message, SwiftProto
     if self.retries != 0 {
       try visitor.visitSingularInt32Field(value: self.retries, fieldNumber: 3)
     }
+    if self.priority != 0 {
+      try visitor.visitSingularInt32Field(value: self.priority, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1578,6 +1673,77 @@ nonisolated extension Drover_V1_SubmittedTask: SwiftProtobuf.Message, SwiftProto
     if lhs._spec != rhs._spec {return false}
     if lhs.allowedWorkers != rhs.allowedWorkers {return false}
     if lhs.retries != rhs.retries {return false}
+    if lhs.priority != rhs.priority {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_ScatteredData: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScatteredData"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_ScatteredData, rhs: Drover_V1_ScatteredData) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_ScatteredKey: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScatteredKey"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}nbytes\0\u{3}worker_address\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.nbytes) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.workerAddress) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if self.nbytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.nbytes, fieldNumber: 2)
+    }
+    if !self.workerAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.workerAddress, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_ScatteredKey, rhs: Drover_V1_ScatteredKey) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.nbytes != rhs.nbytes {return false}
+    if lhs.workerAddress != rhs.workerAddress {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1645,7 +1811,7 @@ nonisolated extension Drover_V1_ClientUpdates: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientUpdate"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}in_memory\0\u{1}erred\0\u{1}lost\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}in_memory\0\u{1}erred\0\u{1}lost\0\u{1}workers\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1692,6 +1858,19 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
           self.kind = .lost(v)
         }
       }()
+      case 4: try {
+        var v: Drover_V1_WorkersChanged?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .workers(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .workers(v)
+        }
+      }()
       default: break
       }
     }
@@ -1715,6 +1894,10 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
       guard case .lost(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     }()
+    case .workers?: try {
+      guard case .workers(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1722,6 +1905,41 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
 
   public static func ==(lhs: Drover_V1_ClientUpdate, rhs: Drover_V1_ClientUpdate) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_WorkersChanged: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WorkersChanged"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}addresses\0\u{1}threads\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.addresses) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.threads) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.addresses.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.addresses, fieldNumber: 1)
+    }
+    if self.threads != 0 {
+      try visitor.visitSingularInt32Field(value: self.threads, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_WorkersChanged, rhs: Drover_V1_WorkersChanged) -> Bool {
+    if lhs.addresses != rhs.addresses {return false}
+    if lhs.threads != rhs.threads {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -27,7 +27,7 @@ public enum Drover_V1_Worker: Sendable {
             /// Request type for "GetData".
             public typealias Input = Drover_V1_GetDataRequest
             /// Response type for "GetData".
-            public typealias Output = Drover_V1_DataChunk
+            public typealias Output = Drover_V1_DataChunks
             /// Descriptor for "GetData".
             public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "drover.v1.Worker"),
@@ -38,7 +38,7 @@ public enum Drover_V1_Worker: Sendable {
         /// Namespace for "PutData" metadata.
         public enum PutData: Sendable {
             /// Request type for "PutData".
-            public typealias Input = Drover_V1_DataChunk
+            public typealias Input = Drover_V1_DataChunks
             /// Response type for "PutData".
             public typealias Output = Drover_V1_PutDataResponse
             /// Descriptor for "PutData".
@@ -82,7 +82,8 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+        /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+        /// > share a message.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_GetDataRequest` messages.
@@ -90,27 +91,27 @@ extension Drover_V1_Worker {
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A streaming response of `Drover_V1_DataChunk` messages.
+        /// - Returns: A streaming response of `Drover_V1_DataChunks` messages.
         func getData(
             request: GRPCCore.StreamingServerRequest<Drover_V1_GetDataRequest>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunk>
+        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunks>
 
         /// Handle the "PutData" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Stores values sent in chunks (scatter).
+        /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
         ///
         /// - Parameters:
-        ///   - request: A streaming request of `Drover_V1_DataChunk` messages.
+        ///   - request: A streaming request of `Drover_V1_DataChunks` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         /// - Returns: A streaming response of `Drover_V1_PutDataResponse` messages.
         func putData(
-            request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunk>,
+            request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunks>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_PutDataResponse>
     }
@@ -127,7 +128,8 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+        /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+        /// > share a message.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
@@ -135,27 +137,27 @@ extension Drover_V1_Worker {
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A streaming response of `Drover_V1_DataChunk` messages.
+        /// - Returns: A streaming response of `Drover_V1_DataChunks` messages.
         func getData(
             request: GRPCCore.ServerRequest<Drover_V1_GetDataRequest>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunk>
+        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunks>
 
         /// Handle the "PutData" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Stores values sent in chunks (scatter).
+        /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
         ///
         /// - Parameters:
-        ///   - request: A streaming request of `Drover_V1_DataChunk` messages.
+        ///   - request: A streaming request of `Drover_V1_DataChunks` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         /// - Returns: A response containing a single `Drover_V1_PutDataResponse` message.
         func putData(
-            request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunk>,
+            request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunks>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Drover_V1_PutDataResponse>
     }
@@ -170,18 +172,19 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+        /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+        /// > share a message.
         ///
         /// - Parameters:
         ///   - request: A `Drover_V1_GetDataRequest` message.
-        ///   - response: A response stream of `Drover_V1_DataChunk` messages.
+        ///   - response: A response stream of `Drover_V1_DataChunks` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         func getData(
             request: Drover_V1_GetDataRequest,
-            response: GRPCCore.RPCWriter<Drover_V1_DataChunk>,
+            response: GRPCCore.RPCWriter<Drover_V1_DataChunks>,
             context: GRPCCore.ServerContext
         ) async throws
 
@@ -189,17 +192,17 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Stores values sent in chunks (scatter).
+        /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
         ///
         /// - Parameters:
-        ///   - request: A stream of `Drover_V1_DataChunk` messages.
+        ///   - request: A stream of `Drover_V1_DataChunks` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         /// - Returns: A `Drover_V1_PutDataResponse` to respond with.
         func putData(
-            request: GRPCCore.RPCAsyncSequence<Drover_V1_DataChunk, any Swift.Error>,
+            request: GRPCCore.RPCAsyncSequence<Drover_V1_DataChunks, any Swift.Error>,
             context: GRPCCore.ServerContext
         ) async throws -> Drover_V1_PutDataResponse
     }
@@ -212,7 +215,7 @@ extension Drover_V1_Worker.StreamingServiceProtocol {
         router.registerHandler(
             forMethod: Drover_V1_Worker.Method.GetData.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_GetDataRequest>(),
-            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_DataChunk>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_DataChunks>(),
             handler: { request, context in
                 try await self.getData(
                     request: request,
@@ -222,7 +225,7 @@ extension Drover_V1_Worker.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Drover_V1_Worker.Method.PutData.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_DataChunk>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_DataChunks>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_PutDataResponse>(),
             handler: { request, context in
                 try await self.putData(
@@ -240,7 +243,7 @@ extension Drover_V1_Worker.ServiceProtocol {
     public func getData(
         request: GRPCCore.StreamingServerRequest<Drover_V1_GetDataRequest>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunk> {
+    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunks> {
         let response = try await self.getData(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
@@ -249,7 +252,7 @@ extension Drover_V1_Worker.ServiceProtocol {
     }
 
     public func putData(
-        request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunk>,
+        request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunks>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_PutDataResponse> {
         let response = try await self.putData(
@@ -266,8 +269,8 @@ extension Drover_V1_Worker.SimpleServiceProtocol {
     public func getData(
         request: GRPCCore.ServerRequest<Drover_V1_GetDataRequest>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunk> {
-        return GRPCCore.StreamingServerResponse<Drover_V1_DataChunk>(
+    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_DataChunks> {
+        return GRPCCore.StreamingServerResponse<Drover_V1_DataChunks>(
             metadata: [:],
             producer: { writer in
                 try await self.getData(
@@ -281,7 +284,7 @@ extension Drover_V1_Worker.SimpleServiceProtocol {
     }
 
     public func putData(
-        request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunk>,
+        request: GRPCCore.StreamingServerRequest<Drover_V1_DataChunks>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Drover_V1_PutDataResponse> {
         return GRPCCore.ServerResponse<Drover_V1_PutDataResponse>(
@@ -307,12 +310,13 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+        /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+        /// > share a message.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
         ///   - serializer: A serializer for `Drover_V1_GetDataRequest` messages.
-        ///   - deserializer: A deserializer for `Drover_V1_DataChunk` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_DataChunks` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
@@ -321,20 +325,20 @@ extension Drover_V1_Worker {
         func getData<Result>(
             request: GRPCCore.ClientRequest<Drover_V1_GetDataRequest>,
             serializer: some GRPCCore.MessageSerializer<Drover_V1_GetDataRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_DataChunk>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_DataChunks>,
             options: GRPCCore.CallOptions,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunk>) async throws -> Result
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunks>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "PutData" method.
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Stores values sent in chunks (scatter).
+        /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
         ///
         /// - Parameters:
-        ///   - request: A streaming request producing `Drover_V1_DataChunk` messages.
-        ///   - serializer: A serializer for `Drover_V1_DataChunk` messages.
+        ///   - request: A streaming request producing `Drover_V1_DataChunks` messages.
+        ///   - serializer: A serializer for `Drover_V1_DataChunks` messages.
         ///   - deserializer: A deserializer for `Drover_V1_PutDataResponse` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
@@ -342,8 +346,8 @@ extension Drover_V1_Worker {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func putData<Result>(
-            request: GRPCCore.StreamingClientRequest<Drover_V1_DataChunk>,
-            serializer: some GRPCCore.MessageSerializer<Drover_V1_DataChunk>,
+            request: GRPCCore.StreamingClientRequest<Drover_V1_DataChunks>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_DataChunks>,
             deserializer: some GRPCCore.MessageDeserializer<Drover_V1_PutDataResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_PutDataResponse>) async throws -> Result
@@ -370,12 +374,13 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+        /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+        /// > share a message.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
         ///   - serializer: A serializer for `Drover_V1_GetDataRequest` messages.
-        ///   - deserializer: A deserializer for `Drover_V1_DataChunk` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_DataChunks` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
@@ -384,9 +389,9 @@ extension Drover_V1_Worker {
         public func getData<Result>(
             request: GRPCCore.ClientRequest<Drover_V1_GetDataRequest>,
             serializer: some GRPCCore.MessageSerializer<Drover_V1_GetDataRequest>,
-            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_DataChunk>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_DataChunks>,
             options: GRPCCore.CallOptions = .defaults,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunk>) async throws -> Result
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunks>) async throws -> Result
         ) async throws -> Result where Result: Sendable {
             try await self.client.serverStreaming(
                 request: request,
@@ -402,11 +407,11 @@ extension Drover_V1_Worker {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Stores values sent in chunks (scatter).
+        /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
         ///
         /// - Parameters:
-        ///   - request: A streaming request producing `Drover_V1_DataChunk` messages.
-        ///   - serializer: A serializer for `Drover_V1_DataChunk` messages.
+        ///   - request: A streaming request producing `Drover_V1_DataChunks` messages.
+        ///   - serializer: A serializer for `Drover_V1_DataChunks` messages.
         ///   - deserializer: A deserializer for `Drover_V1_PutDataResponse` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
@@ -414,8 +419,8 @@ extension Drover_V1_Worker {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         public func putData<Result>(
-            request: GRPCCore.StreamingClientRequest<Drover_V1_DataChunk>,
-            serializer: some GRPCCore.MessageSerializer<Drover_V1_DataChunk>,
+            request: GRPCCore.StreamingClientRequest<Drover_V1_DataChunks>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_DataChunks>,
             deserializer: some GRPCCore.MessageDeserializer<Drover_V1_PutDataResponse>,
             options: GRPCCore.CallOptions = .defaults,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_PutDataResponse>) async throws -> Result = { response in
@@ -441,7 +446,8 @@ extension Drover_V1_Worker.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+    /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+    /// > share a message.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
@@ -453,12 +459,12 @@ extension Drover_V1_Worker.ClientProtocol {
     public func getData<Result>(
         request: GRPCCore.ClientRequest<Drover_V1_GetDataRequest>,
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunk>) async throws -> Result
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunks>) async throws -> Result
     ) async throws -> Result where Result: Sendable {
         try await self.getData(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_GetDataRequest>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_DataChunk>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_DataChunks>(),
             options: options,
             onResponse: handleResponse
         )
@@ -468,17 +474,17 @@ extension Drover_V1_Worker.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Stores values sent in chunks (scatter).
+    /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
     ///
     /// - Parameters:
-    ///   - request: A streaming request producing `Drover_V1_DataChunk` messages.
+    ///   - request: A streaming request producing `Drover_V1_DataChunks` messages.
     ///   - options: Options to apply to this RPC.
     ///   - handleResponse: A closure which handles the response and returns its result to
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
     public func putData<Result>(
-        request: GRPCCore.StreamingClientRequest<Drover_V1_DataChunk>,
+        request: GRPCCore.StreamingClientRequest<Drover_V1_DataChunks>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_PutDataResponse>) async throws -> Result = { response in
             try response.message
@@ -486,7 +492,7 @@ extension Drover_V1_Worker.ClientProtocol {
     ) async throws -> Result where Result: Sendable {
         try await self.putData(
             request: request,
-            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_DataChunk>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_DataChunks>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_PutDataResponse>(),
             options: options,
             onResponse: handleResponse
@@ -501,7 +507,8 @@ extension Drover_V1_Worker.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Streams the results of `keys` in chunks of at most 1 MiB, key after key.
+    /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
+    /// > share a message.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -515,7 +522,7 @@ extension Drover_V1_Worker.ClientProtocol {
         _ message: Drover_V1_GetDataRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunk>) async throws -> Result
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Drover_V1_DataChunks>) async throws -> Result
     ) async throws -> Result where Result: Sendable {
         let request = GRPCCore.ClientRequest<Drover_V1_GetDataRequest>(
             message: message,
@@ -532,7 +539,7 @@ extension Drover_V1_Worker.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Stores values sent in chunks (scatter).
+    /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -546,12 +553,12 @@ extension Drover_V1_Worker.ClientProtocol {
     public func putData<Result>(
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
-        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Drover_V1_DataChunk>) async throws -> Void,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Drover_V1_DataChunks>) async throws -> Void,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_PutDataResponse>) async throws -> Result = { response in
             try response.message
         }
     ) async throws -> Result where Result: Sendable {
-        let request = GRPCCore.StreamingClientRequest<Drover_V1_DataChunk>(
+        let request = GRPCCore.StreamingClientRequest<Drover_V1_DataChunks>(
             metadata: metadata,
             producer: producer
         )

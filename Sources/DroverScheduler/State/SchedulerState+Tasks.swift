@@ -12,7 +12,8 @@ extension SchedulerState {
         generation += 1
         var added: [TaskKey] = []
         for (index, task) in submitted.enumerated() where tasks[task.spec.key] == nil {
-            var record = TaskRecord(spec: task.spec, priority: TaskPriority(generation: generation, index: index))
+            var record = TaskRecord(
+                spec: task.spec, priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
             record.retriesLeft = task.retries
             tasks[task.spec.key] = record
@@ -53,6 +54,47 @@ extension SchedulerState {
             case .erred: actions.append(.notify(client, .erred(key, task.error!)))
             case .released: ensureComputing(key, into: &actions)
             case .waiting, .queued, .noWorker, .processing: break
+            }
+        }
+    }
+
+    mutating func dataScattered(_ client: ClientID, _ values: [ScatteredValue], into actions: inout [Action]) {
+        for value in values {
+            let key = value.key
+            guard workers[value.worker] != nil else {
+                let error = TaskError(
+                    kind: .failed, key: key, function: "scatter",
+                    message: "the worker it was scattered to (\(value.worker)) is no longer connected")
+                actions.append(.notify(client, .erred(key, error)))
+                continue
+            }
+            if tasks[key] == nil {
+                var record = TaskRecord(
+                    spec: TaskSpec(key: key, function: "scatter", arguments: []),
+                    priority: TaskPriority(generation: generation, index: 0))
+                record.isScattered = true
+                tasks[key] = record
+            }
+            switch tasks[key]!.state {
+            case .memory:
+                addHolder(value.worker, of: key)
+            case .released, .erred:
+                tasks[key]!.state = .memory
+                tasks[key]!.error = nil
+                tasks[key]!.nbytes = value.nbytes
+                addHolder(value.worker, of: key)
+            case .waiting, .queued, .noWorker, .processing:
+                // A task of that key is on its way: its result will do; the copy is not tracked.
+                actions.append(.free(value.worker, [key]))
+            }
+            clients[client, default: []].insert(key)
+            tasks[key]!.wantedBy.insert(client)
+            if tasks[key]!.state == .memory {
+                actions.append(.notify(client, inMemoryNotice(tasks[key]!)))
+                for dependent in tasks[key]!.dependents where tasks[dependent]?.state == .waiting {
+                    tasks[dependent]!.waitingOn.remove(key)
+                    if tasks[dependent]!.waitingOn.isEmpty { makeReady(dependent, into: &actions) }
+                }
             }
         }
     }

@@ -67,6 +67,14 @@ extension SchedulerState {
     mutating func lost(_ key: TaskKey, into actions: inout [Action]) {
         let task = tasks[key]!
         tasks[key]!.state = .released
+        if task.isScattered {
+            let error = TaskError(
+                kind: .failed, key: key, function: "scatter",
+                message: "the scattered value '\(key)' was lost: every worker holding it is gone, "
+                    + "and a scattered value has no lineage to recompute it from")
+            markErred(key, error, into: &actions)
+            return
+        }
         for client in task.wantedBy.sorted() { actions.append(.notify(client, .lost(key))) }
         // Dependents that were about to use it must wait for it again.
         for dependent in task.dependents.sorted() {

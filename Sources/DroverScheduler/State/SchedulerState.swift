@@ -30,11 +30,27 @@ public struct SchedulerState: Sendable {
         public var allowedWorkers: Set<String>
         /// How many failures to retry.
         public var retries: Int
+        /// The user's priority: higher runs first.
+        public var priority: Int
 
-        public init(spec: TaskSpec, allowedWorkers: Set<String> = [], retries: Int = 0) {
+        public init(spec: TaskSpec, allowedWorkers: Set<String> = [], retries: Int = 0, priority: Int = 0) {
             self.spec = spec
             self.allowedWorkers = allowedWorkers
             self.retries = retries
+            self.priority = priority
+        }
+    }
+
+    /// A value a client stored on a worker itself (scatter).
+    public struct ScatteredValue: Sendable, Hashable {
+        public var key: TaskKey
+        public var nbytes: Int64
+        public var worker: WorkerID
+
+        public init(key: TaskKey, nbytes: Int64, worker: WorkerID) {
+            self.key = key
+            self.nbytes = nbytes
+            self.worker = worker
         }
     }
 
@@ -44,12 +60,16 @@ public struct SchedulerState: Sendable {
         /// The worker is gone: disconnected, killed, or retired. `cause` is what the nanny or the
         /// connection said ("OOM-killed at its 2 GiB limit", "connection lost").
         case workerLeft(WorkerID, cause: String)
+        /// A heartbeat: the worker's process uses `memoryBytes`.
+        case workerReported(WorkerID, memoryBytes: Int64)
         case workerPaused(WorkerID)
         case workerResumed(WorkerID)
         /// A client submitted tasks (in its plan's order) and wants futures for `wants`.
         case graphSubmitted(ClientID, tasks: [SubmittedTask], wants: [TaskKey])
         case taskFinished(TaskKey, worker: WorkerID, nbytes: Int64, duration: Double?)
         case taskErred(TaskKey, worker: WorkerID, error: TaskError)
+        /// A client stored values on workers and holds futures to them.
+        case dataScattered(ClientID, [ScatteredValue])
         /// A client dropped its last future to these keys.
         case keysReleased(ClientID, [TaskKey])
         case clientDisconnected(ClientID)
@@ -105,6 +125,11 @@ public struct SchedulerState: Sendable {
         self.configuration = configuration
     }
 
+    /// The worker serving at `address`, if one is connected.
+    public func worker(at address: String) -> WorkerID? {
+        workers.values.first { $0.address == address }?.id
+    }
+
     /// Handles one event and returns what to do.
     public mutating func handle(_ event: Event) -> [Action] {
         var actions: [Action] = []
@@ -113,6 +138,8 @@ public struct SchedulerState: Sendable {
             workerJoined(id, address: address, threads: threads, memoryLimit: memoryLimit, into: &actions)
         case .workerLeft(let id, let cause):
             workerLeft(id, cause: cause, into: &actions)
+        case .workerReported(let id, let memoryBytes):
+            workers[id]?.memoryBytes = memoryBytes
         case .workerPaused(let id):
             workers[id]?.status = .paused
         case .workerResumed(let id):
@@ -125,6 +152,8 @@ public struct SchedulerState: Sendable {
             taskFinished(key, on: worker, nbytes: nbytes, duration: duration, into: &actions)
         case .taskErred(let key, let worker, let error):
             taskErred(key, on: worker, error: error, into: &actions)
+        case .dataScattered(let client, let values):
+            dataScattered(client, values, into: &actions)
         case .keysReleased(let client, let keys):
             release(keys, by: client, into: &actions)
         case .clientDisconnected(let client):

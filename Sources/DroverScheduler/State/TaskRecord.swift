@@ -40,6 +40,8 @@ public struct TaskRecord: Sendable {
     public internal(set) var killedWorkers: [WorkerID] = []
     /// Why it erred.
     public internal(set) var error: TaskError?
+    /// Put on a worker by a client (scatter): there is no lineage to recompute it from.
+    public internal(set) var isScattered = false
 
     init(spec: TaskSpec, priority: TaskPriority) {
         self.key = spec.key

@@ -24,6 +24,8 @@ public struct WorkerRecord: Sendable {
     public internal(set) var occupancy: Double = 0
     /// Bytes of results it holds.
     public internal(set) var managedBytes: Int64 = 0
+    /// The process's resident memory, from its last heartbeat.
+    public internal(set) var memoryBytes: Int64 = 0
 
     init(id: WorkerID, address: String, threads: Int, memoryLimit: Int64) {
         self.id = id

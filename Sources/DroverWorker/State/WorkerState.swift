@@ -56,6 +56,8 @@ public struct WorkerState: Sendable {
         case fetchFinished([TaskKey: Int64], from: String)
         /// `peer` could not give these keys (gone, or does not hold them).
         case fetchFailed([TaskKey], from: String)
+        /// A client stored these values here (scatter); the scheduler will track them as results.
+        case dataReceived([TaskKey: Int64])
     }
 
     public enum Action: Sendable, Hashable {
@@ -77,7 +79,15 @@ public struct WorkerState: Sendable {
     public let address: String
     public private(set) var records: [TaskKey: Record] = [:]
     public private(set) var executingCount = 0
-    private var ready: [(priority: TaskPriority, key: TaskKey)] = []
+    /// Ready tasks, lowest priority value first (stale entries, freed or stolen since, are skipped).
+    private var ready = MinHeap<ReadyTask>()
+
+    private struct ReadyTask: Comparable, Sendable {
+        var priority: TaskPriority
+        var key: TaskKey
+
+        static func < (lhs: ReadyTask, rhs: ReadyTask) -> Bool { lhs.priority < rhs.priority }
+    }
 
     public init(threads: Int, address: String) {
         self.threads = max(1, threads)
@@ -105,6 +115,8 @@ public struct WorkerState: Sendable {
             _ = peer
         case .fetchFailed(let keys, let peer):
             for key in keys { fetchFailed(key, from: peer, into: &actions) }
+        case .dataReceived(let sizes):
+            for (key, nbytes) in sizes.sorted(by: { $0.key < $1.key }) { dataReceived(key, nbytes: nbytes) }
         }
         startReadyTasks(into: &actions)
         return actions
@@ -162,13 +174,12 @@ extension WorkerState {
 
     private mutating func makeReady(_ key: TaskKey) {
         records[key]!.state = .ready
-        ready.append((records[key]!.priority ?? TaskPriority(generation: 0, index: 0), key))
+        ready.push(ReadyTask(priority: records[key]!.priority ?? TaskPriority(generation: 0, index: 0), key: key))
     }
 
     private mutating func startReadyTasks(into actions: inout [Action]) {
         guard executingCount < threads, !ready.isEmpty else { return }
-        ready.sort { $0.priority > $1.priority }  // the lowest priority value last, popped first
-        while executingCount < threads, let next = ready.popLast() {
+        while executingCount < threads, let next = ready.pop() {
             guard records[next.key]?.state == .ready else { continue }  // freed or stolen since
             records[next.key]!.state = .executing
             executingCount += 1
@@ -245,6 +256,25 @@ extension WorkerState {
         records[key]!.state = .memory
         records[key]!.nbytes = nbytes
         inputArrived(key)
+    }
+
+    private mutating func dataReceived(_ key: TaskKey, nbytes: Int64) {
+        guard let record = records[key] else {
+            records[key] = Record(state: .memory, isAssigned: true, nbytes: nbytes)
+            return
+        }
+        switch record.state {
+        case .memory:
+            records[key]!.isAssigned = true
+        case .fetch, .flight:
+            // An input on its way here arrived from the client instead.
+            records[key]!.state = .memory
+            records[key]!.nbytes = nbytes
+            records[key]!.isAssigned = true
+            inputArrived(key)
+        case .waiting, .ready, .executing:
+            break  // a task of that key runs here; its own result will count
+        }
     }
 
     private mutating func fetchFailed(_ key: TaskKey, from peer: String, into actions: inout [Action]) {

@@ -1,0 +1,199 @@
+public import DroverCore
+import DroverProto
+import SwiftProtobuf
+import Synchronization
+
+/// Where a future stands, like `dask.distributed.Future.status`.
+public enum FutureStatus: String, Sendable, Hashable {
+    /// Not finished yet (waiting, queued or running).
+    case pending
+    /// The result is on a worker.
+    case finished
+    /// The task, or one it depends on, failed.
+    case error
+    /// This client cancelled it.
+    case cancelled
+    /// Every copy of the result was lost with its workers; the cluster is computing it again.
+    case lost
+}
+
+/// The error of a future that was cancelled.
+public struct CancelledError: Error, Sendable, CustomStringConvertible {
+    public var key: TaskKey
+    public var description: String { "'\(key)' was cancelled." }
+}
+
+/// A wait that did not end in time.
+public struct TimeoutError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+extension Client {
+    // MARK: - Waiting
+
+    /// Which futures end a ``wait(_:timeout:returnWhen:)``.
+    public enum ReturnWhen: Sendable {
+        case allCompleted
+        case firstCompleted
+    }
+
+    /// Waits until the futures are done (finished, failed or cancelled), like
+    /// `distributed.wait`; a failure is not thrown here but shows in each future's status.
+    ///
+    /// - Returns: The futures that are done and those that are not, in the given order.
+    /// - Throws: ``TimeoutError`` when `timeout` passes first; ``ClientError`` when the connection is gone.
+    @discardableResult
+    public func wait<Value: TaskValue>(
+        _ futures: [Future<Value>], timeout: Duration? = nil, returnWhen: ReturnWhen = .allCompleted
+    ) async throws -> (done: [Future<Value>], notDone: [Future<Value>]) {
+        let keys = Array(Set(futures.map(\.key)))
+        let needed = returnWhen == .allCompleted ? keys.count : min(1, keys.count)
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for key in keys {
+                group.addTask {
+                    _ = try await self.wait(for: key)
+                    return true
+                }
+            }
+            if let timeout {
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return false
+                }
+            }
+            var completed = 0
+            while completed < needed, let finished = try await group.next() {
+                guard finished else {
+                    throw TimeoutError(description: "\(keys.count - completed) futures not done after \(timeout!)")
+                }
+                completed += 1
+            }
+            group.cancelAll()
+        }
+        var done: [Future<Value>] = []
+        var notDone: [Future<Value>] = []
+        for future in futures {
+            if future.status == .pending || future.status == .lost {
+                notDone.append(future)
+            } else {
+                done.append(future)
+            }
+        }
+        return (done, notDone)
+    }
+
+    /// The futures in the order they complete, like `distributed.as_completed`.
+    ///
+    /// A future that fails or is cancelled comes out too; its `result()` then throws.
+    public func asCompleted<Value: TaskValue>(_ futures: [Future<Value>]) -> AsyncStream<Future<Value>> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Future<Value>.self)
+        let waiter = Task {
+            await withDiscardingTaskGroup { group in
+                for future in futures {
+                    group.addTask {
+                        _ = try? await self.wait(for: future.key)
+                        continuation.yield(future)
+                    }
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in waiter.cancel() }
+        return stream
+    }
+
+    /// Waits until at least `count` workers are connected, like `Client.wait_for_workers`.
+    public func waitForWorkers(_ count: Int) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome: Result<Void, any Error>? = state.withLock { state in
+                if state.workers.count >= count { return .success(()) }
+                if let reason = state.closedReason {
+                    return .failure(ClientError(message: "The client is closed: \(reason)."))
+                }
+                state.workerWaiters.append((count, continuation))
+                return nil
+            }
+            if let outcome { continuation.resume(with: outcome) }
+        }
+    }
+
+    /// The addresses of the workers connected, as the scheduler last said.
+    public var workerAddresses: [String] {
+        state.withLock { $0.workers }
+    }
+
+    // MARK: - Cancelling
+
+    /// Cancels the futures' tasks, like `Client.cancel`: the cluster stops or drops them (unless
+    /// another client wants them), and their `result()` throws ``CancelledError``.
+    public func cancel<Value: TaskValue>(_ futures: [Future<Value>]) {
+        var cancelled: [TaskKey] = []
+        var waiters: [(CheckedContinuation<KeyState, any Error>)] = []
+        state.withLock { state in
+            for key in Set(futures.map(\.key)) where state.references[key] != nil {
+                state.keys[key] = .cancelled
+                waiters += state.waiters.removeValue(forKey: key) ?? []
+                cancelled.append(key)
+            }
+        }
+        for waiter in waiters { waiter.resume(returning: .cancelled) }
+        if !cancelled.isEmpty { send(.with { $0.release = .with { $0.keys = cancelled.map(\.rawValue) } }) }
+    }
+
+    // MARK: - Scattering
+
+    /// Puts values on the workers and returns futures to them, like `Client.scatter`: tasks that
+    /// take these futures find the data there instead of carrying it in their arguments.
+    ///
+    /// - Parameter workers: The worker addresses to spread them over (round robin); by default
+    ///   every worker connected.
+    /// - Throws: ``ClientError`` when no worker is connected; the transfer's error.
+    public func scatter<Value: TaskValue>(_ values: [Value], workers: [String]? = nil) async throws
+        -> [Future<Value>]
+    {
+        let targets = workers ?? workerAddresses
+        guard !targets.isEmpty else {
+            throw ClientError(message: "Cannot scatter: no worker is connected to the scheduler at \(scheduler).")
+        }
+        let keyed = try values.map { value in
+            (TaskKey(function: "scatter-" + Value.taskTypeName, token: Token.random()), try value.encodePayload())
+        }
+        var byWorker: [String: [(TaskKey, Payload)]] = [:]
+        for (index, item) in keyed.enumerated() { byWorker[targets[index % targets.count], default: []].append(item) }
+        // Futures first, so the keys are held from the moment the scheduler hears of them.
+        let futures = keyed.map { Future<Value>(key: $0.0, client: self) }
+        let peers = self.peers
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (worker, items) in byWorker {
+                group.addTask { _ = try await DataFetch.put(items, to: worker, connections: peers) }
+            }
+            try await group.waitForAll()
+        }
+        let scattered = byWorker.flatMap { worker, items in
+            items.map { key, payload in
+                Drover_V1_ScatteredKey.with {
+                    $0.key = key.rawValue
+                    $0.nbytes = Int64(payload.data.count)
+                    $0.workerAddress = worker
+                }
+            }
+        }
+        send(.with { $0.scattered = .with { $0.keys = scattered } })
+        return futures
+    }
+
+    /// Puts one value on a worker; see ``scatter(_:workers:)-([Value],_)``.
+    public func scatter<Value: TaskValue>(_ value: Value, workers: [String]? = nil) async throws -> Future<Value> {
+        try await scatter([value], workers: workers)[0]
+    }
+}
+
+extension Client: RemoteScheduler {
+    /// Computes lazy values on the cluster for `Delayed.compute()` when this client is the default.
+    public func compute(_ roots: [DelayedNode]) async throws -> [ArgumentValue] {
+        let keys = try submit(nodes: roots)
+        defer { for key in keys { release(key) } }
+        let payloads = try await gatherPayloads(keys)
+        return keys.map { .payload(payloads[$0]!) }
+    }
+}
