@@ -103,7 +103,12 @@ let package = Package(
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["DroverCore", "DroverClient", "DroverTestKit"],
+            dependencies: [
+                "DroverCore", "DroverClient", "DroverLocal", "DroverProto", "DroverTestKit",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Drover's performance (build with -c release).",
-        subcommands: [LocalBench.self]
+        subcommands: [LocalBench.self, ClusterBench.self]
     )
 }
 
@@ -114,8 +114,7 @@ struct LocalBench: AsyncParsableCommand {
     }
 
     static func format(_ duration: Duration, per count: Int) -> String {
-        let (seconds, attoseconds) = duration.components
-        let micros = (Double(seconds) * 1e6 + Double(attoseconds) / 1e12) / Double(count)
+        let micros = duration.inSeconds * 1e6 / Double(count)
         return String(format: "%.2f", micros)
     }
 }

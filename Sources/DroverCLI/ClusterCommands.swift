@@ -29,11 +29,9 @@ struct SchedulerCommand: AsyncParsableCommand {
         let logger = makeLogger("drover.scheduler", level: logLevel)
         let service = SchedulerService(logger: logger)
         let address = Mutex("")
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.http2.targetWindowSize = 1 << 20
         let server = GRPCServer(
             transport: .http2NIOPosix(
-                address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: config),
+                address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: TransportLimits.server()),
             services: [SchedulerRPCService(service: service, address: { address.withLock { $0 } })]
         )
         try await withThrowingDiscardingTaskGroup { group in

@@ -89,9 +89,7 @@ struct LocalDemo: AsyncParsableCommand {
     }
 
     static func seconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let value = Double(seconds) + Double(attoseconds) / 1e18
-        return String(format: "%.2f", value)
+        String(format: "%.2f", duration.inSeconds)
     }
 }
 

@@ -132,7 +132,7 @@ extension Client {
         state.withLock { state in
             for key in Set(futures.map(\.key)) where state.references[key] != nil {
                 state.keys[key] = .cancelled
-                waiters += state.waiters.removeValue(forKey: key) ?? []
+                waiters += (state.waiters.removeValue(forKey: key) ?? [:]).values
                 cancelled.append(key)
             }
         }
@@ -142,13 +142,13 @@ extension Client {
 
     // MARK: - Scattering
 
-    /// Puts values on the workers and returns futures to them, like `Client.scatter`: tasks that
-    /// take these futures find the data there instead of carrying it in their arguments.
+    /// Puts each value on a worker and returns a future to each, like `Client.scatter` of a list:
+    /// tasks that take these futures find the data there instead of carrying it in their arguments.
     ///
     /// - Parameter workers: The worker addresses to spread them over (round robin); by default
     ///   every worker connected.
     /// - Throws: ``ClientError`` when no worker is connected; the transfer's error.
-    public func scatter<Value: TaskValue>(_ values: [Value], workers: [String]? = nil) async throws
+    public func scatter<Value: TaskValue>(each values: [Value], workers: [String]? = nil) async throws
         -> [Future<Value>]
     {
         let targets = workers ?? workerAddresses
@@ -182,9 +182,9 @@ extension Client {
         return futures
     }
 
-    /// Puts one value on a worker; see ``scatter(_:workers:)-([Value],_)``.
+    /// Puts one value (an array is one value too) on a worker; see ``scatter(each:workers:)``.
     public func scatter<Value: TaskValue>(_ value: Value, workers: [String]? = nil) async throws -> Future<Value> {
-        try await scatter([value], workers: workers)[0]
+        try await scatter(each: [value], workers: workers)[0]
     }
 }
 

@@ -16,6 +16,7 @@ public final class Client: Sendable {
     let id: ClientID
     let scheduler: HostAndPort
     let logger: Logger
+    let maxArgumentBytes: Int
     /// The connection to the scheduler: its event stream and `Identity` calls.
     let schedulerClient: GRPCClient<HTTP2ClientTransport.Posix>
     /// Connections to workers, for gather and scatter.
@@ -27,7 +28,9 @@ public final class Client: Sendable {
     struct State {
         var references: [TaskKey: Int] = [:]
         var keys: [TaskKey: KeyState] = [:]
-        var waiters: [TaskKey: [CheckedContinuation<KeyState, any Error>]] = [:]
+        /// Tasks waiting for news of a key, by a number of their own (so a cancelled one can leave).
+        var waiters: [TaskKey: [Int: CheckedContinuation<KeyState, any Error>]] = [:]
+        var nextWaiter = 0
         var closedReason: String?
         /// The workers connected, as the scheduler last said.
         var workers: [String] = []
@@ -50,28 +53,33 @@ public final class Client: Sendable {
 
     /// Connects to the scheduler at `address` (`host:port`).
     ///
-    /// The client becomes the default scheduler of ``DroverCore/Delayed/compute(scheduler:profiler:)``
-    /// until it is closed, as creating a `dask.distributed.Client` does.
-    ///
+    /// - Parameters:
+    ///   - setAsDefault: Whether the client becomes the default scheduler of `compute()` on lazy
+    ///     values until it is closed, as creating a `dask.distributed.Client` does.
+    ///   - maxArgumentBytes: The most argument bytes one task may carry in a submission; larger
+    ///     values belong on the workers already (``scatter(_:workers:)``).
     /// - Throws: ``ClientError`` when the address is not `host:port`.
-    public static func connect(_ address: String, logger: Logger = Logger(label: "drover.client")) async throws
-        -> Client
-    {
+    public static func connect(
+        _ address: String, setAsDefault: Bool = true, maxArgumentBytes: Int = 64 << 20,
+        logger: Logger = Logger(label: "drover.client")
+    ) async throws -> Client {
         guard let endpoint = HostAndPort(address) else {
             throw ClientError(message: "'\(address)' is not a scheduler address of the form host:port.")
         }
-        let client = try Client(scheduler: endpoint, logger: logger)
-        Drover.setDefaultCluster(client)
+        let client = try Client(scheduler: endpoint, maxArgumentBytes: maxArgumentBytes, logger: logger)
+        if setAsDefault { Drover.setDefaultCluster(client) }
         return client
     }
 
-    private init(scheduler: HostAndPort, logger: Logger) throws {
+    private init(scheduler: HostAndPort, maxArgumentBytes: Int, logger: Logger) throws {
         self.id = ClientID("client-" + Token.random().prefix(12))
+        self.maxArgumentBytes = maxArgumentBytes
         self.scheduler = scheduler
         self.logger = logger
         let grpc = GRPCClient(
             transport: try .http2NIOPosix(
-                target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext)
+                target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext,
+                config: TransportLimits.client)
         )
         self.schedulerClient = grpc
         let box = WeakClient()
@@ -83,11 +91,12 @@ public final class Client: Sendable {
                     group.addTask { try await grpc.runConnections() }
                     defer { grpc.beginGracefulShutdown() }
                     try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
+                        options: TransportLimits.callOptions,
                         requestProducer: { writer in
                             try await writer.write(
                                 .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
                             for await batch in events {
-                                for part in batch.batches() {
+                                for part in batch.batches(size: \.estimatedBytes) {
                                     try await writer.write(.with { $0.events = Array(part) })
                                 }
                             }
@@ -188,13 +197,20 @@ public final class Client: Sendable {
         if let invalid = nodes.first(where: { $0.invalidReason != nil }) {
             throw ClientError(message: "Task '\(invalid.spec.key)' cannot run: \(invalid.invalidReason!)")
         }
+        let specs = nodes.map(\.spec.proto)
+        if let large = specs.first(where: { $0.estimatedBytes > maxArgumentBytes }) {
+            throw ClientError(
+                message: "Task '\(large.key)' carries \(large.estimatedBytes) bytes of arguments in its graph "
+                    + "(at most \(maxArgumentBytes)): scatter large values first (client.scatter) and pass "
+                    + "the future instead.")
+        }
         let keys = roots.map(\.spec.key)
         let wanted = Set(keys)
         let submit = Drover_V1_SubmitGraph.with { graph in
-            graph.tasks = nodes.map { node in
+            graph.tasks = specs.map { spec in
                 .with {
-                    $0.spec = node.spec.proto
-                    if wanted.contains(node.spec.key) {
+                    $0.spec = spec
+                    if wanted.contains(TaskKey(spec.key)) {
                         $0.allowedWorkers = workers
                         $0.retries = Int32(retries)
                         $0.priority = Int32(clamping: priority)
@@ -331,17 +347,33 @@ public final class Client: Sendable {
     }
 
     /// Waits until the scheduler reports `key` finished or failed (or this client cancels it).
+    ///
+    /// - Throws: `CancellationError` when the waiting task is cancelled; ``ClientError`` when the
+    ///   connection is gone.
     func wait(for key: TaskKey) async throws -> KeyState {
-        try await withCheckedThrowingContinuation { continuation in
-            let ready: Result<KeyState, any Error>? = state.withLock { state in
-                if let known = state.keys[key], !known.isLost { return .success(known) }
-                if let reason = state.closedReason {
-                    return .failure(ClientError(message: "The client is closed: \(reason)."))
+        let number = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<KeyState, any Error>? = state.withLock { state in
+                    if let known = state.keys[key], !known.isLost { return .success(known) }
+                    if let reason = state.closedReason {
+                        return .failure(ClientError(message: "The client is closed: \(reason)."))
+                    }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    state.waiters[key, default: [:]][number] = continuation
+                    return nil
                 }
-                state.waiters[key, default: []].append(continuation)
-                return nil
+                if let ready { continuation.resume(with: ready) }
             }
-            if let ready { continuation.resume(with: ready) }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<KeyState, any Error>? in
+                defer { if state.waiters[key]?.isEmpty == true { state.waiters[key] = nil } }
+                return state.waiters[key]?.removeValue(forKey: number)
+            }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 
@@ -382,7 +414,9 @@ public final class Client: Sendable {
                 if case .cancelled = state.keys[key] { continue }
                 state.keys[key] = keyState
                 if !keyState.isLost {
-                    for waiter in state.waiters.removeValue(forKey: key) ?? [] { resumed.append((waiter, keyState)) }
+                    for waiter in (state.waiters.removeValue(forKey: key) ?? [:]).values {
+                        resumed.append((waiter, keyState))
+                    }
                 }
             }
         }
@@ -398,7 +432,7 @@ public final class Client: Sendable {
                 state.waiters = [:]
                 state.workerWaiters = []
             }
-            return (state.waiters.values.flatMap { $0 }, state.workerWaiters.map(\.continuation))
+            return (state.waiters.values.flatMap(\.values), state.workerWaiters.map(\.continuation))
         }
         let error = ClientError(message: "The client is closed: \(reason).")
         for waiter in waiters { waiter.resume(throwing: error) }

@@ -9,6 +9,8 @@ import Synchronization
 public final class LocalCluster: Sendable {
     /// The scheduler's address.
     public let address: String
+    /// The scheduler's process.
+    public let schedulerPID: Int32
     /// Where the processes' logs go (`scheduler.log`, `worker-N.log`).
     public let logDirectory: String
     private let children: Mutex<[pid_t]>
@@ -57,6 +59,7 @@ public final class LocalCluster: Sendable {
             pids += started.compactMap { try? $0.get() }
             for outcome in started { _ = try outcome.get() }
             self.address = address
+            self.schedulerPID = schedulerPID
             self.children = Mutex(pids)
         } catch {
             for pid in pids {

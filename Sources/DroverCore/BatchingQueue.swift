@@ -85,10 +85,25 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
 }
 
 extension Array {
-    /// The array cut into consecutive parts of at most `maxCount` items: one message each, so no
-    /// batch outgrows gRPC's message size limit.
-    public func batches(maxCount: Int = 4096) -> [ArraySlice<Element>] {
-        guard count > maxCount else { return [self[...]] }
-        return stride(from: 0, to: count, by: maxCount).map { self[$0..<Swift.min($0 + maxCount, count)] }
+    /// The array cut into consecutive parts of at most `maxCount` items and, by `size`'s
+    /// estimate, about `maxBytes` (an item larger than that gets a part of its own): one message
+    /// each, well inside gRPC's message size limit.
+    public func batches(
+        maxCount: Int = 4096, maxBytes: Int = 4 << 20, size: (Element) -> Int = { _ in 64 }
+    ) -> [ArraySlice<Element>] {
+        var parts: [ArraySlice<Element>] = []
+        var start = startIndex
+        var bytes = 0
+        for index in indices {
+            let itemBytes = size(self[index])
+            if index > start && (index - start >= maxCount || bytes + itemBytes > maxBytes) {
+                parts.append(self[start..<index])
+                start = index
+                bytes = 0
+            }
+            bytes += itemBytes
+        }
+        if start < endIndex || parts.isEmpty { parts.append(self[start..<endIndex]) }
+        return parts
     }
 }

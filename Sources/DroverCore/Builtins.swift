@@ -38,6 +38,17 @@ public enum Builtins {
 
     /// Returns 0 whatever it is given: a no-op that depends on other tasks.
     public static let noopAll = TaskFunction("noop-all") { (_: [Int]) -> Int in 0 }
+
+    /// `x + y` at once: the step of the benchmarks' tree reduction.
+    public static let plus = TaskFunction("plus") { (x: Int, y: Int) -> Int in x + y }
+
+    /// `count` bytes (each its index modulo 251): a payload for the transfer benchmark.
+    public static let bytes = TaskFunction("bytes") { (count: Int) -> [UInt8] in
+        (0..<max(0, count)).map { UInt8(truncatingIfNeeded: $0 % 251) }
+    }
+
+    /// The number of bytes given: the transfer benchmark's consumer.
+    public static let countBytes = TaskFunction("count-bytes") { (bytes: [UInt8]) -> Int in bytes.count }
 }
 
 extension TaskRegistry {
@@ -52,6 +63,9 @@ extension TaskRegistry {
         registry.register(Builtins.sleep)
         registry.register(Builtins.noop)
         registry.register(Builtins.noopAll)
+        registry.register(Builtins.plus)
+        registry.register(Builtins.bytes)
+        registry.register(Builtins.countBytes)
         return registry
     }
 }

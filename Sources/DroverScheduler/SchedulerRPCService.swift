@@ -4,7 +4,7 @@ public import GRPCCore
 import SwiftProtobuf
 
 /// The gRPC face of ``SchedulerService``: each stream becomes calls on the actor; each connection's
-/// outgoing batches come from an `AsyncStream` the actor feeds.
+/// outgoing batches come from a `BatchingQueue` the actor feeds.
 public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
     let service: SchedulerService
     /// The address the scheduler reports for itself.
@@ -24,7 +24,9 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await batch in outbox {
-                    for part in batch.batches() { try await response.write(.with { $0.commands = Array(part) }) }
+                    for part in batch.batches(size: \.estimatedBytes) {
+                        try await response.write(.with { $0.commands = Array(part) })
+                    }
                 }
             }
             var worker: WorkerID?

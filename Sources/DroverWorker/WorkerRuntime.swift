@@ -67,11 +67,9 @@ public actor WorkerRuntime {
 
     /// Serves until cancelled; calls `onListening` with the address once peers can connect.
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.http2.targetWindowSize = 1 << 20
         let server = GRPCServer(
             transport: .http2NIOPosix(
-                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext, config: config
+                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext, config: TransportLimits.server(maxMessageBytes: TransportLimits.maxWorkerMessageBytes)
             ),
             services: [WorkerRPCService(runtime: self)]
         )
@@ -114,7 +112,7 @@ public actor WorkerRuntime {
                 try await withGRPCClient(
                     transport: .http2NIOPosix(
                         target: .dns(host: options.scheduler.host, port: options.scheduler.port),
-                        transportSecurity: .plaintext
+                        transportSecurity: .plaintext, config: TransportLimits.client
                     )
                 ) { client in
                     try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
@@ -136,6 +134,7 @@ public actor WorkerRuntime {
         let events = BatchingQueue<Drover_V1_WorkerEvent>()
         attach(events)
         try await scheduler.workerStream(
+            options: TransportLimits.callOptions,
             requestProducer: { writer in
                 for await batch in events {
                     for part in batch.batches() { try await writer.write(.with { $0.events = Array(part) }) }
@@ -304,9 +303,7 @@ public actor WorkerRuntime {
             Job(runsTask: true) {
                 let start = ContinuousClock.now
                 let encoded = await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
-                let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                await self.executed(key, encoded, seconds: seconds)
+                await self.executed(key, encoded, seconds: (ContinuousClock.now - start).inSeconds)
             })
     }
 
@@ -406,7 +403,12 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
                 for chunk in message.chunks { try assembler.add(chunk) }
             }
         } catch let error as ProtoConversionError {
+            runtime.logger.warning("refused malformed PutData", metadata: ["error": "\(error.message)"])
             throw RPCError(code: .invalidArgument, message: "PutData: \(error.message)")
+        } catch {
+            // The transport's own refusals (an oversize message) arrive here; it has ended the stream.
+            runtime.logger.warning("PutData failed", metadata: ["error": "\(error)"])
+            throw error
         }
         await runtime.received(assembler.values)
         return .with { $0.keys = assembler.values.keys.map(\.rawValue).sorted() }

@@ -47,7 +47,7 @@ final class LocalTestCluster: Sendable {
     @Test func submitResultMapGatherAndFuturesAcrossWorkers() async throws {
         let cluster = try await LocalTestCluster(workers: 2)
         defer { cluster.stop() }
-        let client = try await Client.connect(cluster.address)
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
         let sum = try client.submit(Builtins.add, 1, 2)
         #expect(try await sum.result() == 3)
 
@@ -73,7 +73,7 @@ final class LocalTestCluster: Sendable {
     @Test func taskErrorsAndUnknownFunctionsReachTheClient() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }
-        let client = try await Client.connect(cluster.address)
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
         let failing = try client.submit(Remote.fail, 7)
         let dependent = try client.submit(Builtins.add, failing, 1)
         let error = try await #require(throws: TaskError.self) { try await dependent.result() }
@@ -114,7 +114,7 @@ func eventually(
     @Test func droppingTheLastFutureFreesTheResultOnItsWorker() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }
-        let client = try await Client.connect(cluster.address)
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
         var future: Future<Int>? = try client.submit(Builtins.noop, 5)
         #expect(try await future!.result() == 5)
         try await eventually(client) { $0.workers.first?.held == 1 && $0.tasks == 1 }
@@ -126,8 +126,8 @@ func eventually(
     @Test func aClientThatGoesAwayReleasesItsKeys() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }
-        let observer = try await Client.connect(cluster.address)
-        var client: Client? = try await Client.connect(cluster.address)
+        let observer = try await Client.connect(cluster.address, setAsDefault: false)
+        var client: Client? = try await Client.connect(cluster.address, setAsDefault: false)
         let futures = try client!.map(Builtins.noop, Array(0..<10))
         _ = try await client!.gather(futures)
         try await eventually(observer) { $0.tasks == 10 }
@@ -141,7 +141,7 @@ func eventually(
     @Test func aWorkerKilledMidGraphLosesNoResult() async throws {
         let cluster = try await LocalTestCluster(workers: 3)
         defer { cluster.stop() }
-        let client = try await Client.connect(cluster.address)
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
         // 2,000 tasks: 1,000 leaves and 1,000 sums of two neighbouring leaves (no sleeps).
         let values = try client.map(Builtins.noop, Array(0..<1000))
         var sums: [Future<Int>] = []
@@ -163,7 +163,7 @@ func eventually(
         let scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"], name: "scheduler")
         defer { scheduler.stop() }
         let address = try await scheduler.listeningAddress()
-        let client = try await Client.connect(address)
+        let client = try await Client.connect(address, setAsDefault: false)
         let crash = TaskFunction("test-crash") { (_: Int) throws -> Int in throw Remote.NotHere() }
         let future = try client.submit(crash, Int(SIGKILL))
         var killed: [ProcessHarness] = []
@@ -195,7 +195,7 @@ func eventually(
         scheduler = try ProcessHarness(binary, ["scheduler", "--port", port], name: "scheduler-again")
         defer { scheduler.stop() }
         _ = try await scheduler.listeningAddress()
-        let client = try await Client.connect(address)
+        let client = try await Client.connect(address, setAsDefault: false)
         try await eventually(client) { $0.workers.map(\.id) == ["survivor"] }
         #expect(try await client.submit(Builtins.add, 20, 22).result() == 42)
         await client.close()
@@ -204,7 +204,7 @@ func eventually(
     @Test func garbageOnTheSchedulerPortDoesNotStopAComputation() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }
-        let client = try await Client.connect(cluster.address)
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
         let futures = try client.map(Builtins.sleep, Array(repeating: 0.01, count: 50))
         // Raw bytes that are not HTTP/2, on a plain TCP connection to the scheduler's port.
         let parts = cluster.address.split(separator: ":")

@@ -83,7 +83,7 @@ public enum DataChunks {
                 missing[key] = chunk.missing
                 return
             }
-            if var (currentKey, payload) = current {
+            if case (let currentKey, var payload)? = current {
                 guard currentKey == key else {
                     throw ProtoConversionError(message: "a chunk of '\(key)' arrived in the middle of '\(currentKey)'")
                 }

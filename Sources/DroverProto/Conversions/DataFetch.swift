@@ -16,7 +16,7 @@ public enum DataFetch {
         let client = try connections.client(for: address)
         let request = Drover_V1_GetDataRequest.with { $0.keys = keys.map(\.rawValue) }
         do {
-            return try await Drover_V1_Worker.Client(wrapping: client).getData(request) { response in
+            return try await Drover_V1_Worker.Client(wrapping: client).getData(request, options: TransportLimits.callOptions) { response in
                 var assembler = DataChunks.Assembler()
                 for try await message in response.messages {
                     for chunk in message.chunks { try assembler.add(chunk) }
@@ -36,6 +36,7 @@ public enum DataFetch {
         let client = try connections.client(for: address)
         do {
             let response = try await Drover_V1_Worker.Client(wrapping: client).putData(
+                options: TransportLimits.callOptions,
                 requestProducer: { writer in
                     var packer = DataChunks.Packer()
                     for (key, payload) in values {

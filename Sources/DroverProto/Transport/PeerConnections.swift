@@ -31,13 +31,10 @@ public final class PeerConnections: Sendable {
         }
         return try connections.withLock { connections in
             if let existing = connections[endpoint] { return existing.client }
-            var config = HTTP2ClientTransport.Posix.Config.defaults
-            // A 1 MiB window: the 64 KiB default caps a transfer at ~120 MiB/s (recipes/grpc-swift-2.md).
-            config.http2.targetWindowSize = 1 << 20
             let client = GRPCClient(
                 transport: try .http2NIOPosix(
                     target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                    config: config)
+                    config: TransportLimits.client)
             )
             let runner = Task { _ = try? await client.runConnections() }
             connections[endpoint] = Connection(client: client, runner: runner)

@@ -133,3 +133,40 @@ struct WorkerHarness {
         #expect(worker.assign("a") == [.reportFinished("a", nbytes: 4, duration: 0)])
     }
 }
+
+@Suite struct WorkerStateScatterTests {
+    @Test func aValuePutHereIsHeldForTheScheduler() {
+        var harness = WorkerHarness()
+        _ = harness.handle(.dataReceived(["data": 100]))
+        #expect(harness.state.records["data"]?.state == .memory)
+        #expect(harness.state.records["data"]?.isAssigned == true)
+        // A task on it runs without fetching.
+        let actions = harness.assign("use", ["data": ["peer:1"]])
+        #expect(actions == [.execute("use")])
+        // The scheduler frees it: it goes once no task needs it.
+        _ = harness.handle(.executionFinished("use", nbytes: 8, duration: 0.01))
+        #expect(harness.handle(.freeRequested(["data"])) == [.forget("data")])
+    }
+
+    @Test func aValuePutHereSatisfiesAFetchInFlight() {
+        var harness = WorkerHarness()
+        _ = harness.assign("use", ["data": ["peer:1"]])
+        #expect(harness.state.records["data"]?.state == .flight)
+        let actions = harness.handle(.dataReceived(["data": 100]))
+        #expect(actions == [.execute("use")])
+    }
+
+    @Test func userPriorityComesBeforeSubmissionOrder() {
+        var harness = WorkerHarness(threads: 1)
+        _ = harness.assign("first", index: 0)  // takes the only thread
+        let spec = { (key: TaskKey) in TaskSpec(key: key, function: "f", arguments: []) }
+        _ = harness.handle(
+            .computeRequested(spec("low"), priority: TaskPriority(generation: 1, index: 1), dependencies: [:]))
+        _ = harness.handle(
+            .computeRequested(
+                spec("high"), priority: TaskPriority(user: 5, generation: 2, index: 0), dependencies: [:]))
+        let next = harness.handle(.executionFinished("first", nbytes: 8, duration: 0.01))
+        #expect(next.contains(.execute("high")))
+        #expect(!next.contains(.execute("low")))
+    }
+}

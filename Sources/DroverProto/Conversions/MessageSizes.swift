@@ -1,0 +1,43 @@
+/// Cheap upper-bound-ish estimates of encoded sizes, for cutting batches into messages without
+/// encoding them twice.
+extension Drover_V1_TaskSpec {
+    /// About the encoded size: the inline argument bytes plus the names.
+    public var estimatedBytes: Int {
+        key.utf8.count + function.utf8.count + 16 + arguments.reduce(0) { $0 + $1.estimatedBytes }
+    }
+}
+
+extension Drover_V1_Argument {
+    var estimatedBytes: Int {
+        switch kind {
+        case .value(let payload): payload.data.count + payload.typeName.utf8.count + 8
+        case .key(let key): key.utf8.count + 4
+        case .list(let list): list.items.reduce(4) { $0 + $1.estimatedBytes }
+        case nil: 2
+        }
+    }
+}
+
+extension Drover_V1_ClientEvent {
+    /// About the encoded size.
+    public var estimatedBytes: Int {
+        switch kind {
+        case .submit(let submit):
+            submit.tasks.reduce(0) { $0 + $1.spec.estimatedBytes + 16 } + submit.wants.reduce(0) { $0 + $1.utf8.count }
+        case .scattered(let scattered): scattered.keys.count * 96
+        case .release(let release): release.keys.reduce(0) { $0 + $1.utf8.count + 2 }
+        case .register, nil: 64
+        }
+    }
+}
+
+extension Drover_V1_WorkerCommand {
+    /// About the encoded size.
+    public var estimatedBytes: Int {
+        switch kind {
+        case .compute(let compute): compute.spec.estimatedBytes + compute.dependencies.count * 64 + 32
+        case .free(let free): free.keys.reduce(0) { $0 + $1.utf8.count + 2 }
+        case .steal, .close, nil: 64
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import DroverCore
+import DroverProto
+import Foundation
+import Testing
+
+@Suite struct DataChunksTests {
+    func payload(bytes count: Int) -> Payload {
+        var payload = try! [UInt8]((0..<count).map { UInt8(truncatingIfNeeded: $0 * 7) }).encodePayload()
+        payload.typeName = "[UInt8]"
+        return payload
+    }
+
+    @Test func valuesSplitPackAndAssembleByteForByte() throws {
+        let values: [(TaskKey, Payload)] = [
+            ("small-1", payload(bytes: 10)), ("large", payload(bytes: 3 * DataChunks.chunkSize + 5)),
+            ("small-2", payload(bytes: 0)),
+        ]
+        var packer = DataChunks.Packer()
+        var messages: [Drover_V1_DataChunks] = []
+        for (key, value) in values {
+            for chunk in DataChunks.split(value, key: key) { packer.add(chunk).map { messages.append($0) } }
+        }
+        packer.add(DataChunks.missing("gone", reason: "not here")).map { messages.append($0) }
+        packer.flush().map { messages.append($0) }
+        // The large value needs four messages of its own; the small ones share.
+        #expect(messages.count == 5)
+        var assembler = DataChunks.Assembler()
+        for message in messages {
+            for chunk in message.chunks { try assembler.add(chunk) }
+        }
+        for (key, value) in values {
+            #expect(assembler.values[key]?.data == value.data)
+            #expect(assembler.values[key]?.typeName == "[UInt8]")
+        }
+        #expect(assembler.missing == ["gone": "not here"])
+    }
+
+    @Test func aChunkOfAnotherKeyMidValueIsMalformed() throws {
+        var assembler = DataChunks.Assembler()
+        let chunks = DataChunks.split(payload(bytes: DataChunks.chunkSize + 1), key: "a")
+        try assembler.add(chunks[0])
+        var intruder = DataChunks.split(payload(bytes: 4), key: "b")[0]
+        intruder.last = false
+        #expect(throws: ProtoConversionError.self) { try assembler.add(intruder) }
+    }
+}
