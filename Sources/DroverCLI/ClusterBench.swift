@@ -59,9 +59,10 @@ struct ClusterBench: AsyncParsableCommand {
         #if DEBUG
             print("warning: this is a debug build; measure with `swift run -c release drover bench cluster`")
         #endif
-        let selected = Set((only ?? "map_gather,submit_result,tree_reduce,transfer,startup,scheduler_rss").split(
-            separator: ","
-        ).map(String.init))
+        let selected = Set(
+            (only ?? "map_gather,submit_result,tree_reduce,transfer,startup,scheduler_rss").split(
+                separator: ","
+            ).map(String.init))
         print("\(ProcessInfo.processInfo.activeProcessorCount) cores; median of \(repeats) runs where repeated")
         var figures: [Figure] = []
         if !selected.isDisjoint(with: ["map_gather", "submit_result", "tree_reduce", "transfer"]) {
@@ -142,6 +143,16 @@ struct ClusterBench: AsyncParsableCommand {
             latencies.append(ContinuousClock.now - start)
             guard value == index else { throw ValidationError("submit→result returned \(value), not \(index)") }
         }
+        var identity: [Duration] = []
+        for _ in 0..<200 {
+            let start = ContinuousClock.now
+            _ = try await client.status()
+            identity.append(ContinuousClock.now - start)
+        }
+        print(
+            String(
+                format: "(b) for scale: one unary gRPC call (Identity) to the scheduler takes %.0f µs (median)",
+                Self.median(identity).inSeconds * 1e6))
         latencies.sort()
         let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         return [

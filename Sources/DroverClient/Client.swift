@@ -39,7 +39,8 @@ public final class Client: Sendable {
 
     /// Where a key stands, as the scheduler last said (or as this client decided, for `cancelled`).
     enum KeyState: Sendable {
-        case inMemory(holders: [String])
+        /// `inline` is the value itself, when the scheduler passed on a small result.
+        case inMemory(holders: [String], inline: Payload?)
         case erred(TaskError)
         /// Every copy was lost; the scheduler is recomputing it.
         case lost
@@ -246,7 +247,9 @@ public final class Client: Sendable {
             var byWorker: [String: [TaskKey]] = [:]
             for key in keys where payloads[key] == nil {
                 switch try await wait(for: key) {
-                case .inMemory(let holders):
+                case .inMemory(_, let inline?):
+                    payloads[key] = inline
+                case .inMemory(let holders, nil):
                     guard let first = holders.first else {
                         throw ClientError(message: "The scheduler says '\(key)' is in memory, but on no worker.")
                     }
@@ -294,7 +297,7 @@ public final class Client: Sendable {
     /// Whether the client still believes `key` is on `worker` (false once it was told otherwise).
     private func isKnown(_ key: TaskKey, on worker: String) -> Bool {
         state.withLock { state in
-            if case .inMemory(let holders) = state.keys[key] { return holders.contains(worker) }
+            if case .inMemory(let holders, _) = state.keys[key] { return holders.contains(worker) }
             return false
         }
     }
@@ -307,7 +310,7 @@ public final class Client: Sendable {
     private func forgetLocations(of keys: [TaskKey], on worker: String?) {
         state.withLock { state in
             for key in keys {
-                guard case .inMemory(let holders) = state.keys[key] else { continue }
+                guard case .inMemory(let holders, _) = state.keys[key] else { continue }
                 if worker == nil || holders.contains(worker!) { state.keys[key] = nil }
             }
         }
@@ -400,7 +403,8 @@ public final class Client: Sendable {
                 switch update.kind {
                 case .inMemory(let memory):
                     key = TaskKey(memory.key)
-                    keyState = .inMemory(holders: memory.holders)
+                    keyState = .inMemory(
+                        holders: memory.holders, inline: memory.hasInline ? Payload(proto: memory.inline) : nil)
                 case .erred(let erred):
                     key = TaskKey(erred.key.isEmpty ? erred.error.key : erred.key)
                     keyState = .erred(TaskError(proto: erred.error))

@@ -50,9 +50,11 @@ public actor SchedulerService {
 
     func workerSent(_ events: [Drover_V1_WorkerEvent], from id: WorkerID) {
         var translated: [SchedulerState.Event] = []
+        var inline: [TaskKey: Drover_V1_Payload] = [:]
         for event in events {
             switch event.kind {
             case .finished(let finished):
+                if finished.hasInline { inline[TaskKey(finished.key)] = finished.inline }
                 translated.append(
                     .taskFinished(
                         TaskKey(finished.key), worker: id, nbytes: finished.nbytes, duration: finished.durationSeconds
@@ -204,7 +206,9 @@ public actor SchedulerService {
 
     // MARK: - Performing actions
 
-    private func apply(_ events: [SchedulerState.Event]) {
+    /// Handles `events` and sends what they cause. `inline` holds small results that came with
+    /// this batch, passed on to the clients told the key is in memory.
+    private func apply(_ events: [SchedulerState.Event], inline: [TaskKey: Drover_V1_Payload] = [:]) {
         var toWorkers: [WorkerID: [Drover_V1_WorkerCommand]] = [:]
         var toClients: [ClientID: [Drover_V1_ClientUpdate]] = [:]
         for event in events {
@@ -217,7 +221,11 @@ public actor SchedulerService {
                 case .requestSteal(let worker, let key):
                     toWorkers[worker, default: []].append(.with { $0.steal = .with { $0.key = key.rawValue } })
                 case .notify(let client, let notice):
-                    toClients[client, default: []].append(update(notice))
+                    var message = update(notice)
+                    if case .inMemory(let key, _, _) = notice, let payload = inline[key] {
+                        message.inMemory.inline = payload
+                    }
+                    toClients[client, default: []].append(message)
                 }
             }
         }

@@ -69,7 +69,8 @@ public actor WorkerRuntime {
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         let server = GRPCServer(
             transport: .http2NIOPosix(
-                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext, config: TransportLimits.server(maxMessageBytes: TransportLimits.maxWorkerMessageBytes)
+                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext,
+                config: TransportLimits.server(maxMessageBytes: TransportLimits.maxWorkerMessageBytes)
             ),
             services: [WorkerRPCService(runtime: self)]
         )
@@ -263,6 +264,9 @@ public actor WorkerRuntime {
                         $0.nbytes = nbytes
                         $0.durationSeconds = duration
                         $0.typeName = store[key]?.typeName ?? ""
+                        if let payload = store[key], payload.data.count <= Self.inlineResultBytes {
+                            $0.inline = payload.proto
+                        }
                     }
                 }
             )
@@ -287,6 +291,9 @@ public actor WorkerRuntime {
     }
 
     // MARK: - Running tasks
+
+    /// Results this small travel with the finished report, so a waiting client needs no `GetData`.
+    static let inlineResultBytes = 1024
 
     private func execute(_ key: TaskKey) {
         logger.trace("execute", metadata: ["task.key": "\(key)"])

@@ -16,7 +16,9 @@ public enum DataFetch {
         let client = try connections.client(for: address)
         let request = Drover_V1_GetDataRequest.with { $0.keys = keys.map(\.rawValue) }
         do {
-            return try await Drover_V1_Worker.Client(wrapping: client).getData(request, options: TransportLimits.callOptions) { response in
+            return try await Drover_V1_Worker.Client(wrapping: client).getData(
+                request, options: TransportLimits.callOptions
+            ) { response in
                 var assembler = DataChunks.Assembler()
                 for try await message in response.messages {
                     for chunk in message.chunks { try assembler.add(chunk) }

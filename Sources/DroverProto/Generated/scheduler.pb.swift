@@ -141,9 +141,22 @@ public nonisolated struct Drover_V1_TaskFinished: Sendable {
 
   public var typeName: String = String()
 
+  /// The result itself when it is small: the scheduler passes it on to the clients waiting for
+  /// it, which then need no GetData.
+  public var inline: Drover_V1_Payload {
+    get {_inline ?? Drover_V1_Payload()}
+    set {_inline = newValue}
+  }
+  /// Returns true if `inline` has been explicitly set.
+  public var hasInline: Bool {self._inline != nil}
+  /// Clears the value of `inline`. Subsequent reads from it will return its default value.
+  public mutating func clearInline() {self._inline = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _inline: Drover_V1_Payload? = nil
 }
 
 public nonisolated struct Drover_V1_TaskFailed: Sendable {
@@ -616,9 +629,21 @@ public nonisolated struct Drover_V1_KeyInMemory: Sendable {
   /// Addresses of the workers holding it.
   public var holders: [String] = []
 
+  /// The value, when the worker sent it along (small results).
+  public var inline: Drover_V1_Payload {
+    get {_inline ?? Drover_V1_Payload()}
+    set {_inline = newValue}
+  }
+  /// Returns true if `inline` has been explicitly set.
+  public var hasInline: Bool {self._inline != nil}
+  /// Clears the value of `inline`. Subsequent reads from it will return its default value.
+  public mutating func clearInline() {self._inline = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _inline: Drover_V1_Payload? = nil
 }
 
 public nonisolated struct Drover_V1_KeyErred: Sendable {
@@ -932,7 +957,7 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Drover_V1_TaskFinished: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskFinished"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}nbytes\0\u{3}duration_seconds\0\u{3}type_name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}nbytes\0\u{3}duration_seconds\0\u{3}type_name\0\u{1}inline\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -944,12 +969,17 @@ nonisolated extension Drover_V1_TaskFinished: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.nbytes) }()
       case 3: try { try decoder.decodeSingularDoubleField(value: &self.durationSeconds) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.typeName) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._inline) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.key.isEmpty {
       try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
     }
@@ -962,6 +992,9 @@ nonisolated extension Drover_V1_TaskFinished: SwiftProtobuf.Message, SwiftProtob
     if !self.typeName.isEmpty {
       try visitor.visitSingularStringField(value: self.typeName, fieldNumber: 4)
     }
+    try { if let v = self._inline {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -970,6 +1003,7 @@ nonisolated extension Drover_V1_TaskFinished: SwiftProtobuf.Message, SwiftProtob
     if lhs.nbytes != rhs.nbytes {return false}
     if lhs.durationSeconds != rhs.durationSeconds {return false}
     if lhs.typeName != rhs.typeName {return false}
+    if lhs._inline != rhs._inline {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1947,7 +1981,7 @@ nonisolated extension Drover_V1_WorkersChanged: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Drover_V1_KeyInMemory: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KeyInMemory"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}nbytes\0\u{1}holders\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}nbytes\0\u{1}holders\0\u{1}inline\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1958,12 +1992,17 @@ nonisolated extension Drover_V1_KeyInMemory: SwiftProtobuf.Message, SwiftProtobu
       case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.nbytes) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.holders) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._inline) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.key.isEmpty {
       try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
     }
@@ -1973,6 +2012,9 @@ nonisolated extension Drover_V1_KeyInMemory: SwiftProtobuf.Message, SwiftProtobu
     if !self.holders.isEmpty {
       try visitor.visitRepeatedStringField(value: self.holders, fieldNumber: 3)
     }
+    try { if let v = self._inline {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1980,6 +2022,7 @@ nonisolated extension Drover_V1_KeyInMemory: SwiftProtobuf.Message, SwiftProtobu
     if lhs.key != rhs.key {return false}
     if lhs.nbytes != rhs.nbytes {return false}
     if lhs.holders != rhs.holders {return false}
+    if lhs._inline != rhs._inline {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -45,10 +45,18 @@ extension SchedulerState {
         return candidates.min { cost($0) < cost($1) }?.id
     }
 
-    /// Whether the worker holds as many tasks as saturation allows (at least one per thread).
+    /// Whether the worker holds as many root tasks as it should: Dask's worker-saturation (1.1
+    /// tasks per thread, at least one) and, beyond Dask, enough estimated work to cover a round
+    /// trip to the scheduler (``Configuration/queuedSecondsPerThread``), up to
+    /// ``Configuration/maxQueuedPerThread``. Tasks of unknown duration count as half a second each,
+    /// so only functions seen to be quick get the deeper queue.
     func isSaturated(_ worker: WorkerRecord) -> Bool {
-        let limit = max(Double(worker.threads), (Double(worker.threads) * configuration.workerSaturation).rounded(.up))
-        return Double(worker.processing.count) >= limit
+        let threads = Double(worker.threads)
+        let count = Double(worker.processing.count)
+        let saturation = max(threads, (threads * configuration.workerSaturation).rounded(.up))
+        guard count >= saturation else { return false }
+        if count >= threads * Double(configuration.maxQueuedPerThread) { return true }
+        return worker.occupancy >= threads * configuration.queuedSecondsPerThread
     }
 
     func estimatedDuration(_ key: TaskKey) -> Double {
@@ -60,7 +68,9 @@ extension SchedulerState {
         tasks[key]!.state = .processing
         tasks[key]!.processingOn = worker
         workers[worker]!.processing.insert(key)
-        workers[worker]!.occupancy += estimatedDuration(key)
+        let estimate = estimatedDuration(key)
+        tasks[key]!.occupancyEstimate = estimate
+        workers[worker]!.occupancy += estimate
         var whoHas: [TaskKey: [String]] = [:]
         for dependency in task.dependencies {
             whoHas[dependency] = tasks[dependency]!.whoHas.sorted().compactMap { workers[$0]?.address }
@@ -72,7 +82,9 @@ extension SchedulerState {
         tasks[key]?.processingOn = nil
         tasks[key]?.stealingTo = nil
         if workers[worker]?.processing.remove(key) != nil {
-            workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - estimatedDuration(key))
+            // Exactly what `assign` added, so estimates that change meanwhile leave no drift.
+            let estimate = tasks[key]?.occupancyEstimate ?? 0
+            workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - estimate)
         }
     }
 

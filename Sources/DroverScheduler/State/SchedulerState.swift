@@ -19,6 +19,12 @@ public struct SchedulerState: Sendable {
         public var bandwidth: Double = 100_000_000
         /// Assumed duration of a function never seen to finish (seconds).
         public var unknownTaskDuration: Double = 0.5
+        /// Estimated seconds of queued root tasks per thread a worker may hold beyond its
+        /// saturation, so that tasks much shorter than a scheduler round trip do not each wait
+        /// for one (Dask has no such allowance: a millisecond task costs it a round trip).
+        public var queuedSecondsPerThread: Double = 0.01
+        /// The most root tasks per thread a worker holds, however quick they are.
+        public var maxQueuedPerThread: Int = 256
 
         public init() {}
     }

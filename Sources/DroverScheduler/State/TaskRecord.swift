@@ -26,6 +26,8 @@ public struct TaskRecord: Sendable {
     public internal(set) var whoHas: Set<WorkerID> = []
     /// The worker running it (while processing).
     public internal(set) var processingOn: WorkerID?
+    /// The duration estimate added to `processingOn`'s occupancy when assigned.
+    var occupancyEstimate: Double = 0
     /// A steal asked of `processingOn`, to this worker, not yet answered.
     public internal(set) var stealingTo: WorkerID?
     /// The size of the result, once known.
