@@ -47,12 +47,22 @@ extension Client {
         _ futures: [Future<Value>], timeout: Duration? = nil, returnWhen: ReturnWhen = .allCompleted
     ) async throws -> (done: [Future<Value>], notDone: [Future<Value>]) {
         let keys = Array(Set(futures.map(\.key)))
-        let needed = returnWhen == .allCompleted ? keys.count : min(1, keys.count)
+        // At most a few child tasks, whatever the number of futures: Swift's task groups remove a
+        // finished child in time linear in the children left, so a child per future is
+        // quadratic (100,000 futures took minutes).
         try await withThrowingTaskGroup(of: Bool.self) { group in
-            for key in keys {
+            switch returnWhen {
+            case .allCompleted:
                 group.addTask {
-                    _ = try await self.wait(for: key)
+                    for key in keys { _ = try await self.wait(for: key) }
                     return true
+                }
+            case .firstCompleted:
+                for key in keys {
+                    group.addTask {
+                        _ = try await self.wait(for: key)
+                        return true
+                    }
                 }
             }
             if let timeout {
@@ -61,12 +71,8 @@ extension Client {
                     return false
                 }
             }
-            var completed = 0
-            while completed < needed, let finished = try await group.next() {
-                guard finished else {
-                    throw TimeoutError(description: "\(keys.count - completed) futures not done after \(timeout!)")
-                }
-                completed += 1
+            if !keys.isEmpty, let finished = try await group.next(), !finished {
+                throw TimeoutError(description: "futures not done after \(timeout!)")
             }
             group.cancelAll()
         }
@@ -84,7 +90,9 @@ extension Client {
 
     /// The futures in the order they complete, like `distributed.as_completed`.
     ///
-    /// A future that fails or is cancelled comes out too; its `result()` then throws.
+    /// A future that fails or is cancelled comes out too; its `result()` then throws. It waits with
+    /// one child task per future, which Swift's task groups make quadratic: fine for thousands of
+    /// futures, slow for hundreds of thousands (so is `wait(returnWhen: .firstCompleted)`).
     public func asCompleted<Value: TaskValue>(_ futures: [Future<Value>]) -> AsyncStream<Future<Value>> {
         let (stream, continuation) = AsyncStream.makeStream(of: Future<Value>.self)
         let waiter = Task {
