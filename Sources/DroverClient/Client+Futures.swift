@@ -46,24 +46,18 @@ extension Client {
     public func wait<Value: TaskValue>(
         _ futures: [Future<Value>], timeout: Duration? = nil, returnWhen: ReturnWhen = .allCompleted
     ) async throws -> (done: [Future<Value>], notDone: [Future<Value>]) {
-        let keys = Array(Set(futures.map(\.key)))
-        // At most a few child tasks, whatever the number of futures: Swift's task groups remove a
-        // finished child in time linear in the children left, so a child per future is
-        // quadratic (100,000 futures took minutes).
+        let keys = Set(futures.map(\.key))
+        let needed = returnWhen == .allCompleted ? keys.count : min(1, keys.count)
+        let completions = self.completions(of: keys)
         try await withThrowingTaskGroup(of: Bool.self) { group in
-            switch returnWhen {
-            case .allCompleted:
-                group.addTask {
-                    for key in keys { _ = try await self.wait(for: key) }
-                    return true
+            group.addTask {
+                var completed = 0
+                for await _ in completions {
+                    completed += 1
+                    if completed >= needed { return true }
                 }
-            case .firstCompleted:
-                for key in keys {
-                    group.addTask {
-                        _ = try await self.wait(for: key)
-                        return true
-                    }
-                }
+                if completed >= needed { return true }
+                throw ClientError(message: "The client closed while waiting for \(needed - completed) futures.")
             }
             if let timeout {
                 group.addTask {
@@ -71,7 +65,7 @@ extension Client {
                     return false
                 }
             }
-            if !keys.isEmpty, let finished = try await group.next(), !finished {
+            if let finished = try await group.next(), !finished {
                 throw TimeoutError(description: "futures not done after \(timeout!)")
             }
             group.cancelAll()
@@ -90,23 +84,18 @@ extension Client {
 
     /// The futures in the order they complete, like `distributed.as_completed`.
     ///
-    /// A future that fails or is cancelled comes out too; its `result()` then throws. It waits with
-    /// one child task per future, which Swift's task groups make quadratic: fine for thousands of
-    /// futures, slow for hundreds of thousands (so is `wait(returnWhen: .firstCompleted)`).
+    /// A future that fails or is cancelled comes out too; its `result()` then throws.
     public func asCompleted<Value: TaskValue>(_ futures: [Future<Value>]) -> AsyncStream<Future<Value>> {
+        let byKey = Dictionary(grouping: futures, by: \.key)
+        let completions = self.completions(of: Set(byKey.keys))
         let (stream, continuation) = AsyncStream.makeStream(of: Future<Value>.self)
-        let waiter = Task {
-            await withDiscardingTaskGroup { group in
-                for future in futures {
-                    group.addTask {
-                        _ = try? await self.wait(for: future.key)
-                        continuation.yield(future)
-                    }
-                }
+        let forwarder = Task {
+            for await key in completions {
+                for future in byKey[key] ?? [] { continuation.yield(future) }
             }
             continuation.finish()
         }
-        continuation.onTermination = { _ in waiter.cancel() }
+        continuation.onTermination = { _ in forwarder.cancel() }
         return stream
     }
 
@@ -137,14 +126,20 @@ extension Client {
     public func cancel<Value: TaskValue>(_ futures: [Future<Value>]) {
         var cancelled: [TaskKey] = []
         var waiters: [(CheckedContinuation<KeyState, any Error>)] = []
+        var watchers: [(AsyncStream<TaskKey>.Continuation, isLast: Bool, key: TaskKey)] = []
         state.withLock { state in
             for key in Set(futures.map(\.key)) where state.references[key] != nil {
                 state.keys[key] = .cancelled
                 waiters += (state.waiters.removeValue(forKey: key) ?? [:]).values
+                watchers += state.keyCompleted(key).map { ($0.0, $0.isLast, key) }
                 cancelled.append(key)
             }
         }
         for waiter in waiters { waiter.resume(returning: .cancelled) }
+        for (watcher, isLast, key) in watchers {
+            watcher.yield(key)
+            if isLast { watcher.finish() }
+        }
         if !cancelled.isEmpty { send(.with { $0.release = .with { $0.keys = cancelled.map(\.rawValue) } }) }
     }
 

@@ -35,6 +35,27 @@ public final class Client: Sendable {
         /// The workers connected, as the scheduler last said.
         var workers: [String] = []
         var workerWaiters: [(count: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        /// Streams of keys as they complete (`wait`, `asCompleted`), by number, and the numbers
+        /// watching each key.
+        var watchers: [Int: Watcher] = [:]
+        var watchersByKey: [TaskKey: [Int]] = [:]
+
+        /// The key is done: the watchers to tell, and whether it was the last key each waited for.
+        mutating func keyCompleted(_ key: TaskKey) -> [(AsyncStream<TaskKey>.Continuation, isLast: Bool)] {
+            var told: [(AsyncStream<TaskKey>.Continuation, isLast: Bool)] = []
+            for number in watchersByKey.removeValue(forKey: key) ?? [] {
+                guard var watcher = watchers[number] else { continue }
+                watcher.remaining -= 1
+                watchers[number] = watcher.remaining == 0 ? nil : watcher
+                told.append((watcher.continuation, watcher.remaining == 0))
+            }
+            return told
+        }
+    }
+
+    struct Watcher {
+        var remaining: Int
+        let continuation: AsyncStream<TaskKey>.Continuation
     }
 
     /// Where a key stands, as the scheduler last said (or as this client decided, for `cancelled`).
@@ -388,6 +409,7 @@ public final class Client: Sendable {
 
     private func received(_ updates: [Drover_V1_ClientUpdate]) {
         var resumed: [(CheckedContinuation<KeyState, any Error>, KeyState)] = []
+        var watchers: [(AsyncStream<TaskKey>.Continuation, isLast: Bool, key: TaskKey)] = []
         var workersReady: [CheckedContinuation<Void, any Error>] = []
         state.withLock { state in
             for update in updates {
@@ -421,26 +443,65 @@ public final class Client: Sendable {
                     for waiter in (state.waiters.removeValue(forKey: key) ?? [:]).values {
                         resumed.append((waiter, keyState))
                     }
+                    watchers += state.keyCompleted(key).map { ($0.0, $0.isLast, key) }
                 }
             }
         }
         for (waiter, keyState) in resumed { waiter.resume(returning: keyState) }
+        for (watcher, isLast, key) in watchers {
+            watcher.yield(key)
+            if isLast { watcher.finish() }
+        }
         for waiter in workersReady { waiter.resume() }
     }
 
     private func closed(reason: String) {
         Drover.clearDefaultCluster(self)
-        let (waiters, workerWaiters) = state.withLock { state in
+        let (waiters, workerWaiters, watchers) = state.withLock { state in
             state.closedReason = reason
             defer {
                 state.waiters = [:]
                 state.workerWaiters = []
+                state.watchers = [:]
+                state.watchersByKey = [:]
             }
-            return (state.waiters.values.flatMap(\.values), state.workerWaiters.map(\.continuation))
+            return (
+                state.waiters.values.flatMap(\.values), state.workerWaiters.map(\.continuation),
+                state.watchers.values.map(\.continuation)
+            )
         }
         let error = ClientError(message: "The client is closed: \(reason).")
         for waiter in waiters { waiter.resume(throwing: error) }
         for waiter in workerWaiters { waiter.resume(throwing: error) }
+        for watcher in watchers { watcher.finish() }  // short of their count: the caller sees why
+    }
+
+    /// The keys, each once, as they complete (finish, fail or are cancelled); those already done
+    /// first. The stream ends when all have, or when the client closes.
+    func completions(of keys: Set<TaskKey>) -> AsyncStream<TaskKey> {
+        let (stream, continuation) = AsyncStream.makeStream(of: TaskKey.self)
+        let (number, ready, isWatching) = state.withLock { state -> (Int, [TaskKey], Bool) in
+            let number = state.nextWaiter
+            state.nextWaiter += 1
+            var ready: [TaskKey] = []
+            var pending = 0
+            for key in keys {
+                if let known = state.keys[key], !known.isLost {
+                    ready.append(key)
+                } else if state.closedReason == nil {
+                    state.watchersByKey[key, default: []].append(number)
+                    pending += 1
+                }
+            }
+            if pending > 0 { state.watchers[number] = Watcher(remaining: pending, continuation: continuation) }
+            return (number, ready, pending > 0)
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: number) }
+        }
+        for key in ready { continuation.yield(key) }
+        if !isWatching { continuation.finish() }
+        return stream
     }
 }
 

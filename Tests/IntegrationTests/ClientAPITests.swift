@@ -62,6 +62,14 @@ import Testing
         for await future in client.asCompleted([third, second, first]) { order.append(future.key) }
         #expect(order == [first.key, second.key, third.key])
 
+        // Many futures, two of them for one (pure) key: each comes out once, none is lost.
+        let many = try client.map(Builtins.noop, Array(0..<2000) + [0])
+        var count = 0
+        for await _ in client.asCompleted(many) { count += 1 }
+        #expect(count == 2001)
+        let (allDone, _) = try await client.wait(many)
+        #expect(allDone.count == 2001)
+
         let failing = try client.submit(Remote.fail, 3)
         let (done, notDone) = try await client.wait([third, failing])
         #expect(done.map(\.key) == [third.key, failing.key])
