@@ -127,7 +127,8 @@ struct ClusterBench: AsyncParsableCommand {
             figures.append(
                 Figure(
                     bench: "map_gather", label: "(a) map+gather \(count) no-ops", unit: "tasks/s",
-                    value: Double(count) / Self.median(times).inSeconds, higherIsBetter: true, target: ">= 100000",
+                    value: Double(count) / LocalBench.median(times).inSeconds, higherIsBetter: true,
+                    target: ">= 100000",
                     daskMatch: ["bench": "map_gather", "tasks": String(count)], daskField: "tasks_per_s"))
         }
         return figures
@@ -152,13 +153,13 @@ struct ClusterBench: AsyncParsableCommand {
         print(
             String(
                 format: "(b) for scale: one unary gRPC call (Identity) to the scheduler takes %.0f µs (median)",
-                Self.median(identity).inSeconds * 1e6))
+                LocalBench.median(identity).inSeconds * 1e6))
         latencies.sort()
         let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         return [
             Figure(
                 bench: "submit_result", label: "(b) submit→result, median", unit: "µs",
-                value: Self.median(latencies).inSeconds * 1e6, higherIsBetter: false, target: "<= 250",
+                value: LocalBench.median(latencies).inSeconds * 1e6, higherIsBetter: false, target: "<= 250",
                 daskMatch: ["bench": "submit_result"], daskField: "median_us"),
             Figure(
                 bench: "submit_result", label: "(b) submit→result, p99", unit: "µs",
@@ -192,7 +193,7 @@ struct ClusterBench: AsyncParsableCommand {
         return [
             Figure(
                 bench: "tree_reduce", label: "(c) tree reduction, \(leaves) leaves", unit: "tasks/s",
-                value: Double(tasks) / Self.median(times).inSeconds, higherIsBetter: true, target: ">= 50000",
+                value: Double(tasks) / LocalBench.median(times).inSeconds, higherIsBetter: true, target: ">= 50000",
                 daskMatch: ["bench": "tree_reduce"], daskField: "tasks_per_s")
         ]
     }
@@ -216,11 +217,11 @@ struct ClusterBench: AsyncParsableCommand {
                 if into == 0 { local.append(elapsed) } else { remote.append(elapsed) }
             }
         }
-        let seconds = Self.median(remote).inSeconds
+        let seconds = LocalBench.median(remote).inSeconds
         print(
             String(
                 format: "(d) %d MiB: consumer on the other worker %.3f s, on the producer itself %.3f s",
-                transferMib, seconds, Self.median(local).inSeconds))
+                transferMib, seconds, LocalBench.median(local).inSeconds))
         return [
             Figure(
                 bench: "transfer", label: "(d) \(transferMib) MiB worker→worker", unit: "MiB/s",
@@ -242,7 +243,7 @@ struct ClusterBench: AsyncParsableCommand {
         return [
             Figure(
                 bench: "startup", label: "(e) Client.local(workers: 4)", unit: "ms",
-                value: Self.median(times).inSeconds * 1e3, higherIsBetter: false, target: "<= 100",
+                value: LocalBench.median(times).inSeconds * 1e3, higherIsBetter: false, target: "<= 100",
                 daskMatch: ["bench": "startup"], daskField: "seconds", daskScale: 1000)
         ]
     }
@@ -276,10 +277,6 @@ struct ClusterBench: AsyncParsableCommand {
         for _ in 0..<1000 where try await client.status().tasks > 0 {
             try await Task.sleep(for: .milliseconds(10))
         }
-    }
-
-    static func median(_ times: [Duration]) -> Duration {
-        times.sorted()[times.count / 2]
     }
 
     static func format(_ value: Double) -> String {

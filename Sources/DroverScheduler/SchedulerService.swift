@@ -64,9 +64,8 @@ public actor SchedulerService {
                 translated.append(
                     .taskErred(TaskKey(failed.error.key), worker: id, error: TaskError(proto: failed.error)))
             case .missing(let missing):
-                if let holder = state.worker(at: missing.holderAddress) {
-                    translated.append(.dataMissing(TaskKey(missing.key), holder: holder, reporter: id))
-                }
+                translated.append(
+                    .dataMissing(TaskKey(missing.key), holderAddress: missing.holderAddress, reporter: id))
             case .stealAnswer(let answer):
                 translated.append(.stealAnswered(TaskKey(answer.key), worker: id, started: answer.started))
             case .heartbeat(let heartbeat):
@@ -108,7 +107,11 @@ public actor SchedulerService {
             case .release(let release):
                 translated.append(.keysReleased(id, release.keys.map { TaskKey($0) }))
             case .scattered(let scattered):
-                translated.append(contentsOf: scattering(scattered, from: id))
+                let values = scattered.keys.map {
+                    SchedulerState.ScatteredValue(
+                        key: TaskKey($0.key), nbytes: $0.nbytes, workerAddress: $0.workerAddress)
+                }
+                translated.append(.dataScattered(id, values))
             case .register, nil:
                 continue
             }
@@ -155,16 +158,6 @@ public actor SchedulerService {
         }
         if !rejected.isEmpty { clientOutboxes[id]?.send(contentsOf: rejected) }
         return [.graphSubmitted(id, tasks: tasks, wants: submit.wants.map { TaskKey($0) })]
-    }
-
-    /// Scattered values as an event; values on workers the scheduler does not know err at once.
-    private func scattering(_ scattered: Drover_V1_ScatteredData, from id: ClientID) -> [SchedulerState.Event] {
-        let values = scattered.keys.map { value in
-            SchedulerState.ScatteredValue(
-                key: TaskKey(value.key), nbytes: value.nbytes,
-                worker: state.worker(at: value.workerAddress) ?? WorkerID(value.workerAddress))
-        }
-        return [.dataScattered(id, values)]
     }
 
     /// Tells every client (or one) which workers are connected.

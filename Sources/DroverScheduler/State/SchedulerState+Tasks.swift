@@ -61,10 +61,10 @@ extension SchedulerState {
     mutating func dataScattered(_ client: ClientID, _ values: [ScatteredValue], into actions: inout [Action]) {
         for value in values {
             let key = value.key
-            guard workers[value.worker] != nil else {
+            guard let holder = worker(at: value.workerAddress) else {
                 let error = TaskError(
                     kind: .failed, key: key, function: "scatter",
-                    message: "the worker it was scattered to (\(value.worker)) is no longer connected")
+                    message: "the worker it was scattered to (\(value.workerAddress)) is no longer connected")
                 actions.append(.notify(client, .erred(key, error)))
                 continue
             }
@@ -77,15 +77,15 @@ extension SchedulerState {
             }
             switch tasks[key]!.state {
             case .memory:
-                addHolder(value.worker, of: key)
+                addHolder(holder, of: key)
             case .released, .erred:
                 tasks[key]!.state = .memory
                 tasks[key]!.error = nil
                 tasks[key]!.nbytes = value.nbytes
-                addHolder(value.worker, of: key)
+                addHolder(holder, of: key)
             case .waiting, .queued, .noWorker, .processing:
                 // A task of that key is on its way: its result will do; the copy is not tracked.
-                actions.append(.free(value.worker, [key]))
+                actions.append(.free(holder, [key]))
             }
             clients[client, default: []].insert(key)
             tasks[key]!.wantedBy.insert(client)

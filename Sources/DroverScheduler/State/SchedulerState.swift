@@ -47,16 +47,16 @@ public struct SchedulerState: Sendable {
         }
     }
 
-    /// A value a client stored on a worker itself (scatter).
+    /// A value a client stored on a worker itself (scatter), at the address the client used.
     public struct ScatteredValue: Sendable, Hashable {
         public var key: TaskKey
         public var nbytes: Int64
-        public var worker: WorkerID
+        public var workerAddress: String
 
-        public init(key: TaskKey, nbytes: Int64, worker: WorkerID) {
+        public init(key: TaskKey, nbytes: Int64, workerAddress: String) {
             self.key = key
             self.nbytes = nbytes
-            self.worker = worker
+            self.workerAddress = workerAddress
         }
     }
 
@@ -79,8 +79,9 @@ public struct SchedulerState: Sendable {
         /// A client dropped its last future to these keys.
         case keysReleased(ClientID, [TaskKey])
         case clientDisconnected(ClientID)
-        /// `reporter` could not fetch `key` from `holder`.
-        case dataMissing(TaskKey, holder: WorkerID, reporter: WorkerID)
+        /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
+        /// it; empty when it was given no holder at all).
+        case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
         /// The worker answered a steal request: `started` means it is already running the task.
         case stealAnswered(TaskKey, worker: WorkerID, started: Bool)
         /// Time to look for work to steal.
@@ -165,8 +166,11 @@ public struct SchedulerState: Sendable {
         case .clientDisconnected(let client):
             release(Array(clients[client] ?? []), by: client, into: &actions)
             clients[client] = nil
-        case .dataMissing(let key, let holder, let reporter):
-            dataMissing(key, holder: holder, reporter: reporter, into: &actions)
+        case .dataMissing(let key, let holderAddress, let reporter):
+            // A holder no longer connected has had its copies dropped when it left.
+            if let holder = worker(at: holderAddress) {
+                dataMissing(key, holder: holder, reporter: reporter, into: &actions)
+            }
         case .stealAnswered(let key, let worker, let started):
             stealAnswered(key, worker: worker, started: started, into: &actions)
         case .balanceTimerFired:

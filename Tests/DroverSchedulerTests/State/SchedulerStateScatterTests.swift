@@ -8,7 +8,8 @@ import Testing
         var harness = Harness()
         _ = harness.join("w1")
         _ = harness.join("w2")
-        let scattered = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 4_000_000, worker: "w2")]))
+        let scattered = harness.handle(
+            .dataScattered("c1", [.init(key: "data", nbytes: 4_000_000, workerAddress: "tcp://w2")]))
         #expect(scattered == [.notify("c1", .inMemory("data", nbytes: 4_000_000, holders: ["tcp://w2"]))])
         #expect(harness.state(of: "data") == .memory)
         // A task on a large scattered value runs where the value is.
@@ -19,7 +20,7 @@ import Testing
     @Test func releasingAScatteredValueFreesItOnItsWorker() {
         var harness = Harness()
         _ = harness.join("w1")
-        _ = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 8, worker: "w1")]))
+        _ = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 8, workerAddress: "tcp://w1")]))
         let released = harness.handle(.keysReleased("c1", ["data"]))
         #expect(released == [.free("w1", ["data"])])
         #expect(harness.state(of: "data") == nil)
@@ -29,7 +30,7 @@ import Testing
         var harness = Harness()
         _ = harness.join("w1")
         _ = harness.join("w2")
-        _ = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 8, worker: "w1")]))
+        _ = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 8, workerAddress: "tcp://w1")]))
         let actions = harness.handle(.workerLeft("w1", cause: "killed"))
         #expect(computes(actions).isEmpty)
         guard case .notify("c1", .erred("data", let error)) = try #require(actions.first) else {
@@ -43,12 +44,12 @@ import Testing
     @Test func aValueScatteredToAnUnknownWorkerIsAnError() throws {
         var harness = Harness()
         _ = harness.join("w1")
-        let actions = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 8, worker: "gone")]))
+        let actions = harness.handle(.dataScattered("c1", [.init(key: "data", nbytes: 8, workerAddress: "tcp://gone")]))
         guard case .notify("c1", .erred("data", let error)) = try #require(actions.first) else {
             Issue.record("expected an error for the client, got \(actions)")
             return
         }
-        #expect(error.message.contains("no longer connected"))
+        #expect(error.message.contains("(tcp://gone) is no longer connected"))
         #expect(harness.state(of: "data") == nil)
     }
 

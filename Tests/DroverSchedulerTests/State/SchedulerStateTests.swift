@@ -258,7 +258,9 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         let holder: WorkerID = harness.state.tasks["a"]!.processingOn!
         let done = harness.handle(.taskFinished("a", worker: holder, nbytes: 8, duration: 0.1))
         let (runner, _) = computes(done)[0]
-        let actions = harness.handle(.dataMissing("a", holder: holder, reporter: runner))
+        // A holder address no worker has (it left) changes nothing.
+        #expect(harness.handle(.dataMissing("a", holderAddress: "tcp://gone", reporter: runner)).isEmpty)
+        let actions = harness.handle(.dataMissing("a", holderAddress: "tcp://\(holder)", reporter: runner))
         #expect(actions.contains(.free(runner, ["b"])))
         #expect(computes(actions).map(\.1) == ["a"])
     }
