@@ -64,6 +64,17 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(
+            name: "DroverNanny",
+            dependencies: [
+                "DroverCore", "DroverProto", "DroverLocal",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
             name: "DroverClient",
             dependencies: [
                 "DroverCore", "DroverProto", "DroverLocal",
@@ -84,6 +95,7 @@ let package = Package(
             name: "DroverCLI",
             dependencies: [
                 "DroverCore", "DroverLocal", "DroverProto", "DroverScheduler", "DroverWorker", "DroverClient",
+                "DroverNanny",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -104,7 +116,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "DroverCore", "DroverClient", "DroverLocal", "DroverProto", "DroverTestKit",
+                "DroverCore", "DroverClient", "DroverLocal", "DroverProto", "DroverTestKit", "DroverNanny",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -125,6 +137,11 @@ let package = Package(
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "DroverNannyTests",
+            dependencies: ["DroverCore", "DroverNanny", "DroverLocal"],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

@@ -51,7 +51,8 @@ struct SchedulerCommand: AsyncParsableCommand {
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run a worker for the scheduler at ADDRESS; prints 'LISTENING <host:port>' once it serves data."
+        abstract: "Run workers for the scheduler at ADDRESS under a nanny (or one bare worker with --no-nanny); "
+            + "prints 'LISTENING <host:port>' once they serve."
     )
 
     @Argument(help: "The scheduler's host:port.")
@@ -60,7 +61,13 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Tasks run at once.")
     var nthreads = 1
 
-    @Option(help: "The worker's name (default: its address).")
+    @Option(help: "Worker processes to start under a nanny (as `drover nanny --nworkers`).")
+    var nworkers = 1
+
+    @Flag(help: "Run one worker in this process, without a nanny (no memory enforcement, no restarts).")
+    var noNanny = false
+
+    @Option(help: "The worker's name (default: its address; under a nanny: <name>-0, <name>-1, …).")
     var name: String?
 
     @Option(help: "Address to serve data on.")
@@ -69,24 +76,80 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Port to serve data on (0: any free port).")
     var port = 0
 
-    @Option(help: "Memory limit, e.g. 4GiB or 500MB (reported; enforcement comes with the nanny).")
+    @Option(help: "Memory limit, e.g. 4GiB or 500MB; near it results spill to disk and the worker pauses.")
     var memoryLimit: String?
+
+    @Option(help: "Spill results to disk when those in memory pass this fraction of the memory limit (0: never).")
+    var memoryTargetFraction = 0.6
+
+    @Option(help: "Spill results to disk when the process's memory passes this fraction of the limit (0: never).")
+    var memorySpillFraction = 0.7
+
+    @Option(help: "Pause (run nothing new) when the process's memory passes this fraction of the limit (0: never).")
+    var memoryPauseFraction = 0.8
+
+    @Option(help: "Directory for the worker's spill files (default: the system's temporary directory).")
+    var localDirectory: String?
+
+    @Option(help: .hidden)
+    var nanny = ""
 
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
+
+    func validate() throws {
+        for (option, fraction) in [
+            ("--memory-target-fraction", memoryTargetFraction), ("--memory-spill-fraction", memorySpillFraction),
+            ("--memory-pause-fraction", memoryPauseFraction),
+        ] where !(0...1).contains(fraction) {
+            throw ValidationError("\(option) is \(fraction); a fraction of the memory limit is from 0 to 1.")
+        }
+    }
 
     func run() async throws {
         guard let endpoint = HostAndPort(scheduler) else {
             throw ValidationError("'\(scheduler)' is not a scheduler address of the form host:port.")
         }
+        // As `dask worker`: a nanny unless told otherwise; the nanny starts its workers with --nanny.
+        if nanny.isEmpty && !noNanny {
+            guard nworkers >= 1 else { throw ValidationError("--nworkers must be at least 1.") }
+            try await NannyOptions.runNanny(
+                scheduler: endpoint, workers: nworkers, threads: nthreads, memoryLimit: memoryLimit ?? "auto",
+                host: host, workerPort: port, nannyPort: 0, localDirectory: localDirectory, name: name,
+                drainTimeout: 10, logLevel: logLevel)
+            return
+        }
         let limit = try memoryLimit.map(MemorySize.parse) ?? 0
         let runtime = WorkerRuntime(
             options: .init(
-                scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit),
+                scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit,
+                memoryTargetFraction: memoryTargetFraction, memorySpillFraction: memorySpillFraction,
+                memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny),
             registry: DroverCommand.registry,
             logger: makeLogger("drover.worker", level: logLevel)
         )
-        try await runtime.run(onListening: announce)
+        // SIGTERM retires the worker: its results move to other workers, then the scheduler closes
+        // it. A second SIGTERM, or one while no scheduler is connected, ends it at once.
+        signal(SIGTERM, SIG_IGN)
+        let terminations = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        let (signals, received) = AsyncStream.makeStream(of: Void.self)
+        terminations.setEventHandler { received.yield() }
+        terminations.resume()
+        defer { terminations.cancel() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await runtime.run(onListening: announce) }
+            group.addTask {
+                var isRetiring = false
+                for await _ in signals {
+                    // Dispatch keeps receiving SIGTERM, so re-raising it would not end the process.
+                    if isRetiring { Glibc.exit(128 + SIGTERM) }
+                    isRetiring = true
+                    if await !runtime.retire(reason: "SIGTERM") { Glibc.exit(0) }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
     }
 }
 
@@ -99,22 +162,4 @@ func makeLogger(_ label: String, level: String) -> Logger {
     var logger = Logger(label: label)
     logger.logLevel = Logger.Level(rawValue: level) ?? .info
     return logger
-}
-
-/// Memory sizes as Dask writes them: `4GiB`, `500MB`, `1e9`, plain bytes.
-enum MemorySize {
-    static func parse(_ text: String) throws -> Int64 {
-        let units: [(String, Double)] = [
-            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
-            ("kB", 1e3), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1),
-        ]
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        for (suffix, factor) in units where trimmed.hasSuffix(suffix) {
-            if let number = Double(trimmed.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), number >= 0 {
-                return Int64(number * factor)
-            }
-        }
-        if let number = Double(trimmed), number >= 0 { return Int64(number) }
-        throw ValidationError("'\(text)' is not a memory size (examples: 4GiB, 500MB, 1000000).")
-    }
 }

@@ -19,7 +19,8 @@ public struct DroverCommand: AsyncParsableCommand {
         commandName: "drover",
         abstract: "A Dask-style task scheduler: lazy graphs on threads, processes or a cluster.",
         subcommands: [
-            SchedulerCommand.self, WorkerCommand.self, DemoCommand.self, BenchCommand.self, FunctionsCommand.self,
+            SchedulerCommand.self, WorkerCommand.self, NannyCommand.self, DemoCommand.self, BenchCommand.self,
+            FunctionsCommand.self,
         ]
     )
 
@@ -36,7 +37,8 @@ public struct DroverCommand: AsyncParsableCommand {
     /// `registry` instead and exits.
     public static func main(registry: TaskRegistry) async {
         await Drover.bootstrap(registry)
-        if ProcessInfo.processInfo.environment[LocalCluster.exitWithParentVariable] != nil {
+        Drover.joinCgroup()
+        if ProcessInfo.processInfo.environment[Drover.exitWithParentVariable] != nil {
             Drover.exitWithParent()
         }
         installedRegistry.withLock { $0 = registry }

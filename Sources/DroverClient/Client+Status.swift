@@ -14,6 +14,19 @@ public struct ClusterStatus: Sendable, Hashable {
         public var processing: Int
         /// Results it holds.
         public var held: Int
+        /// Its memory limit in bytes (0: none).
+        public var memoryLimit: Int64 = 0
+        /// Its process's resident memory, and the bytes of results in memory and on disk, from its
+        /// last heartbeat.
+        public var memoryBytes: Int64 = 0
+        public var managedBytes: Int64 = 0
+        public var spilledBytes: Int64 = 0
+        /// Paused for memory: runs nothing new, still serves its data.
+        public var isPaused = false
+        /// "running", "paused" or "closing".
+        public var status = "running"
+        /// Its nanny's address; empty when it has none.
+        public var nanny = ""
     }
 
     public var workers: [Worker]
@@ -31,7 +44,9 @@ extension Client {
             workers: response.workerInfo.map {
                 .init(
                     id: WorkerID($0.id), address: $0.address, threads: Int($0.threads),
-                    processing: Int($0.processing), held: Int($0.held)
+                    processing: Int($0.processing), held: Int($0.held), memoryLimit: $0.memoryLimit,
+                    memoryBytes: $0.memoryBytes, managedBytes: $0.managedBytes, spilledBytes: $0.spilledBytes,
+                    isPaused: $0.paused, status: $0.status, nanny: $0.nanny
                 )
             },
             tasks: Int(response.tasks),

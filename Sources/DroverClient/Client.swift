@@ -326,13 +326,14 @@ public final class Client: Sendable {
     /// How many failed fetches a gather survives.
     static let gatherAttempts = 8
 
-    /// Forgets that `keys` are on `worker` (any worker when nil), so the next wait takes the
-    /// scheduler's next word on them.
+    /// Forgets that `keys` are on `worker` (on any worker when nil). A key with other holders is
+    /// fetched from them next; one with none waits for the scheduler's next word on it.
     private func forgetLocations(of keys: [TaskKey], on worker: String?) {
         state.withLock { state in
             for key in keys {
-                guard case .inMemory(let holders, _) = state.keys[key] else { continue }
-                if worker == nil || holders.contains(worker!) { state.keys[key] = nil }
+                guard case .inMemory(let holders, let inline) = state.keys[key] else { continue }
+                let others = worker.map { gone in holders.filter { $0 != gone } } ?? []
+                state.keys[key] = others.isEmpty ? nil : .inMemory(holders: others, inline: inline)
             }
         }
     }

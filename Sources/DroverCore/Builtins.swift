@@ -47,6 +47,20 @@ public enum Builtins {
         (0..<max(0, count)).map { UInt8(truncatingIfNeeded: $0 % 251) }
     }
 
+    /// Allocates `bytes` bytes, writes every page, keeps them for `seconds` and returns `bytes`: a
+    /// task that needs that much memory, for memory limits, spilling and pausing.
+    public static let allocate = TaskFunction("allocate") { (bytes: Int, seconds: Double) async throws -> Int in
+        let count = max(0, bytes)
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(1, count), alignment: 4096)
+        defer { pointer.deallocate() }
+        let pages = stride(from: 0, to: count, by: 4096)
+        for offset in pages { pointer.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
+        if seconds > 0 { try await Task.sleep(for: .seconds(seconds)) }
+        // Read every page back, so no write can be optimised away.
+        let touched = pages.reduce(0) { $0 + Int(pointer.load(fromByteOffset: $1, as: UInt8.self)) }
+        return touched == pages.underestimatedCount ? count : -1
+    }
+
     /// The number of bytes given: the transfer benchmark's consumer.
     public static let countBytes = TaskFunction("count-bytes") { (bytes: [UInt8]) -> Int in bytes.count }
 }
@@ -56,6 +70,7 @@ extension TaskRegistry {
     public static var builtins: TaskRegistry {
         var registry = TaskRegistry()
         registry.register(Builtins.inc)
+        registry.register(Builtins.allocate)
         registry.register(Builtins.incHalfSecond)
         registry.register(Builtins.double)
         registry.register(Builtins.add)

@@ -33,10 +33,35 @@ extension Drover {
 }
 
 extension Drover {
+    /// Set in the environment of a child `drover` process that must die with its parent.
+    public static let exitWithParentVariable = "DROVER_EXIT_WITH_PARENT"
+    /// Names the `cgroup.procs` file a child worker joins before anything else (set by its nanny).
+    public static let cgroupProcsVariable = "DROVER_CGROUP_PROCS"
+
     /// Makes the kernel end this process (SIGTERM) when its parent dies, so that children started
-    /// by a local cluster never outlive it.
+    /// by a local cluster or a nanny never outlive it. A parent that died before this call is
+    /// caught by comparing the parent's pid with the one recorded at start.
     public static func exitWithParent() {
         _ = drover_set_parent_death_signal(SIGTERM)
+        if getppid() == 1 { raise(SIGTERM) }
+    }
+
+    /// Moves this process into the cgroup its nanny made for it (``cgroupProcsVariable``), before
+    /// it runs any task; exits with a clear message when that fails, since running outside the
+    /// limit would break the nanny's promise.
+    public static func joinCgroup() {
+        guard let procs = ProcessInfo.processInfo.environment[cgroupProcsVariable], !procs.isEmpty else { return }
+        unsetenv(cgroupProcsVariable)
+        let fd = open(procs, O_WRONLY | O_CLOEXEC)
+        let text = "\(getpid())\n"
+        let written = fd >= 0 ? text.withCString { write(fd, $0, strlen($0)) } : -1
+        let error = errno
+        if fd >= 0 { close(fd) }
+        guard written > 0 else {
+            FileHandle.standardError.write(
+                Data("drover: cannot join the cgroup \(procs): \(String(cString: strerror(error)))\n".utf8))
+            exit(70)
+        }
     }
 }
 

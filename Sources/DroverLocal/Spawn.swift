@@ -26,11 +26,14 @@ public enum Spawn {
         }
         let argv = [executable] + arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
-        var pid: pid_t = 0
-        let status = withCStrings(argv) { argvPointers in
-            withCStrings(envp) { envPointers in
-                posix_spawn(&pid, executable, &actions, nil, argvPointers, envPointers)
+        let (status, pid) = SpawnThread.shared.run {
+            var pid: pid_t = 0
+            let status = withCStrings(argv) { argvPointers in
+                withCStrings(envp) { envPointers in
+                    posix_spawn(&pid, executable, &actions, nil, argvPointers, envPointers)
+                }
             }
+            return (status, pid)
         }
         guard status == 0 else {
             throw Failure(description: "cannot start '\(executable)': \(String(cString: strerror(status)))")
@@ -57,6 +60,55 @@ public enum Spawn {
             SIGILL: "SIGILL", SIGTRAP: "SIGTRAP", SIGFPE: "SIGFPE", SIGINT: "SIGINT",
         ]
         return "was killed by signal \(signal)\(names[signal].map { " (\($0))" } ?? "")"
+    }
+}
+
+/// The thread every child is started from. A child that asks to die with its parent
+/// (`PR_SET_PDEATHSIG`) is in fact tied to the *thread* that started it; Swift's concurrency
+/// threads come and go, so children are started from this one, which lives as long as the process.
+private final class SpawnThread: @unchecked Sendable {
+    static let shared = SpawnThread()
+
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+
+    private init() {
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "drover-spawn"
+        thread.start()
+    }
+
+    /// Runs `body` on the spawn thread and returns its result.
+    func run<Result>(_ body: @escaping () -> Result) -> Result {
+        let done = NSCondition()
+        var result: Result?
+        var finished = false
+        condition.lock()
+        jobs.append {
+            let value = body()
+            done.lock()
+            result = value
+            finished = true
+            done.signal()
+            done.unlock()
+        }
+        condition.signal()
+        condition.unlock()
+        done.lock()
+        while !finished { done.wait() }
+        done.unlock()
+        return result!
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let batch = jobs
+            jobs = []
+            condition.unlock()
+            for job in batch { job() }
+        }
     }
 }
 

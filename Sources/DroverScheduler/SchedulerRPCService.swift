@@ -102,6 +102,13 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         }
     }
 
+    public func reportWorkerExit(request: Drover_V1_WorkerExitReport, context: ServerContext) async throws
+        -> Drover_V1_WorkerExitAck
+    {
+        await service.workerExited(request)
+        return .init()
+    }
+
     public func identity(request: Drover_V1_IdentityRequest, context: ServerContext) async throws
         -> Drover_V1_IdentityResponse
     {

@@ -14,9 +14,16 @@ public actor SchedulerService {
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]
     private let logger: Logger
+    /// How long a worker with a nanny whose stream broke waits for the nanny to say why, before it
+    /// is removed with the connection's cause.
+    private let exitReportGrace: Duration
 
-    public init(configuration: SchedulerState.Configuration = .init(), logger: Logger) {
+    public init(
+        configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
+        logger: Logger
+    ) {
         self.state = SchedulerState(configuration: configuration)
+        self.exitReportGrace = exitReportGrace
         self.logger = logger
     }
 
@@ -41,7 +48,7 @@ public actor SchedulerService {
         apply([
             .workerJoined(
                 id, address: registration.address, threads: Int(registration.threads),
-                memoryLimit: registration.memoryLimit
+                memoryLimit: registration.memoryLimit, nanny: registration.nanny
             )
         ])
         announceWorkers()
@@ -69,7 +76,28 @@ public actor SchedulerService {
             case .stealAnswer(let answer):
                 translated.append(.stealAnswered(TaskKey(answer.key), worker: id, started: answer.started))
             case .heartbeat(let heartbeat):
-                translated.append(.workerReported(id, memoryBytes: heartbeat.memoryBytes))
+                translated.append(
+                    .workerReported(
+                        id, memoryBytes: heartbeat.memoryBytes, managedBytes: heartbeat.managedBytes,
+                        spilledBytes: heartbeat.spilledBytes))
+                switch (heartbeat.paused, state.workers[id]?.status) {
+                case (true, .running):
+                    logger.info("worker paused", metadata: ["worker.id": "\(id)"])
+                    translated.append(.workerPaused(id))
+                case (false, .paused):
+                    logger.info("worker resumed", metadata: ["worker.id": "\(id)"])
+                    translated.append(.workerResumed(id))
+                default:
+                    break
+                }
+            case .retiring(let retiring):
+                logger.info("worker retiring", metadata: ["worker.id": "\(id)", "reason": "\(retiring.reason)"])
+                translated.append(.workerRetiring(id))
+            case .started(let started):
+                translated.append(.tasksStarted(id, started.keys.map { TaskKey($0) }))
+            case .acquired(let acquired):
+                let sizes = zip(acquired.keys, acquired.nbytes).map { (TaskKey($0), $1) }
+                translated.append(.keysAcquired(id, Dictionary(sizes, uniquingKeysWith: { first, _ in first })))
             case .register, nil:
                 continue
             }
@@ -84,8 +112,36 @@ public actor SchedulerService {
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
-        logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(cause)"])
-        apply([.workerLeft(id, cause: cause)])
+        apply([.workerDisconnected(id, cause: cause)])
+        if state.workers[id] == nil {
+            logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(cause)"])
+        }
+        announceWorkers()
+    }
+
+    /// A nanny says one of its workers exited, and why.
+    func workerExited(_ report: Drover_V1_WorkerExitReport) {
+        let id = WorkerID(report.workerID)
+        let known = state.workers[id]?.address == report.address
+        logger.warning(
+            "worker died",
+            metadata: [
+                "worker.id": "\(id)", "peer.address": "\(report.address)", "cause": "\(report.cause)",
+                "worker.restarts": "\(report.restarts)",
+            ])
+        guard known else { return }
+        workerOutboxes[id]?.finish()
+        workerOutboxes[id] = nil
+        workerFunctions[id] = nil
+        apply([.workerExited(id, address: report.address, cause: report.cause)])
+        announceWorkers()
+    }
+
+    private func exitReportOverdue(_ id: WorkerID, incarnation: Int, cause: String) {
+        guard state.workers[id]?.incarnation == incarnation else { return }
+        let overdue = "\(cause); its nanny did not say why within \(exitReportGrace)"
+        logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(overdue)"])
+        apply([.exitReportOverdue(id, incarnation: incarnation, cause: overdue)])
         announceWorkers()
     }
 
@@ -192,6 +248,17 @@ public actor SchedulerService {
                     $0.memoryLimit = worker.memoryLimit
                     $0.processing = Int32(worker.processing.count)
                     $0.held = Int32(worker.hasWhat.count)
+                    $0.memoryBytes = worker.memoryBytes
+                    $0.managedBytes = worker.reportedManagedBytes
+                    $0.spilledBytes = worker.spilledBytes
+                    $0.paused = worker.status == .paused
+                    $0.status =
+                        switch worker.status {
+                        case .running: "running"
+                        case .paused: "paused"
+                        case .closing: "closing"
+                        }
+                    $0.nanny = worker.nanny
                 }
             }
         }
@@ -219,6 +286,28 @@ public actor SchedulerService {
                         message.inMemory.inline = payload
                     }
                     toClients[client, default: []].append(message)
+                case .replicate(let worker, let keys):
+                    toWorkers[worker, default: []].append(
+                        .with {
+                            $0.replicate = .with {
+                                $0.keys = keys.sorted { $0.key < $1.key }.map { key, addresses in
+                                    .with {
+                                        $0.key = key.rawValue
+                                        $0.addresses = addresses
+                                        $0.nbytes = state.tasks[key]?.nbytes ?? 0
+                                    }
+                                }
+                            }
+                        })
+                case .close(let worker, let reason):
+                    logger.info("closing worker", metadata: ["worker.id": "\(worker)", "reason": "\(reason)"])
+                    toWorkers[worker, default: []].append(.with { $0.close = .with { $0.reason = reason } })
+                case .awaitExitReport(let worker, let incarnation, let cause):
+                    let grace = exitReportGrace
+                    Task {
+                        try? await Task.sleep(for: grace)
+                        await self.exitReportOverdue(worker, incarnation: incarnation, cause: cause)
+                    }
                 }
             }
         }

@@ -71,6 +71,9 @@ public final class ProcessHarness: Sendable {
         try await line(startingWith: "LISTENING ")
     }
 
+    /// Whether the process has been reaped (by ``stop()`` or ``terminate(timeout:)``).
+    public var hasExited: Bool { exited.withLock { $0 } }
+
     /// Sends a signal (while the process has not been reaped, so the pid is still ours).
     public func signal(_ number: Int32) {
         exited.withLock { exited in
@@ -86,6 +89,28 @@ public final class ProcessHarness: Sendable {
             Spawn.wait(pid)
             exited = true
         }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit, up to `timeout`, then kills it.
+    ///
+    /// - Returns: Its wait status, and whether it exited by itself within the timeout.
+    @discardableResult
+    public func terminate(timeout: Duration = .seconds(20)) async -> (status: Int32, graceful: Bool) {
+        signal(SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let reaped: Int32? = exited.withLock { exited in
+                guard !exited else { return 0 }
+                var status: Int32 = 0
+                guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+                exited = true
+                return status
+            }
+            if let reaped { return (reaped, true) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        stop()
+        return (Int32(SIGKILL), false)
     }
 
     /// The process's stderr so far.

@@ -8,22 +8,39 @@ public import Logging
 import SwiftProtobuf
 
 /// A worker process: runs what the scheduler assigns on `threads` threads of its own, keeps the
-/// results, fetches inputs from peers, and serves its results to peers and clients.
+/// results (spilling them to disk when memory runs short), fetches inputs from peers, and serves
+/// its results to peers and clients.
 ///
-/// Decisions are ``WorkerState``'s; this actor carries them out. When the scheduler goes away the
-/// worker drops what it held and reconnects with backoff until it is back.
+/// Decisions are ``WorkerState``'s and ``MemoryPolicy``'s; this actor carries them out. When the
+/// scheduler goes away the worker drops what it held and reconnects with backoff until it is back.
+/// ``run(onListening:)`` returns when the scheduler sends `Close` (after ``retire(reason:)``, or
+/// to stop the worker) or when its task is cancelled.
 public actor WorkerRuntime {
+    /// How to run a worker.
     public struct Options: Sendable {
         public var scheduler: HostAndPort
         public var host: String
         public var port: Int
         public var threads: Int
         public var name: String?
+        /// The memory limit in bytes; 0 for none (nothing is spilled and the worker never pauses).
         public var memoryLimit: Int64
+        /// Spill results when those in memory pass this fraction of the limit (0: never).
+        public var memoryTargetFraction: Double
+        /// Spill results when the process's memory passes this fraction of the limit (0: never).
+        public var memorySpillFraction: Double
+        /// Pause when the process's memory passes this fraction of the limit (0: never).
+        public var memoryPauseFraction: Double
+        /// Where the spill directory goes; nil for the system's temporary directory.
+        public var localDirectory: String?
+        /// The address of the nanny supervising this worker; empty when none.
+        public var nanny: String
 
+        /// Creates options; the memory fractions default to Dask's 0.60, 0.70 and 0.80.
         public init(
             scheduler: HostAndPort, host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, name: String? = nil,
-            memoryLimit: Int64 = 0
+            memoryLimit: Int64 = 0, memoryTargetFraction: Double = 0.6, memorySpillFraction: Double = 0.7,
+            memoryPauseFraction: Double = 0.8, localDirectory: String? = nil, nanny: String = ""
         ) {
             self.scheduler = scheduler
             self.host = host
@@ -31,41 +48,73 @@ public actor WorkerRuntime {
             self.threads = threads
             self.name = name
             self.memoryLimit = memoryLimit
+            self.memoryTargetFraction = memoryTargetFraction
+            self.memorySpillFraction = memorySpillFraction
+            self.memoryPauseFraction = memoryPauseFraction
+            self.localDirectory = localDirectory
+            self.nanny = nanny
         }
     }
 
     let options: Options
     let registry: TaskRegistry
     let logger: Logger
-    private var state: WorkerState
-    private var store: [TaskKey: Payload] = [:]
-    private var address = ""
+    let policy: MemoryPolicy
+    var state: WorkerState
+    var store: DataStore
+    private(set) var address = ""
     private var outbox: BatchingQueue<Drover_V1_WorkerEvent>?
     private var pending: [Drover_V1_WorkerEvent] = []
-    private var isConnected = false
+    private var acquired: [(key: TaskKey, nbytes: Int64)] = []
+    /// Tasks started during this `handle`, reported in one `TasksStarted` (a worker that dies is
+    /// blamed only for the tasks it had started).
+    var started: [TaskKey] = []
+    private(set) var isConnected = false
+    /// `retire` was called: the scheduler is moving this worker's results away.
+    private var isRetiring = false
+    private var isStopping = false
+    /// Ends when the worker is to stop (`Close`, or retiring without a scheduler).
+    private let stopSignal: AsyncStream<Void>
+    private let stopContinuation: AsyncStream<Void>.Continuation
+    /// The last spill failed: later failures are logged at debug until one succeeds.
+    var isSpillFailing = false
     /// Work to start: task bodies run on `pool` (they may block); transfers run on Swift's pool
     /// (gRPC must never wait behind a blocked task thread).
     private let jobs: AsyncStream<Job>
-    private let jobQueue: AsyncStream<Job>.Continuation
+    let jobQueue: AsyncStream<Job>.Continuation
 
-    private struct Job: Sendable {
+    struct Job: Sendable {
         var runsTask: Bool
         var body: @Sendable () async -> Void
     }
     private let pool: ThreadPool
     /// One connection per peer, for fetching inputs.
-    private let peers = PeerConnections()
+    let peers = PeerConnections()
 
+    /// Creates a worker; nothing starts until ``run(onListening:)``.
     public init(options: Options, registry: TaskRegistry, logger: Logger) {
         self.options = options
         self.registry = registry
         self.logger = logger
+        self.policy = MemoryPolicy(
+            limit: options.memoryLimit, targetFraction: options.memoryTargetFraction,
+            spillFraction: options.memorySpillFraction, pauseFraction: options.memoryPauseFraction)
         self.state = WorkerState(threads: options.threads, address: "")
+        let parent = options.localDirectory ?? FileManager.default.temporaryDirectory.path
+        self.store = DataStore(
+            directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier))
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
+        (stopSignal, stopContinuation) = AsyncStream.makeStream(of: Void.self)
         pool = ThreadPool(threads: max(1, options.threads), name: "drover-worker")
     }
 
-    /// Serves until cancelled; calls `onListening` with the address once peers can connect.
+    /// Serves until the scheduler closes this worker or the task is cancelled; calls `onListening`
+    /// with the address once peers can connect.
+    ///
+    /// On the way out the server finishes the transfers under way, running tasks finish, and the
+    /// spill directory is removed.
+    ///
+    /// - Throws: When the server cannot listen.
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         let server = GRPCServer(
             transport: .http2NIOPosix(
@@ -74,6 +123,10 @@ public actor WorkerRuntime {
             ),
             services: [WorkerRPCService(runtime: self)]
         )
+        defer {
+            store.removeAll()
+            pool.shutdown()
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
             guard let bound = try await server.listeningAddress?.ipv4 else {
@@ -95,13 +148,51 @@ public actor WorkerRuntime {
                     }
                 }
             }
-            group.addTask { await self.heartbeats() }
-            await connectForever()
+            await withDiscardingTaskGroup { connection in
+                connection.addTask { await self.connectForever() }
+                connection.addTask { await self.heartbeats() }
+                connection.addTask { await self.monitorMemory() }
+                for await _ in stopSignal {}  // until stop() or cancellation
+                connection.cancelAll()
+            }
             server.beginGracefulShutdown()
             jobQueue.finish()
             await peers.close()
         }
-        pool.shutdown()
+    }
+
+    // MARK: - Retiring and stopping
+
+    /// Starts a graceful exit (SIGTERM): tells the scheduler this worker is retiring and goes on
+    /// serving data and running what it has, until the scheduler, having copied the results only
+    /// this worker holds to others, sends `Close`.
+    ///
+    /// Without a scheduler connection there is nobody to hand results to: ``run(onListening:)``
+    /// winds down without waiting for one, and the caller may as well exit at once.
+    ///
+    /// - Parameter reason: Why, for the scheduler's logs ("SIGTERM").
+    /// - Returns: Whether the worker is draining through the scheduler (false: it is stopping).
+    @discardableResult
+    public func retire(reason: String) -> Bool {
+        guard !isStopping else { return false }
+        guard !isRetiring else { return true }
+        guard isConnected, let outbox else {
+            logger.info("stopping: no scheduler to hand results to", metadata: ["reason": "\(reason)"])
+            stop()
+            return false
+        }
+        isRetiring = true
+        logger.info("retiring", metadata: ["reason": "\(reason)", "task.count": "\(store.ledger.count)"])
+        outbox.send(.with { $0.retiring = .with { $0.reason = reason } })
+        return true
+    }
+
+    /// Makes ``run(onListening:)`` wind down and return.
+    private func stop() {
+        guard !isStopping else { return }
+        isStopping = true
+        outbox?.finish()
+        stopContinuation.finish()
     }
 
     // MARK: - The scheduler connection
@@ -118,14 +209,20 @@ public actor WorkerRuntime {
                 ) { client in
                     try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
                 }
-            } catch {
+            } catch let error where !isStopping {
                 logger.warning(
                     "scheduler connection lost",
                     metadata: ["peer.address": "\(options.scheduler)", "error": "\(error)"]
                 )
-            }
+            } catch {}
             // A connection that got as far as registering starts the backoff over.
             if detach() { delay = .milliseconds(100) }
+            if isRetiring && !isStopping {
+                // The scheduler that was moving our results is gone; a new one would not know us.
+                logger.info("stopping: the scheduler went away while this worker was retiring")
+                stop()
+                return
+            }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(5))
         }
@@ -152,8 +249,10 @@ public actor WorkerRuntime {
 
     /// A new connection: register, with an empty slate (the scheduler forgot us when we left).
     private func attach(_ continuation: BatchingQueue<Drover_V1_WorkerEvent>) {
+        let wasPaused = state.isPaused
         state = WorkerState(threads: options.threads, address: address)
-        store = [:]
+        if wasPaused { _ = state.handle(.pauseChanged(true)) }
+        store.removeAll()
         outbox = continuation
         let registration = Drover_V1_RegisterWorker.with {
             $0.id = options.name ?? address
@@ -161,6 +260,7 @@ public actor WorkerRuntime {
             $0.threads = Int32(options.threads)
             $0.memoryLimit = options.memoryLimit
             $0.functions = registry.names
+            $0.nanny = options.nanny
         }
         continuation.send(.with { $0.register = registration })
         logger.info("registered with the scheduler", metadata: ["peer.address": "\(options.scheduler)"])
@@ -180,20 +280,26 @@ public actor WorkerRuntime {
         return isConnected
     }
 
-    /// Tells the scheduler, once a second, how much memory this process uses.
+    /// Tells the scheduler how much memory this process uses, at once (the process just paused or
+    /// resumed) or, from ``heartbeats()``, once a second.
+    func sendHeartbeat(residentBytes: Int64? = nil) {
+        guard isConnected, let outbox else { return }
+        outbox.send(
+            .with {
+                $0.heartbeat = .with {
+                    $0.memoryBytes = residentBytes ?? ProcessMemory.residentBytes() ?? 0
+                    $0.managedBytes = store.managedBytes
+                    $0.spilledBytes = store.spilledBytes
+                    $0.paused = state.isPaused
+                    $0.executing = Int32(state.executingCount)
+                }
+            })
+    }
+
     private func heartbeats() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            guard isConnected else { continue }
-            let managed = store.values.reduce(Int64(0)) { $0 + Int64($1.data.count) }
-            outbox?.send(
-                .with {
-                    $0.heartbeat = .with {
-                        $0.memoryBytes = ProcessMemory.residentBytes() ?? 0
-                        $0.managedBytes = managed
-                        $0.executing = Int32(state.executingCount)
-                    }
-                })
+            sendHeartbeat()
         }
     }
 
@@ -208,33 +314,55 @@ public actor WorkerRuntime {
                     logger.warning("malformed task from the scheduler", metadata: ["task.key": "\(compute.spec.key)"])
                     continue
                 }
-                let dependencies = Dictionary(
-                    compute.dependencies.map { (TaskKey($0.key), $0.addresses) },
-                    uniquingKeysWith: { first, _ in first }
-                )
                 events.append(
                     .computeRequested(
                         spec,
                         priority: TaskPriority(
                             user: Int(compute.priorityUser), generation: Int(compute.priorityGeneration),
                             index: Int(compute.priorityIndex)),
-                        dependencies: dependencies
+                        dependencies: Self.holders(compute.dependencies)
                     )
                 )
             case .free(let free):
                 events.append(.freeRequested(free.keys.map { TaskKey($0) }))
             case .steal(let steal):
                 events.append(.stealRequested(TaskKey(steal.key)))
-            case .close, nil:
+            case .replicate(let replicate):
+                events.append(.replicateRequested(Self.holders(replicate.keys)))
+            case .close(let close):
+                handle(events)
+                logger.info("closing at the scheduler's request", metadata: ["reason": "\(close.reason)"])
+                stop()
+                return
+            case nil:
                 continue
             }
         }
         handle(events)
     }
 
-    private func handle(_ events: [WorkerState.Event]) {
+    private static func holders(_ locations: [Drover_V1_DependencyLocation]) -> [TaskKey: [String]] {
+        Dictionary(locations.map { (TaskKey($0.key), $0.addresses) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func handle(_ events: [WorkerState.Event]) {
         for event in events {
             for action in state.handle(event) { perform(action) }
+        }
+        if !started.isEmpty {
+            let keys = started.map(\.rawValue)
+            pending.insert(.with { $0.started = .with { $0.keys = keys } }, at: 0)
+            started = []
+        }
+        if !acquired.isEmpty {
+            pending.append(
+                .with {
+                    $0.acquired = .with {
+                        $0.keys = acquired.map(\.key.rawValue)
+                        $0.nbytes = acquired.map(\.nbytes)
+                    }
+                })
+            acquired = []
         }
         if !pending.isEmpty {
             outbox?.send(contentsOf: pending)
@@ -242,7 +370,7 @@ public actor WorkerRuntime {
         }
     }
 
-    private func perform(_ action: WorkerState.Action) {
+    func perform(_ action: WorkerState.Action) {
         switch action {
         case .execute(let key):
             execute(key)
@@ -255,18 +383,17 @@ public actor WorkerRuntime {
                 }
             )
         case .forget(let key):
-            store[key] = nil
-        case .reportFinished(let key, let nbytes, let duration):
+            store.remove(key)
+        case .reportFinished(let key, let nbytes, let duration, let inline):
+            let value = inline ? payload(for: key) : nil
             pending.append(
                 .with {
                     $0.finished = .with {
                         $0.key = key.rawValue
                         $0.nbytes = nbytes
                         $0.durationSeconds = duration
-                        $0.typeName = store[key]?.typeName ?? ""
-                        if let payload = store[key], payload.data.count <= Self.inlineResultBytes {
-                            $0.inline = payload.proto
-                        }
+                        $0.typeName = store.typeName(of: key) ?? ""
+                        if let value { $0.inline = value.proto }
                     }
                 }
             )
@@ -287,137 +414,8 @@ public actor WorkerRuntime {
                         $0.key = key.rawValue; $0.started = started
                     }
                 })
+        case .reportAcquired(let key, let nbytes):
+            acquired.append((key, nbytes))
         }
-    }
-
-    // MARK: - Running tasks
-
-    /// Results this small travel with the finished report, so a waiting client needs no `GetData`.
-    static let inlineResultBytes = 1024
-
-    private func execute(_ key: TaskKey) {
-        logger.trace("execute", metadata: ["task.key": "\(key)"])
-        guard let spec = state.records[key]?.spec else { return }
-        let location = address
-        guard let function = registry[spec.function] else {
-            let error = TaskError.unknownFunction(
-                spec.function, key: key, known: registry.names, location: "worker \(location)")
-            handle([.executionFailed(key, error)])
-            return
-        }
-        let arguments = spec.arguments.map(resolve)
-        jobQueue.yield(
-            Job(runsTask: true) {
-                let start = ContinuousClock.now
-                let encoded = await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
-                await self.executed(key, encoded, seconds: (ContinuousClock.now - start).inSeconds)
-            })
-    }
-
-    private func resolve(_ argument: ArgumentSpec) -> ArgumentValue {
-        switch argument {
-        case .value(let payload): .payload(payload)
-        case .key(let key): store[key].map { .payload($0) } ?? .list([])
-        case .list(let items): .list(items.map(resolve))
-        }
-    }
-
-    private func executed(_ key: TaskKey, _ outcome: Result<Payload, TaskError>, seconds: Double) {
-        switch outcome {
-        case .success(let payload):
-            store[key] = payload
-            handle([.executionFinished(key, nbytes: Int64(payload.data.count), duration: seconds)])
-        case .failure(let error):
-            handle([.executionFailed(key, error)])
-        }
-    }
-
-    // MARK: - Data transfer
-
-    /// The results this worker holds, for `GetData`.
-    func payload(for key: TaskKey) -> Payload? { store[key] }
-
-    /// Values a client put here (scatter): kept as results the scheduler will track.
-    func received(_ values: [TaskKey: Payload]) {
-        for (key, payload) in values { store[key] = payload }
-        handle([.dataReceived(values.mapValues { Int64($0.data.count) })])
-    }
-
-    private func fetched(_ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String) {
-        logger.trace("fetch ended", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
-        switch outcome {
-        case .success(let values):
-            var sizes: [TaskKey: Int64] = [:]
-            for (key, payload) in values {
-                store[key] = payload
-                sizes[key] = Int64(payload.data.count)
-            }
-            let missing = keys.filter { values[$0] == nil }
-            var events: [WorkerState.Event] = [.fetchFinished(sizes, from: peer)]
-            if !missing.isEmpty { events.append(.fetchFailed(missing, from: peer)) }
-            handle(events)
-        case .failure(let error):
-            logger.debug(
-                "fetch failed",
-                metadata: ["peer.address": "\(peer)", "error": "\(error)", "task.count": "\(keys.count)"])
-            handle([.fetchFailed(keys, from: peer)])
-        }
-    }
-
-    /// Fetches `keys` from the worker at `peer` with `GetData`.
-    static func fetch(_ keys: [TaskKey], from peer: String, connections: PeerConnections, logger: Logger) async
-        -> Result<[TaskKey: Payload], any Error>
-    {
-        do {
-            return .success(try await DataFetch.fetch(keys, from: peer, connections: connections))
-        } catch {
-            logger.debug("fetch failed", metadata: ["peer.address": "\(peer)", "error": "\(error)"])
-            return .failure(error)
-        }
-    }
-}
-
-/// The gRPC face of a worker: its results for peers and clients.
-struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
-    let runtime: WorkerRuntime
-
-    func getData(
-        request: Drover_V1_GetDataRequest,
-        response: RPCWriter<Drover_V1_DataChunks>,
-        context: ServerContext
-    ) async throws {
-        var packer = DataChunks.Packer()
-        for key in request.keys.map({ TaskKey($0) }) {
-            guard let payload = await runtime.payload(for: key) else {
-                let missing = DataChunks.missing(key, reason: "this worker does not hold '\(key)'")
-                if let message = packer.add(missing) { try await response.write(message) }
-                continue
-            }
-            for chunk in DataChunks.split(payload, key: key) {
-                if let message = packer.add(chunk) { try await response.write(message) }
-            }
-        }
-        if let message = packer.flush() { try await response.write(message) }
-    }
-
-    func putData(
-        request: RPCAsyncSequence<Drover_V1_DataChunks, any Error>,
-        context: ServerContext
-    ) async throws -> Drover_V1_PutDataResponse {
-        var assembler = DataChunks.Assembler()
-        do {
-            for try await message in request {
-                for chunk in message.chunks { try assembler.add(chunk) }
-            }
-        } catch let error as ProtoConversionError {
-            runtime.logger.warning("refused malformed PutData", metadata: ["error": "\(error.message)"])
-            throw RPCError(code: .invalidArgument, message: "PutData: \(error.message)")
-        } catch {
-            // The transport's own refusals (an oversize message) arrive here; it has ended the stream.
-            runtime.logger.warning("PutData failed", metadata: ["error": "\(error)"])
-            throw error
-        }
-        await runtime.received(assembler.values)
-        return .with { $0.keys = assembler.values.keys.map(\.rawValue).sorted() }
     }
 }

@@ -28,6 +28,17 @@ enum TestTasks {
     }
 
     /// Blocks its thread (not a Swift sleep) for the given milliseconds.
+    /// `x + y` after 2 ms: a task slow enough that a graph of them is still running while workers die.
+    static let slowPlus = TaskFunction("test-slow-plus") { (x: Int, y: Int) async throws -> Int in
+        try await Task.sleep(for: .milliseconds(2))
+        return x + y
+    }
+
+    /// `count` bytes, each `seed % 251`: large results made quickly, even in a debug build.
+    static let filled = TaskFunction("test-filled") { (count: Int, seed: Int) -> [UInt8] in
+        [UInt8](repeating: UInt8(seed % 251), count: max(0, count))
+    }
+
     static let blockingSleep = TaskFunction("test-blocking-sleep") { (milliseconds: Int) -> Int in
         usleep(UInt32(milliseconds) * 1000)
         return milliseconds

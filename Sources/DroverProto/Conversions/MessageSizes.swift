@@ -37,6 +37,7 @@ extension Drover_V1_WorkerCommand {
         switch kind {
         case .compute(let compute): compute.spec.estimatedBytes + compute.dependencies.count * 64 + 32
         case .free(let free): free.keys.reduce(0) { $0 + $1.utf8.count + 2 }
+        case .replicate(let replicate): replicate.keys.reduce(0) { $0 + $1.key.utf8.count + 64 }
         case .steal, .close, nil: 64
         }
     }

@@ -62,11 +62,25 @@ public enum Drover_V1_Scheduler: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ReportWorkerExit" metadata.
+        public enum ReportWorkerExit: Sendable {
+            /// Request type for "ReportWorkerExit".
+            public typealias Input = Drover_V1_WorkerExitReport
+            /// Response type for "ReportWorkerExit".
+            public typealias Output = Drover_V1_WorkerExitAck
+            /// Descriptor for "ReportWorkerExit".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "drover.v1.Scheduler"),
+                method: "ReportWorkerExit",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "drover.v1.Scheduler" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             WorkerStream.descriptor,
             ClientStream.descriptor,
-            Identity.descriptor
+            Identity.descriptor,
+            ReportWorkerExit.descriptor
         ]
     }
 }
@@ -147,6 +161,25 @@ extension Drover_V1_Scheduler {
             request: GRPCCore.StreamingServerRequest<Drover_V1_IdentityRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_IdentityResponse>
+
+        /// Handle the "ReportWorkerExit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Drover_V1_WorkerExitReport` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Drover_V1_WorkerExitAck` messages.
+        func reportWorkerExit(
+            request: GRPCCore.StreamingServerRequest<Drover_V1_WorkerExitReport>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_WorkerExitAck>
     }
 
     /// Service protocol for the "drover.v1.Scheduler" service.
@@ -211,6 +244,25 @@ extension Drover_V1_Scheduler {
             request: GRPCCore.ServerRequest<Drover_V1_IdentityRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Drover_V1_IdentityResponse>
+
+        /// Handle the "ReportWorkerExit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Drover_V1_WorkerExitAck` message.
+        func reportWorkerExit(
+            request: GRPCCore.ServerRequest<Drover_V1_WorkerExitReport>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Drover_V1_WorkerExitAck>
     }
 
     /// Simple service protocol for the "drover.v1.Scheduler" service.
@@ -275,6 +327,25 @@ extension Drover_V1_Scheduler {
             request: Drover_V1_IdentityRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Drover_V1_IdentityResponse
+
+        /// Handle the "ReportWorkerExit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        ///
+        /// - Parameters:
+        ///   - request: A `Drover_V1_WorkerExitReport` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Drover_V1_WorkerExitAck` to respond with.
+        func reportWorkerExit(
+            request: Drover_V1_WorkerExitReport,
+            context: GRPCCore.ServerContext
+        ) async throws -> Drover_V1_WorkerExitAck
     }
 }
 
@@ -315,6 +386,17 @@ extension Drover_V1_Scheduler.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Drover_V1_Scheduler.Method.ReportWorkerExit.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_WorkerExitReport>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_WorkerExitAck>(),
+            handler: { request, context in
+                try await self.reportWorkerExit(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -326,6 +408,17 @@ extension Drover_V1_Scheduler.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_IdentityResponse> {
         let response = try await self.identity(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func reportWorkerExit(
+        request: GRPCCore.StreamingServerRequest<Drover_V1_WorkerExitReport>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_WorkerExitAck> {
+        let response = try await self.reportWorkerExit(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -376,6 +469,19 @@ extension Drover_V1_Scheduler.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Drover_V1_IdentityResponse> {
         return GRPCCore.ServerResponse<Drover_V1_IdentityResponse>(
             message: try await self.identity(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func reportWorkerExit(
+        request: GRPCCore.ServerRequest<Drover_V1_WorkerExitReport>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Drover_V1_WorkerExitAck> {
+        return GRPCCore.ServerResponse<Drover_V1_WorkerExitAck>(
+            message: try await self.reportWorkerExit(
                 request: request.message,
                 context: context
             ),
@@ -461,6 +567,30 @@ extension Drover_V1_Scheduler {
             deserializer: some GRPCCore.MessageDeserializer<Drover_V1_IdentityResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_IdentityResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ReportWorkerExit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
+        ///   - serializer: A serializer for `Drover_V1_WorkerExitReport` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_WorkerExitAck` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func reportWorkerExit<Result>(
+            request: GRPCCore.ClientRequest<Drover_V1_WorkerExitReport>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_WorkerExitReport>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_WorkerExitAck>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_WorkerExitAck>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -578,6 +708,41 @@ extension Drover_V1_Scheduler {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ReportWorkerExit" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
+        ///   - serializer: A serializer for `Drover_V1_WorkerExitReport` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_WorkerExitAck` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func reportWorkerExit<Result>(
+            request: GRPCCore.ClientRequest<Drover_V1_WorkerExitReport>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_WorkerExitReport>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_WorkerExitAck>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_WorkerExitAck>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Drover_V1_Scheduler.Method.ReportWorkerExit.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -663,6 +828,36 @@ extension Drover_V1_Scheduler.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_IdentityRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_IdentityResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReportWorkerExit" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+    /// > removes the worker with that cause, which `KilledWorker` errors then name.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reportWorkerExit<Result>(
+        request: GRPCCore.ClientRequest<Drover_V1_WorkerExitReport>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_WorkerExitAck>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.reportWorkerExit(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_WorkerExitReport>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_WorkerExitAck>(),
             options: options,
             onResponse: handleResponse
         )
@@ -764,6 +959,40 @@ extension Drover_V1_Scheduler.ClientProtocol {
             metadata: metadata
         )
         return try await self.identity(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReportWorkerExit" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
+    /// > removes the worker with that cause, which `KilledWorker` errors then name.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func reportWorkerExit<Result>(
+        _ message: Drover_V1_WorkerExitReport,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_WorkerExitAck>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Drover_V1_WorkerExitReport>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.reportWorkerExit(
             request: request,
             options: options,
             onResponse: handleResponse

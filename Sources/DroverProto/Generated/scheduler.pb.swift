@@ -90,6 +90,30 @@ public nonisolated struct Drover_V1_WorkerEvent: Sendable {
     set {kind = .stealAnswer(newValue)}
   }
 
+  public var retiring: Drover_V1_Retiring {
+    get {
+      if case .retiring(let v)? = kind {return v}
+      return Drover_V1_Retiring()
+    }
+    set {kind = .retiring(newValue)}
+  }
+
+  public var acquired: Drover_V1_KeysAcquired {
+    get {
+      if case .acquired(let v)? = kind {return v}
+      return Drover_V1_KeysAcquired()
+    }
+    set {kind = .acquired(newValue)}
+  }
+
+  public var started: Drover_V1_TasksStarted {
+    get {
+      if case .started(let v)? = kind {return v}
+      return Drover_V1_TasksStarted()
+    }
+    set {kind = .started(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -99,6 +123,9 @@ public nonisolated struct Drover_V1_WorkerEvent: Sendable {
     case heartbeat(Drover_V1_Heartbeat)
     case missing(Drover_V1_MissingData)
     case stealAnswer(Drover_V1_StealAnswer)
+    case retiring(Drover_V1_Retiring)
+    case acquired(Drover_V1_KeysAcquired)
+    case started(Drover_V1_TasksStarted)
 
   }
 
@@ -122,6 +149,10 @@ public nonisolated struct Drover_V1_RegisterWorker: Sendable {
 
   /// The functions it can run (names), so the scheduler can explain an unknown function.
   public var functions: [String] = []
+
+  /// The address of the nanny that supervises it; empty when none. A supervised worker whose
+  /// stream breaks is removed once its nanny reports why (or after a short grace period).
+  public var nanny: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -185,11 +216,62 @@ public nonisolated struct Drover_V1_Heartbeat: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Resident set size of the worker process.
   public var memoryBytes: Int64 = 0
 
   public var executing: Int32 = 0
 
+  /// Results held in memory.
   public var managedBytes: Int64 = 0
+
+  /// Results spilled to disk.
+  public var spilledBytes: Int64 = 0
+
+  /// Paused for memory (at 0.80 of its limit): runs nothing new, still serves data.
+  public var paused: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The worker is shutting down (SIGTERM): place nothing new on it, move the results only it
+/// holds to other workers, then send it Close.
+public nonisolated struct Drover_V1_Retiring: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Tasks that began executing since the last message (not those merely queued on the worker): if
+/// the worker dies, these are the ones it died running.
+public nonisolated struct Drover_V1_TasksStarted: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keys: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Keys the scheduler asked this worker to hold (Replicate) are here now.
+public nonisolated struct Drover_V1_KeysAcquired: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keys: [String] = []
+
+  public var nbytes: [Int64] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -277,6 +359,14 @@ public nonisolated struct Drover_V1_WorkerCommand: Sendable {
     set {kind = .close(newValue)}
   }
 
+  public var replicate: Drover_V1_Replicate {
+    get {
+      if case .replicate(let v)? = kind {return v}
+      return Drover_V1_Replicate()
+    }
+    set {kind = .replicate(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -284,6 +374,7 @@ public nonisolated struct Drover_V1_WorkerCommand: Sendable {
     case free(Drover_V1_FreeKeys)
     case steal(Drover_V1_StealRequest)
     case close(Drover_V1_Close)
+    case replicate(Drover_V1_Replicate)
 
   }
 
@@ -369,6 +460,62 @@ public nonisolated struct Drover_V1_Close: Sendable {
   // methods supported on all messages.
 
   public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Fetch these keys from the workers named and keep them as results (a retiring worker's data).
+public nonisolated struct Drover_V1_Replicate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var keys: [Drover_V1_DependencyLocation] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// MARK: nanny -> scheduler
+public nonisolated struct Drover_V1_WorkerExitReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The worker's id (its name) and the address it served on.
+  public var workerID: String = String()
+
+  public var address: String = String()
+
+  /// Why it ended, for people: "OOM-killed at its 300 MiB limit (peak 300 MiB)".
+  public var cause: String = String()
+
+  public var exitCode: Int32 = 0
+
+  public var signal: Int32 = 0
+
+  public var oomKilled: Bool = false
+
+  public var memoryLimit: Int64 = 0
+
+  /// How often the nanny has restarted this worker so far.
+  public var restarts: Int32 = 0
+
+  /// The most memory its cgroup ever held, when the kernel says (0: unknown).
+  public var peakBytes: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Drover_V1_WorkerExitAck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -731,6 +878,19 @@ public nonisolated struct Drover_V1_WorkerInfo: Sendable {
 
   public var held: Int32 = 0
 
+  public var memoryBytes: Int64 = 0
+
+  public var managedBytes: Int64 = 0
+
+  public var spilledBytes: Int64 = 0
+
+  public var paused: Bool = false
+
+  /// "running", "paused" or "closing".
+  public var status: String = String()
+
+  public var nanny: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -772,7 +932,7 @@ nonisolated extension Drover_V1_WorkerEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}finished\0\u{1}failed\0\u{1}heartbeat\0\u{1}missing\0\u{3}steal_answer\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}finished\0\u{1}failed\0\u{1}heartbeat\0\u{1}missing\0\u{3}steal_answer\0\u{1}retiring\0\u{1}acquired\0\u{1}started\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -858,6 +1018,45 @@ nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .stealAnswer(v)
         }
       }()
+      case 7: try {
+        var v: Drover_V1_Retiring?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .retiring(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .retiring(v)
+        }
+      }()
+      case 8: try {
+        var v: Drover_V1_KeysAcquired?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .acquired(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .acquired(v)
+        }
+      }()
+      case 9: try {
+        var v: Drover_V1_TasksStarted?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .started(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .started(v)
+        }
+      }()
       default: break
       }
     }
@@ -893,6 +1092,18 @@ nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .stealAnswer(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     }()
+    case .retiring?: try {
+      guard case .retiring(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .acquired?: try {
+      guard case .acquired(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .started?: try {
+      guard case .started(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -907,7 +1118,7 @@ nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterWorker"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}functions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}functions\0\u{1}nanny\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -920,6 +1131,7 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.threads) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.memoryLimit) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.functions) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.nanny) }()
       default: break
       }
     }
@@ -941,6 +1153,9 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
     if !self.functions.isEmpty {
       try visitor.visitRepeatedStringField(value: self.functions, fieldNumber: 5)
     }
+    if !self.nanny.isEmpty {
+      try visitor.visitSingularStringField(value: self.nanny, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -950,6 +1165,7 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
     if lhs.threads != rhs.threads {return false}
     if lhs.memoryLimit != rhs.memoryLimit {return false}
     if lhs.functions != rhs.functions {return false}
+    if lhs.nanny != rhs.nanny {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1045,7 +1261,7 @@ nonisolated extension Drover_V1_TaskFailed: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}memory_bytes\0\u{1}executing\0\u{3}managed_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}memory_bytes\0\u{1}executing\0\u{3}managed_bytes\0\u{3}spilled_bytes\0\u{1}paused\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1056,6 +1272,8 @@ nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.memoryBytes) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.executing) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.managedBytes) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.spilledBytes) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.paused) }()
       default: break
       }
     }
@@ -1071,6 +1289,12 @@ nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
     if self.managedBytes != 0 {
       try visitor.visitSingularInt64Field(value: self.managedBytes, fieldNumber: 3)
     }
+    if self.spilledBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.spilledBytes, fieldNumber: 4)
+    }
+    if self.paused != false {
+      try visitor.visitSingularBoolField(value: self.paused, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1078,6 +1302,103 @@ nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.memoryBytes != rhs.memoryBytes {return false}
     if lhs.executing != rhs.executing {return false}
     if lhs.managedBytes != rhs.managedBytes {return false}
+    if lhs.spilledBytes != rhs.spilledBytes {return false}
+    if lhs.paused != rhs.paused {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_Retiring: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Retiring"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_Retiring, rhs: Drover_V1_Retiring) -> Bool {
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_TasksStarted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TasksStarted"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.keys) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.keys, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_TasksStarted, rhs: Drover_V1_TasksStarted) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_KeysAcquired: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KeysAcquired"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{1}nbytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.keys) }()
+      case 2: try { try decoder.decodeRepeatedInt64Field(value: &self.nbytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.keys, fieldNumber: 1)
+    }
+    if !self.nbytes.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.nbytes, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_KeysAcquired, rhs: Drover_V1_KeysAcquired) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.nbytes != rhs.nbytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1185,7 +1506,7 @@ nonisolated extension Drover_V1_WorkerCommands: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Drover_V1_WorkerCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerCommand"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}compute\0\u{1}free\0\u{1}steal\0\u{1}close\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}compute\0\u{1}free\0\u{1}steal\0\u{1}close\0\u{1}replicate\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1245,6 +1566,19 @@ nonisolated extension Drover_V1_WorkerCommand: SwiftProtobuf.Message, SwiftProto
           self.kind = .close(v)
         }
       }()
+      case 5: try {
+        var v: Drover_V1_Replicate?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .replicate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .replicate(v)
+        }
+      }()
       default: break
       }
     }
@@ -1271,6 +1605,10 @@ nonisolated extension Drover_V1_WorkerCommand: SwiftProtobuf.Message, SwiftProto
     case .close?: try {
       guard case .close(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .replicate?: try {
+      guard case .replicate(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
     }()
     case nil: break
     }
@@ -1463,6 +1801,125 @@ nonisolated extension Drover_V1_Close: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
   public static func ==(lhs: Drover_V1_Close, rhs: Drover_V1_Close) -> Bool {
     if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_Replicate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Replicate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.keys) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.keys.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.keys, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_Replicate, rhs: Drover_V1_Replicate) -> Bool {
+    if lhs.keys != rhs.keys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_WorkerExitReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WorkerExitReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}address\0\u{1}cause\0\u{3}exit_code\0\u{1}signal\0\u{3}oom_killed\0\u{3}memory_limit\0\u{1}restarts\0\u{3}peak_bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.cause) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.signal) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.oomKilled) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.memoryLimit) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.restarts) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.peakBytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.workerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 2)
+    }
+    if !self.cause.isEmpty {
+      try visitor.visitSingularStringField(value: self.cause, fieldNumber: 3)
+    }
+    if self.exitCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.exitCode, fieldNumber: 4)
+    }
+    if self.signal != 0 {
+      try visitor.visitSingularInt32Field(value: self.signal, fieldNumber: 5)
+    }
+    if self.oomKilled != false {
+      try visitor.visitSingularBoolField(value: self.oomKilled, fieldNumber: 6)
+    }
+    if self.memoryLimit != 0 {
+      try visitor.visitSingularInt64Field(value: self.memoryLimit, fieldNumber: 7)
+    }
+    if self.restarts != 0 {
+      try visitor.visitSingularInt32Field(value: self.restarts, fieldNumber: 8)
+    }
+    if self.peakBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.peakBytes, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_WorkerExitReport, rhs: Drover_V1_WorkerExitReport) -> Bool {
+    if lhs.workerID != rhs.workerID {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.cause != rhs.cause {return false}
+    if lhs.exitCode != rhs.exitCode {return false}
+    if lhs.signal != rhs.signal {return false}
+    if lhs.oomKilled != rhs.oomKilled {return false}
+    if lhs.memoryLimit != rhs.memoryLimit {return false}
+    if lhs.restarts != rhs.restarts {return false}
+    if lhs.peakBytes != rhs.peakBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_WorkerExitAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WorkerExitAck"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_WorkerExitAck, rhs: Drover_V1_WorkerExitAck) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2173,7 +2630,7 @@ nonisolated extension Drover_V1_IdentityResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Drover_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}processing\0\u{1}held\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}processing\0\u{1}held\0\u{3}memory_bytes\0\u{3}managed_bytes\0\u{3}spilled_bytes\0\u{1}paused\0\u{1}status\0\u{1}nanny\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2187,6 +2644,12 @@ nonisolated extension Drover_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.memoryLimit) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.processing) }()
       case 6: try { try decoder.decodeSingularInt32Field(value: &self.held) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.memoryBytes) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.managedBytes) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.spilledBytes) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.paused) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.nanny) }()
       default: break
       }
     }
@@ -2211,6 +2674,24 @@ nonisolated extension Drover_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf
     if self.held != 0 {
       try visitor.visitSingularInt32Field(value: self.held, fieldNumber: 6)
     }
+    if self.memoryBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.memoryBytes, fieldNumber: 7)
+    }
+    if self.managedBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.managedBytes, fieldNumber: 8)
+    }
+    if self.spilledBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.spilledBytes, fieldNumber: 9)
+    }
+    if self.paused != false {
+      try visitor.visitSingularBoolField(value: self.paused, fieldNumber: 10)
+    }
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 11)
+    }
+    if !self.nanny.isEmpty {
+      try visitor.visitSingularStringField(value: self.nanny, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2221,6 +2702,12 @@ nonisolated extension Drover_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.memoryLimit != rhs.memoryLimit {return false}
     if lhs.processing != rhs.processing {return false}
     if lhs.held != rhs.held {return false}
+    if lhs.memoryBytes != rhs.memoryBytes {return false}
+    if lhs.managedBytes != rhs.managedBytes {return false}
+    if lhs.spilledBytes != rhs.spilledBytes {return false}
+    if lhs.paused != rhs.paused {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.nanny != rhs.nanny {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

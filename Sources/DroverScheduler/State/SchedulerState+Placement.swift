@@ -80,6 +80,7 @@ extension SchedulerState {
 
     mutating func unassign(_ key: TaskKey, from worker: WorkerID) {
         tasks[key]?.processingOn = nil
+        tasks[key]?.hasStarted = false
         tasks[key]?.stealingTo = nil
         if workers[worker]?.processing.remove(key) != nil {
             // Exactly what `assign` added, so estimates that change meanwhile leave no drift.

@@ -6,13 +6,17 @@ extension SchedulerState {
         address: String,
         threads: Int,
         memoryLimit: Int64,
+        nanny: String,
         into actions: inout [Action]
     ) {
         if workers[id] != nil {
             // Registered again (a reconnect after its stream broke): what it had is unknown.
-            workerLeft(id, cause: "registered again", into: &actions)
+            workerLeft(id, cause: "it registered again", into: &actions)
         }
-        workers[id] = WorkerRecord(id: id, address: address, threads: threads, memoryLimit: memoryLimit)
+        registrations += 1
+        workers[id] = WorkerRecord(
+            id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny,
+            incarnation: registrations)
         let parked = tasks.values.filter { $0.state == .noWorker }.sorted { $0.priority < $1.priority }
         for task in parked where workers[id]!.isAllowed(by: task.allowedWorkers) {
             makeReady(task.key, into: &actions)
@@ -22,20 +26,37 @@ extension SchedulerState {
 
     /// A worker is gone. Results only it held are recomputed from lineage when still needed; tasks
     /// it was running go elsewhere, unless workers died under them `allowedFailures` times.
+    ///
+    /// A death counts against the tasks the worker said it had started; when it said none (it died
+    /// before telling), against all it was given, as Dask does. Tasks merely queued on a worker that
+    /// dies are not suspects, so a chaos of kills does not err innocent tasks.
     mutating func workerLeft(_ id: WorkerID, cause: String, into actions: inout [Action]) {
         guard let worker = workers[id] else { return }
         workers[id] = nil
+        replicating[id] = nil
+        // Copies this worker was making for retiring ones: those keys need another home.
+        for source in replicating.keys {
+            replicating[source] = replicating[source]!.filter { $0.value != id }
+        }
         for key in worker.hasWhat.sorted() {
             tasks[key]?.whoHas.remove(id)
             if tasks[key]?.state == .memory && tasks[key]!.whoHas.isEmpty {
                 lost(key, into: &actions)
             }
         }
+        let started = Set(worker.processing.filter { tasks[$0]?.hasStarted == true })
         for key in worker.processing.sorted() {
             guard var task = tasks[key] else { continue }
             task.processingOn = nil
             task.stealingTo = nil
-            task.killedWorkers.append(id)
+            task.hasStarted = false
+            guard started.isEmpty || started.contains(key) else {
+                task.state = .released
+                tasks[key] = task
+                ensureComputing(key, into: &actions)
+                continue
+            }
+            task.killedWorkers.append(WorkerDeath(worker: id, cause: cause))
             task.state = .released
             tasks[key] = task
             if task.killedWorkers.count >= configuration.allowedFailures {
@@ -43,10 +64,10 @@ extension SchedulerState {
                     kind: .killedWorker,
                     key: key,
                     function: task.spec.function,
-                    message: "Attempted to run task '\(key)' on \(task.killedWorkers.count) different workers, "
-                        + "but all those workers died while running it. The last worker that attempted to run it "
-                        + "was \(id) (\(cause)). Workers: "
-                        + task.killedWorkers.map(\.rawValue).joined(separator: ", ") + ".",
+                    message: "Attempted to run task '\(key)' \(task.killedWorkers.count) times, "
+                        + "but each time the worker died while running it. The last was \(id): "
+                        + "\(cause.hasSuffix(".") ? String(cause.dropLast()) : cause). "
+                        + "Deaths: " + task.killedWorkers.map(\.description).joined(separator: "; ") + ".",
                     location: worker.address
                 )
                 markErred(key, error, into: &actions)
@@ -114,6 +135,83 @@ extension SchedulerState {
                 actions.append(.free(reporter, [dependent]))
                 tasks[dependent]!.state = .released
                 ensureComputing(dependent, into: &actions)
+            }
+        }
+    }
+}
+
+// MARK: - Disconnection and retirement
+
+extension SchedulerState {
+    /// The worker's stream ended. One with a nanny waits, idle, for the nanny's word on why.
+    mutating func workerDisconnected(_ id: WorkerID, cause: String, into actions: inout [Action]) {
+        guard let worker = workers[id] else { return }
+        guard !worker.nanny.isEmpty, !worker.isRetiring else {
+            workerLeft(id, cause: cause, into: &actions)
+            return
+        }
+        workers[id]!.status = .closing
+        actions.append(.awaitExitReport(id, incarnation: worker.incarnation, cause: cause))
+    }
+
+    /// A graceful shutdown: nothing new goes to the worker; idle workers steal what it has not
+    /// started; the results only it holds are copied elsewhere; then it is told to close.
+    mutating func workerRetiring(_ id: WorkerID, into actions: inout [Action]) {
+        guard workers[id] != nil, !workers[id]!.isRetiring else { return }
+        workers[id]!.isRetiring = true
+        workers[id]!.status = .closing
+        replicating[id] = [:]
+        balance(into: &actions)
+    }
+
+    /// Moves a retiring worker on: copies of the results only it holds, then `close`.
+    mutating func continueRetiring(_ id: WorkerID, into actions: inout [Action]) {
+        guard let worker = workers[id], worker.isRetiring, var copying = replicating[id] else { return }
+        let targets = workers.values.filter { $0.status == .running && $0.id != id }
+        var orders: [WorkerID: [TaskKey: [String]]] = [:]
+        var planned: [WorkerID: Int64] = [:]
+        var remaining = 0
+        if !targets.isEmpty {
+            for key in worker.hasWhat.sorted() {
+                guard let task = tasks[key], task.whoHas == [id], isNeeded(key) else { continue }
+                remaining += 1
+                guard copying[key] == nil else { continue }
+                // The target holding the fewest bytes, counting what it is sent now.
+                let target = targets.min {
+                    ($0.managedBytes + planned[$0.id, default: 0], $0.id)
+                        < ($1.managedBytes + planned[$1.id, default: 0], $1.id)
+                }!.id
+                copying[key] = target
+                planned[target, default: 0] += task.nbytes
+                orders[target, default: [:]][key] = [worker.address]
+            }
+        }
+        replicating[id] = copying
+        for (target, keys) in orders.sorted(by: { $0.key < $1.key }) { actions.append(.replicate(target, keys)) }
+        if remaining == 0 && worker.processing.isEmpty {
+            replicating[id] = nil
+            actions.append(.close(id, reason: "retired"))
+        }
+    }
+
+    /// A worker now holds copies it was asked to make.
+    mutating func keysAcquired(_ sizes: [TaskKey: Int64], by id: WorkerID, into actions: inout [Action]) {
+        guard workers[id] != nil else { return }
+        for (key, _) in sizes.sorted(by: { $0.key < $1.key }) {
+            for source in replicating.keys where replicating[source]![key] == id {
+                replicating[source]![key] = nil
+            }
+            guard let task = tasks[key], task.state == .memory else {
+                actions.append(.free(id, [key]))  // released meanwhile
+                continue
+            }
+            addHolder(id, of: key)
+            // Clients fetching it hear of the new copy, listed before any retiring holder's.
+            let holders = tasks[key]!.whoHas.compactMap { workers[$0] }.sorted {
+                ($0.status == .closing ? 1 : 0, $0.id) < ($1.status == .closing ? 1 : 0, $1.id)
+            }.map(\.address)
+            for client in task.wantedBy.sorted() {
+                actions.append(.notify(client, .inMemory(key, nbytes: task.nbytes, holders: holders)))
             }
         }
     }

@@ -62,12 +62,29 @@ public struct SchedulerState: Sendable {
 
     /// What happened. Facts, in the past tense.
     public enum Event: Sendable, Hashable {
-        case workerJoined(WorkerID, address: String, threads: Int, memoryLimit: Int64)
+        /// A worker registered; `nanny` is its nanny's address (empty: it has none).
+        case workerJoined(WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "")
         /// The worker is gone: disconnected, killed, or retired. `cause` is what the nanny or the
         /// connection said ("OOM-killed at its 2 GiB limit", "connection lost").
         case workerLeft(WorkerID, cause: String)
-        /// A heartbeat: the worker's process uses `memoryBytes`.
-        case workerReported(WorkerID, memoryBytes: Int64)
+        /// The worker's stream ended. A worker without a nanny is gone at once; one with a nanny
+        /// gets no new work until its nanny says why it ended (``workerExited(_:address:cause:)``)
+        /// or ``exitReportOverdue(_:incarnation:cause:)`` comes.
+        case workerDisconnected(WorkerID, cause: String)
+        /// A nanny saw the worker serving at `address` exit, for `cause`.
+        case workerExited(WorkerID, address: String, cause: String)
+        /// The wait for a nanny's report, started by ``Action/awaitExitReport(_:incarnation:cause:)``,
+        /// is over.
+        case exitReportOverdue(WorkerID, incarnation: Int, cause: String)
+        /// The worker is shutting down gracefully: move what only it holds, then close it.
+        case workerRetiring(WorkerID)
+        /// The worker began executing these tasks.
+        case tasksStarted(WorkerID, [TaskKey])
+        /// The worker now holds these keys, which it was asked to replicate.
+        case keysAcquired(WorkerID, [TaskKey: Int64])
+        /// A heartbeat: the worker's process uses `memoryBytes`; its results take `managedBytes` in
+        /// memory and `spilledBytes` on disk.
+        case workerReported(WorkerID, memoryBytes: Int64, managedBytes: Int64 = 0, spilledBytes: Int64 = 0)
         case workerPaused(WorkerID)
         case workerResumed(WorkerID)
         /// A client submitted tasks (in its plan's order) and wants futures for `wants`.
@@ -98,6 +115,13 @@ public struct SchedulerState: Sendable {
         case requestSteal(WorkerID, TaskKey)
         /// Tell a client about one of its keys.
         case notify(ClientID, ClientNotice)
+        /// Have the worker fetch these keys from the addresses given and keep them.
+        case replicate(WorkerID, [TaskKey: [String]])
+        /// Tell the worker to shut down.
+        case close(WorkerID, reason: String)
+        /// Wait a little for the worker's nanny to say why it ended, then send
+        /// ``Event/exitReportOverdue(_:incarnation:cause:)``.
+        case awaitExitReport(WorkerID, incarnation: Int, cause: String)
     }
 
     /// A task sent to a worker.
@@ -127,6 +151,10 @@ public struct SchedulerState: Sendable {
     /// Average durations by function, from finished tasks.
     var durations: [String: Double] = [:]
     var generation = 0
+    /// Registrations so far: each worker record's incarnation.
+    var registrations = 0
+    /// For each retiring worker, its keys being copied elsewhere and the worker copying each.
+    var replicating: [WorkerID: [TaskKey: WorkerID]] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -141,16 +169,31 @@ public struct SchedulerState: Sendable {
     public mutating func handle(_ event: Event) -> [Action] {
         var actions: [Action] = []
         switch event {
-        case .workerJoined(let id, let address, let threads, let memoryLimit):
-            workerJoined(id, address: address, threads: threads, memoryLimit: memoryLimit, into: &actions)
+        case .workerJoined(let id, let address, let threads, let memoryLimit, let nanny):
+            workerJoined(
+                id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny, into: &actions)
         case .workerLeft(let id, let cause):
             workerLeft(id, cause: cause, into: &actions)
-        case .workerReported(let id, let memoryBytes):
+        case .workerDisconnected(let id, let cause):
+            workerDisconnected(id, cause: cause, into: &actions)
+        case .workerExited(let id, let address, let cause):
+            if workers[id]?.address == address { workerLeft(id, cause: cause, into: &actions) }
+        case .exitReportOverdue(let id, let incarnation, let cause):
+            if workers[id]?.incarnation == incarnation { workerLeft(id, cause: cause, into: &actions) }
+        case .workerRetiring(let id):
+            workerRetiring(id, into: &actions)
+        case .tasksStarted(let id, let keys):
+            for key in keys where tasks[key]?.processingOn == id { tasks[key]!.hasStarted = true }
+        case .keysAcquired(let id, let sizes):
+            keysAcquired(sizes, by: id, into: &actions)
+        case .workerReported(let id, let memoryBytes, let managedBytes, let spilledBytes):
             workers[id]?.memoryBytes = memoryBytes
+            workers[id]?.reportedManagedBytes = managedBytes
+            workers[id]?.spilledBytes = spilledBytes
         case .workerPaused(let id):
-            workers[id]?.status = .paused
+            if workers[id]?.status == .running { workers[id]!.status = .paused }
         case .workerResumed(let id):
-            guard workers[id] != nil else { break }
+            guard workers[id]?.status == .paused else { break }
             workers[id]!.status = .running
             workerHasCapacity(id, into: &actions)
         case .graphSubmitted(let client, let submitted, let wants):
@@ -176,6 +219,7 @@ public struct SchedulerState: Sendable {
         case .balanceTimerFired:
             balance(into: &actions)
         }
+        for id in replicating.keys.sorted() { continueRetiring(id, into: &actions) }
         return actions
     }
 }

@@ -28,6 +28,8 @@ public struct TaskRecord: Sendable {
     public internal(set) var processingOn: WorkerID?
     /// The duration estimate added to `processingOn`'s occupancy when assigned.
     var occupancyEstimate: Double = 0
+    /// Its worker said it began executing (as opposed to waiting in the worker's queue).
+    public internal(set) var hasStarted = false
     /// A steal asked of `processingOn`, to this worker, not yet answered.
     public internal(set) var stealingTo: WorkerID?
     /// The size of the result, once known.
@@ -38,8 +40,8 @@ public struct TaskRecord: Sendable {
     public internal(set) var allowedWorkers: Set<String> = []
     /// How many more times a failure is retried.
     public internal(set) var retriesLeft: Int = 0
-    /// The workers that died while running it, in order (Dask's `suspicious` count).
-    public internal(set) var killedWorkers: [WorkerID] = []
+    /// The workers that died while running it and why, in order (Dask's `suspicious` count).
+    public internal(set) var killedWorkers: [WorkerDeath] = []
     /// Why it erred.
     public internal(set) var error: TaskError?
     /// Put on a worker by a client (scatter): there is no lineage to recompute it from.
@@ -54,4 +56,17 @@ public struct TaskRecord: Sendable {
 
     /// Whether a task whose inputs are all present needs no other task: a candidate for queueing.
     var isRoot: Bool { dependencies.isEmpty }
+}
+
+/// A worker that died while running a task, and what its nanny or connection said of it.
+public struct WorkerDeath: Sendable, Hashable, CustomStringConvertible {
+    public var worker: WorkerID
+    public var cause: String
+
+    public init(worker: WorkerID, cause: String) {
+        self.worker = worker
+        self.cause = cause
+    }
+
+    public var description: String { "\(worker) (\(cause))" }
 }

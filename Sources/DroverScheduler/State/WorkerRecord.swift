@@ -8,6 +8,9 @@ public struct WorkerRecord: Sendable {
         case running
         /// Under memory pressure: runs nothing new, still serves its data.
         case paused
+        /// Retiring (its results move to other workers before it closes), or its connection broke
+        /// and its nanny has not yet said why: gets nothing new.
+        case closing
     }
 
     public let id: WorkerID
@@ -15,7 +18,13 @@ public struct WorkerRecord: Sendable {
     public let address: String
     public let threads: Int
     public let memoryLimit: Int64
+    /// The address of its nanny; empty when it has none.
+    public let nanny: String
+    /// Tells this registration apart from an earlier one under the same id.
+    public let incarnation: Int
     public internal(set) var status: Status = .running
+    /// Asked to retire: closes once no result lives only on it and it runs nothing.
+    public internal(set) var isRetiring = false
     /// Tasks assigned to it and not yet reported back.
     public internal(set) var processing: Set<TaskKey> = []
     /// Results it holds.
@@ -26,12 +35,17 @@ public struct WorkerRecord: Sendable {
     public internal(set) var managedBytes: Int64 = 0
     /// The process's resident memory, from its last heartbeat.
     public internal(set) var memoryBytes: Int64 = 0
+    /// Results in its memory and on its disk, as its last heartbeat said.
+    public internal(set) var reportedManagedBytes: Int64 = 0
+    public internal(set) var spilledBytes: Int64 = 0
 
-    init(id: WorkerID, address: String, threads: Int, memoryLimit: Int64) {
+    init(id: WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", incarnation: Int = 0) {
         self.id = id
         self.address = address
         self.threads = max(1, threads)
         self.memoryLimit = memoryLimit
+        self.nanny = nanny
+        self.incarnation = incarnation
     }
 
     /// Whether `names` (worker ids or addresses) allow this worker; empty allows all.

@@ -7,7 +7,9 @@ public import DroverCore
 /// A task the scheduler assigns waits (`waiting`) until every input is here, either computed here
 /// or fetched from a peer (`fetch` → `flight` → `memory`), then is `ready`, then `executing` on one
 /// of `threads` slots, then `memory`. Inputs fetched only for local tasks are dropped once no
-/// local task needs them.
+/// local task needs them. While paused (memory short) no new task starts; everything else goes on.
+/// Keys the scheduler asks it to copy (`replicateRequested`) are fetched like inputs and reported
+/// with `reportAcquired` once here.
 public struct WorkerState: Sendable {
     /// What a key is doing here.
     public enum TaskState: Sendable, Hashable {
@@ -40,6 +42,8 @@ public struct WorkerState: Sendable {
         public internal(set) var isAssigned: Bool
         /// Freed or stolen while executing: drop the result when it comes.
         public internal(set) var isCancelled = false
+        /// The scheduler asked for a copy of this key here: report it once it arrives.
+        public internal(set) var isReplicaRequested = false
         public internal(set) var nbytes: Int64 = 0
     }
 
@@ -58,6 +62,11 @@ public struct WorkerState: Sendable {
         case fetchFailed([TaskKey], from: String)
         /// A client stored these values here (scatter); the scheduler will track them as results.
         case dataReceived([TaskKey: Int64])
+        /// The process is short of memory (`true`) or no longer is.
+        case pauseChanged(Bool)
+        /// The scheduler wants copies of these keys here, from the workers named (a retiring
+        /// worker's results).
+        case replicateRequested([TaskKey: [String]])
     }
 
     public enum Action: Sendable, Hashable {
@@ -67,18 +76,26 @@ public struct WorkerState: Sendable {
         case fetch([TaskKey], from: String)
         /// Drop the value from the store.
         case forget(TaskKey)
-        case reportFinished(TaskKey, nbytes: Int64, duration: Double)
+        /// `inline`: the result is small enough to travel with the report (``inlineResultBytes``).
+        case reportFinished(TaskKey, nbytes: Int64, duration: Double, inline: Bool)
         case reportFailed(TaskError)
         /// No peer could give the key: `holder` is the last one tried.
         case reportMissing(TaskKey, holder: String)
         case answerSteal(TaskKey, started: Bool)
+        /// A key the scheduler asked for (`replicateRequested`) is here.
+        case reportAcquired(TaskKey, nbytes: Int64)
     }
+
+    /// Results this small travel with the finished report, so a waiting client needs no `GetData`.
+    public static let inlineResultBytes: Int64 = 1024
 
     public let threads: Int
     /// This worker's own address, never used as a peer.
     public let address: String
-    public private(set) var records: [TaskKey: Record] = [:]
+    public internal(set) var records: [TaskKey: Record] = [:]
     public private(set) var executingCount = 0
+    /// Short of memory: ready tasks wait.
+    public private(set) var isPaused = false
     /// Ready tasks, lowest priority value first (stale entries, freed or stolen since, are skipped).
     private var ready = MinHeap<ReadyTask>()
 
@@ -116,7 +133,13 @@ public struct WorkerState: Sendable {
         case .fetchFailed(let keys, let peer):
             for key in keys { fetchFailed(key, from: peer, into: &actions) }
         case .dataReceived(let sizes):
-            for (key, nbytes) in sizes.sorted(by: { $0.key < $1.key }) { dataReceived(key, nbytes: nbytes) }
+            for (key, nbytes) in sizes.sorted(by: { $0.key < $1.key }) {
+                dataReceived(key, nbytes: nbytes, into: &actions)
+            }
+        case .pauseChanged(let isPaused):
+            self.isPaused = isPaused
+        case .replicateRequested(let holders):
+            replicateRequested(holders, into: &actions)
         }
         startReadyTasks(into: &actions)
         return actions
@@ -138,11 +161,13 @@ extension WorkerState {
             case .memory:
                 // Computed or fetched here already: it is the scheduler's result now.
                 records[key]!.isAssigned = true
-                actions.append(.reportFinished(key, nbytes: existing.nbytes, duration: 0))
+                actions.append(finishedReport(key, nbytes: existing.nbytes, duration: 0))
                 return
             case .waiting, .ready, .executing:
+                // Assigned twice (or again after a free while it ran): one run, and it is ours.
                 records[key]!.isCancelled = false
-                return  // assigned twice: one run
+                records[key]!.isAssigned = true
+                return
             case .fetch, .flight:
                 break  // it was an input; now it is ours to compute
             }
@@ -172,13 +197,17 @@ extension WorkerState {
         if record.waitingOn.isEmpty { makeReady(key) }
     }
 
+    private func finishedReport(_ key: TaskKey, nbytes: Int64, duration: Double) -> Action {
+        .reportFinished(key, nbytes: nbytes, duration: duration, inline: nbytes <= Self.inlineResultBytes)
+    }
+
     private mutating func makeReady(_ key: TaskKey) {
         records[key]!.state = .ready
         ready.push(ReadyTask(priority: records[key]!.priority ?? TaskPriority(generation: 0, index: 0), key: key))
     }
 
     private mutating func startReadyTasks(into actions: inout [Action]) {
-        guard executingCount < threads, !ready.isEmpty else { return }
+        guard !isPaused, executingCount < threads, !ready.isEmpty else { return }
         while executingCount < threads, let next = ready.pop() {
             guard records[next.key]?.state == .ready else { continue }  // freed or stolen since
             records[next.key]!.state = .executing
@@ -200,7 +229,7 @@ extension WorkerState {
         }
         records[key]!.state = .memory
         records[key]!.nbytes = nbytes
-        actions.append(.reportFinished(key, nbytes: nbytes, duration: duration))
+        actions.append(finishedReport(key, nbytes: nbytes, duration: duration))
         inputArrived(key)
         releaseInputs(of: record, into: &actions)
     }
@@ -255,10 +284,11 @@ extension WorkerState {
         }
         records[key]!.state = .memory
         records[key]!.nbytes = nbytes
+        acquired(key, into: &actions)
         inputArrived(key)
     }
 
-    private mutating func dataReceived(_ key: TaskKey, nbytes: Int64) {
+    private mutating func dataReceived(_ key: TaskKey, nbytes: Int64, into actions: inout [Action]) {
         guard let record = records[key] else {
             records[key] = Record(state: .memory, isAssigned: true, nbytes: nbytes)
             return
@@ -271,6 +301,7 @@ extension WorkerState {
             records[key]!.state = .memory
             records[key]!.nbytes = nbytes
             records[key]!.isAssigned = true
+            acquired(key, into: &actions)
             inputArrived(key)
         case .waiting, .ready, .executing:
             break  // a task of that key runs here; its own result will count
@@ -284,6 +315,9 @@ extension WorkerState {
             record.state = .flight
             records[key] = record
             actions.append(.fetch([key], from: next))
+        } else if record.neededBy.isEmpty {
+            // Only a copy the scheduler asked for: it keeps counting the holders' copies.
+            records[key] = nil
         } else {
             // Nobody has it: the scheduler recomputes it and reassigns what needed it.
             record.state = .fetch
@@ -295,6 +329,7 @@ extension WorkerState {
     private mutating func free(_ key: TaskKey, into actions: inout [Action]) {
         guard var record = records[key] else { return }
         record.isAssigned = false
+        record.isReplicaRequested = false
         switch record.state {
         case .executing:
             record.isCancelled = true
@@ -313,6 +348,7 @@ extension WorkerState {
             }
         case .fetch, .flight:
             records[key] = record
+            dropIfUnneeded(key, into: &actions)
         }
     }
 
@@ -351,8 +387,14 @@ extension WorkerState {
             for dependent in record.neededBy where records[dependent] == nil {
                 throw InvariantViolation("'\(key)' needed by '\(dependent)', which is gone")
             }
+            if record.isReplicaRequested && !(record.isAssigned && [.fetch, .flight].contains(record.state)) {
+                throw InvariantViolation("'\(key)' is a requested copy but is \(record.state), not on its way")
+            }
+            if !record.isAssigned && record.neededBy.isEmpty && record.state != .executing {
+                throw InvariantViolation("'\(key)' is \(record.state) but neither assigned nor needed")
+            }
         }
-        if executingCount < threads && records.values.contains(where: { $0.state == .ready }) {
+        if !isPaused && executingCount < threads && records.values.contains(where: { $0.state == .ready }) {
             throw InvariantViolation("a ready task waits while a thread is free")
         }
     }

@@ -209,7 +209,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         _ = harness.join("w2")
         let actions = harness.handle(.workerLeft("w1", cause: "connection lost"))
         #expect(computedKeys(actions, on: "w2") == ["a"])
-        #expect(harness.state.tasks["a"]?.killedWorkers == ["w1"])
+        #expect(harness.state.tasks["a"]?.killedWorkers.map(\.worker) == ["w1"])
     }
 
     @Test func resultsOnlyALostWorkerHeldAreRecomputedFromLineage() {
@@ -245,8 +245,8 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
             return
         }
         #expect(error.kind == .killedWorker)
-        #expect(error.message.contains("on 3 different workers"))
-        #expect(error.message.contains("w1, w2, w3"))
+        #expect(error.message.contains("3 times"))
+        #expect(error.message.contains("w1 (OOM-killed at its 300 MiB limit); w2"))
         #expect(error.message.contains("OOM-killed at its 300 MiB limit"))
     }
 

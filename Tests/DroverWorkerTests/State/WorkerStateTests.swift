@@ -44,7 +44,7 @@ struct WorkerHarness {
         #expect(worker.assign("a") == [.execute("a")])
         #expect(
             worker.handle(.executionFinished("a", nbytes: 8, duration: 0.5)) == [
-                .reportFinished("a", nbytes: 8, duration: 0.5)
+                .reportFinished("a", nbytes: 8, duration: 0.5, inline: true)
             ])
         #expect(worker.state.records["a"]?.state == .memory)
     }
@@ -56,7 +56,7 @@ struct WorkerHarness {
         #expect(worker.assign("z", index: 9).isEmpty)
         #expect(worker.assign("a", index: 1).isEmpty)
         let next = worker.handle(.executionFinished("c", nbytes: 1, duration: 0.1))
-        #expect(next == [.reportFinished("c", nbytes: 1, duration: 0.1), .execute("a")])
+        #expect(next == [.reportFinished("c", nbytes: 1, duration: 0.1, inline: true), .execute("a")])
     }
 
     @Test func missingInputsAreFetchedFromPeersGroupedByPeer() {
@@ -68,7 +68,10 @@ struct WorkerHarness {
         let done = worker.handle(.executionFinished("sum", nbytes: 8, duration: 0.1))
         // Inputs fetched only for this task are dropped once it is done.
         #expect(
-            Set(done) == [.reportFinished("sum", nbytes: 8, duration: 0.1), .forget("x"), .forget("y"), .forget("z")])
+            Set(done) == [
+                .reportFinished("sum", nbytes: 8, duration: 0.1, inline: true), .forget("x"), .forget("y"),
+                .forget("z"),
+            ])
     }
 
     @Test func aFailedFetchTriesTheNextHolderThenReportsMissing() {
@@ -107,6 +110,18 @@ struct WorkerHarness {
         #expect(worker.state.records.isEmpty)
     }
 
+    @Test func aTaskFreedWhileRunningAndAssignedAgainKeepsItsResult() {
+        var worker = WorkerHarness()
+        _ = worker.assign("a")
+        _ = worker.handle(.freeRequested(["a"]))
+        #expect(worker.assign("a").isEmpty)
+        #expect(
+            worker.handle(.executionFinished("a", nbytes: 8, duration: 0.1)) == [
+                .reportFinished("a", nbytes: 8, duration: 0.1, inline: true)
+            ])
+        #expect(worker.state.records["a"]?.isAssigned == true)
+    }
+
     @Test func freeingAResultForgetsIt() {
         var worker = WorkerHarness()
         _ = worker.assign("a")
@@ -122,7 +137,21 @@ struct WorkerHarness {
         #expect(worker.handle(.stealRequested("running")) == [.answerSteal("running", started: true)])
         #expect(
             worker.handle(.executionFinished("running", nbytes: 1, duration: 0.1)) == [
-                .reportFinished("running", nbytes: 1, duration: 0.1)
+                .reportFinished("running", nbytes: 1, duration: 0.1, inline: true)
+            ])
+    }
+
+    @Test func onlySmallResultsTravelInline() {
+        var worker = WorkerHarness()
+        _ = worker.assign("small")
+        #expect(
+            worker.handle(.executionFinished("small", nbytes: WorkerState.inlineResultBytes, duration: 0.1)) == [
+                .reportFinished("small", nbytes: WorkerState.inlineResultBytes, duration: 0.1, inline: true)
+            ])
+        _ = worker.assign("large")
+        #expect(
+            worker.handle(.executionFinished("large", nbytes: WorkerState.inlineResultBytes + 1, duration: 0.1)) == [
+                .reportFinished("large", nbytes: WorkerState.inlineResultBytes + 1, duration: 0.1, inline: false)
             ])
     }
 
@@ -130,7 +159,7 @@ struct WorkerHarness {
         var worker = WorkerHarness()
         _ = worker.assign("a")
         _ = worker.handle(.executionFinished("a", nbytes: 4, duration: 0.1))
-        #expect(worker.assign("a") == [.reportFinished("a", nbytes: 4, duration: 0)])
+        #expect(worker.assign("a") == [.reportFinished("a", nbytes: 4, duration: 0, inline: true)])
     }
 }
 
@@ -168,5 +197,53 @@ struct WorkerHarness {
         let next = harness.handle(.executionFinished("first", nbytes: 8, duration: 0.01))
         #expect(next.contains(.execute("high")))
         #expect(!next.contains(.execute("low")))
+    }
+}
+
+@Suite struct WorkerStatePauseTests {
+    @Test func aPausedWorkerStartsNothingNewButFinishesWhatRuns() {
+        var worker = WorkerHarness()
+        #expect(worker.assign("running") == [.execute("running")])
+        #expect(worker.handle(.pauseChanged(true)).isEmpty)
+        #expect(worker.state.isPaused)
+        #expect(worker.assign("queued", index: 1).isEmpty)
+        #expect(worker.state.records["queued"]?.state == .ready)
+        #expect(
+            worker.handle(.executionFinished("running", nbytes: 8, duration: 0.1)) == [
+                .reportFinished("running", nbytes: 8, duration: 0.1, inline: true)
+            ])
+        #expect(worker.state.executingCount == 0)
+        #expect(worker.state.records["queued"]?.state == .ready)
+    }
+
+    @Test func fetchesCompleteWhilePaused() {
+        var worker = WorkerHarness()
+        _ = worker.handle(.pauseChanged(true))
+        #expect(worker.assign("sum", ["x": ["peer:1"]]) == [.fetch(["x"], from: "peer:1")])
+        #expect(worker.handle(.fetchFinished(["x": 8], from: "peer:1")).isEmpty)
+        #expect(worker.state.records["x"]?.state == .memory)
+        #expect(worker.state.records["sum"]?.state == .ready)
+    }
+
+    @Test func resumingStartsTheReadyTasksByPriority() {
+        var worker = WorkerHarness(threads: 2)
+        _ = worker.handle(.pauseChanged(true))
+        _ = worker.assign("c", index: 3)
+        _ = worker.assign("a", index: 1)
+        _ = worker.assign("b", index: 2)
+        #expect(worker.handle(.pauseChanged(false)) == [.execute("a"), .execute("b")])
+        #expect(!worker.state.isPaused)
+        #expect(
+            worker.handle(.executionFinished("a", nbytes: 1, duration: 0.1)) == [
+                .reportFinished("a", nbytes: 1, duration: 0.1, inline: true), .execute("c"),
+            ])
+    }
+
+    @Test func pausingTwiceOrResumingWhenRunningChangesNothing() {
+        var worker = WorkerHarness()
+        #expect(worker.handle(.pauseChanged(false)).isEmpty)
+        _ = worker.handle(.pauseChanged(true))
+        #expect(worker.handle(.pauseChanged(true)).isEmpty)
+        #expect(worker.state.isPaused)
     }
 }

@@ -1,0 +1,376 @@
+public import DroverCore
+import DroverLocal
+public import DroverProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+public import Logging
+import SwiftProtobuf
+import Synchronization
+
+/// A host's supervisor: starts `workers` worker processes, holds each in a cgroup with its memory
+/// limit, restarts them when they die (``RestartPolicy``), and tells the scheduler why each died.
+///
+/// Without a writable cgroup tree it polls each worker's RSS every 100 ms instead and kills it at
+/// 95 % of its limit, and says so once. ``shutdown()`` (SIGTERM) lets the workers retire — the
+/// scheduler moves the results only they hold to other workers — and kills what is left after
+/// ``Options/drainTimeout``.
+public actor Nanny {
+    public struct Options: Sendable {
+        public var scheduler: HostAndPort
+        public var workers: Int
+        public var threads: Int
+        /// Each worker's memory limit in bytes; nil for none.
+        public var memoryLimit: Int64?
+        /// The address workers and the nanny serve on.
+        public var host: String
+        /// The first worker's port (the next ones count up from it); 0 for any free port.
+        public var workerPort: Int
+        /// The nanny's own port (its `Status` service); 0 for any free port.
+        public var nannyPort: Int
+        /// Where workers spill results; nil for the system's temporary directory.
+        public var localDirectory: String?
+        /// Worker names are `<name>-<index>`, the same across restarts.
+        public var name: String
+        /// The `drover` binary the workers run.
+        public var executable: String
+        public var logLevel: String
+        /// How long retiring workers get before they are killed.
+        public var drainTimeout: Duration
+
+        public init(
+            scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: Int64?, host: String = "127.0.0.1",
+            workerPort: Int = 0, nannyPort: Int = 0, localDirectory: String? = nil, name: String,
+            executable: String, logLevel: String = "info", drainTimeout: Duration = .seconds(10)
+        ) {
+            self.scheduler = scheduler
+            self.workers = workers
+            self.threads = threads
+            self.memoryLimit = memoryLimit
+            self.host = host
+            self.workerPort = workerPort
+            self.nannyPort = nannyPort
+            self.localDirectory = localDirectory
+            self.name = name
+            self.executable = executable
+            self.logLevel = logLevel
+            self.drainTimeout = drainTimeout
+        }
+    }
+
+    /// One supervised worker: the current process, if any, and its history.
+    struct Slot: Sendable {
+        var name: String
+        var pid: pid_t = 0
+        var address = ""
+        var cgroup: WorkerCgroup?
+        var restarts = 0
+        var lastCause = ""
+        var lastPeak: Int64 = 0
+    }
+
+    let options: Options
+    let logger: Logger
+    private let controller: CgroupController?
+    /// How memory limits are enforced, for the log and `Status`.
+    let enforcement: String
+    private var slots: [Slot]
+    private var address = ""
+    private var isStopping = false
+    private var stopRequests: [CheckedContinuation<Void, Never>] = []
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        self.slots = (0..<options.workers).map { Slot(name: "\(options.name)-\($0)") }
+        guard let limit = options.memoryLimit else {
+            controller = nil
+            enforcement = "none (no memory limit)"
+            return
+        }
+        do {
+            let found = try CgroupController.find()
+            controller = found
+            enforcement = "cgroup \(found.version) under \(found.directory), \(MemorySize.format(limit)) per worker"
+        } catch {
+            controller = nil
+            enforcement = "polling RSS every 100 ms, kill at 95% of \(MemorySize.format(limit)) (\(error.message))"
+        }
+    }
+
+    /// Supervises the workers until ``shutdown()``; calls `onListening` with the nanny's address
+    /// once every worker has started.
+    public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+        if controller == nil, options.memoryLimit != nil {
+            logger.warning(
+                "no cgroup for worker memory limits; falling back", metadata: ["enforcement": "\(enforcement)"])
+        } else {
+            logger.info("nanny starting", metadata: ["enforcement": "\(enforcement)"])
+        }
+        let server = GRPCServer(
+            transport: .http2NIOPosix(
+                address: .ipv4(host: options.host, port: options.nannyPort), transportSecurity: .plaintext,
+                config: TransportLimits.server()),
+            services: [NannyRPCService(nanny: self)]
+        )
+        try await withGRPCClient(
+            transport: .http2NIOPosix(
+                target: .dns(host: options.scheduler.host, port: options.scheduler.port), transportSecurity: .plaintext,
+                config: TransportLimits.client)
+        ) { client in
+            let scheduler = Drover_V1_Scheduler.Client(wrapping: client)
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await server.serve() }
+                guard let bound = try await server.listeningAddress?.ipv4 else {
+                    throw RPCError(code: .unavailable, message: "The nanny's server did not bind an IPv4 address.")
+                }
+                address = "\(options.host):\(bound.port)"
+                // Workers start side by side; the nanny is ready once each has started (or failed to).
+                let started = Started(count: options.workers)
+                for index in slots.indices {
+                    group.addTask { await self.supervise(index, scheduler: scheduler, started: started) }
+                }
+                await started.wait()
+                onListening(address)
+                logger.info("nanny listening", metadata: ["address": "\(address)", "workers": "\(options.workers)"])
+                await stopRequested()
+                await drain()
+                server.beginGracefulShutdown()
+            }
+        }
+    }
+
+    /// Stops the nanny: its workers retire, then it exits.
+    public func shutdown() {
+        guard !isStopping else { return }
+        isStopping = true
+        logger.info("nanny stopping: workers retire", metadata: ["workers": "\(slots.filter { $0.pid > 0 }.count)"])
+        for continuation in stopRequests { continuation.resume() }
+        stopRequests = []
+    }
+
+    private func stopRequested() async {
+        guard !isStopping else { return }
+        await withCheckedContinuation { stopRequests.append($0) }
+    }
+
+    /// SIGTERM to every worker (they retire), SIGKILL to those still there after the timeout.
+    private func drain() async {
+        for slot in slots where slot.pid > 0 { kill(slot.pid, SIGTERM) }
+        let deadline = ContinuousClock.now + options.drainTimeout
+        while slots.contains(where: { $0.pid > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for slot in slots where slot.pid > 0 {
+            logger.warning("worker did not retire in time; killing it", metadata: ["worker.name": "\(slot.name)"])
+            kill(slot.pid, SIGKILL)
+        }
+        while slots.contains(where: { $0.pid > 0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    // MARK: - One worker's life, over and over
+
+    private func supervise(
+        _ index: Int, scheduler: Drover_V1_Scheduler.Client<HTTP2ClientTransport.Posix>, started: Started
+    ) async {
+        var policy = RestartPolicy()
+        var first = true
+        while !isStopping {
+            let start = ContinuousClock.now
+            let outcome = await startWorker(index)
+            if first {
+                first = false
+                await started.one()
+            }
+            let cause: String
+            var report = Drover_V1_WorkerExitReport()
+            switch outcome {
+            case .failure(let error):
+                cause = "it failed to start: \(error)"
+            case .success(let pid):
+                let exit = await waitForExit(index, pid: pid)
+                cause = exit.description
+                if case .oomKilled(_, let peak) = exit {
+                    report.oomKilled = true
+                    report.peakBytes = peak ?? 0
+                } else if let peak = (try? slots[index].cgroup?.peakBytes()) ?? nil {
+                    report.peakBytes = peak
+                }
+                if case .exited(let code) = exit { report.exitCode = code }
+                if case .signaled(let signal) = exit { report.signal = signal }
+            }
+            let slot = slots[index]
+            if let cgroup = slot.cgroup {
+                do {
+                    try cgroup.remove()
+                } catch {
+                    logger.warning("could not remove a worker cgroup", metadata: ["error": "\(error)"])
+                }
+                slots[index].cgroup = nil
+            }
+            slots[index].pid = 0
+            if isStopping {
+                logger.info("worker stopped", metadata: ["worker.name": "\(slot.name)", "cause": "\(cause)"])
+                break
+            }
+            slots[index].restarts += 1
+            slots[index].lastCause = cause
+            slots[index].lastPeak = report.peakBytes
+            let delay = policy.workerDied(after: ContinuousClock.now - start)
+            logger.warning(
+                "worker died",
+                metadata: [
+                    "worker.name": "\(slot.name)", "peer.address": "\(slot.address)", "cause": "\(cause)",
+                    "worker.restarts": "\(slots[index].restarts)", "restart.delay": "\(delay)",
+                    "memory.peak_bytes": "\(report.peakBytes)",
+                ])
+            if policy.consecutiveFailures > 3 {
+                logger.error(
+                    "worker is flapping",
+                    metadata: ["worker.name": "\(slot.name)", "failures": "\(policy.consecutiveFailures)"])
+            }
+            report.workerID = slot.name
+            report.address = slot.address
+            report.cause = cause
+            report.memoryLimit = options.memoryLimit ?? 0
+            report.restarts = Int32(slots[index].restarts)
+            await tell(scheduler, report)
+            if delay > .zero { try? await Task.sleep(for: delay) }
+        }
+    }
+
+    /// Tells the scheduler why a worker died, before its replacement starts, so the two never cross.
+    private func tell(
+        _ scheduler: Drover_V1_Scheduler.Client<HTTP2ClientTransport.Posix>, _ report: Drover_V1_WorkerExitReport
+    )
+        async
+    {
+        var callOptions = CallOptions.defaults
+        callOptions.timeout = .seconds(1)
+        do {
+            _ = try await scheduler.reportWorkerExit(report, options: callOptions)
+        } catch {
+            logger.warning("could not tell the scheduler a worker died", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Starts worker `index` in a fresh cgroup; returns its pid once it listens.
+    private func startWorker(_ index: Int) async -> Result<pid_t, any Error> {
+        let name = slots[index].name
+        var environment = ProcessInfo.processInfo.environment
+        environment[Drover.exitWithParentVariable] = "1"
+        environment[Drover.cgroupProcsVariable] = nil
+        if let controller, let limit = options.memoryLimit {
+            do {
+                let cgroup = try controller.create(name: "drover-\(getpid())-\(index)", limit: limit)
+                slots[index].cgroup = cgroup
+                environment[Drover.cgroupProcsVariable] = cgroup.procsFile
+            } catch {
+                return .failure(error)
+            }
+        }
+        var arguments = [
+            "worker", options.scheduler.description, "--nthreads", String(options.threads), "--name", name,
+            "--host", options.host, "--port", String(options.workerPort == 0 ? 0 : options.workerPort + index),
+            "--nanny", address, "--log-level", options.logLevel,
+        ]
+        if let limit = options.memoryLimit { arguments += ["--memory-limit", String(limit)] }
+        if let directory = options.localDirectory { arguments += ["--local-directory", directory] }
+        do {
+            let (pid, workerAddress) = try await ListeningProcess.start(
+                options.executable, arguments: arguments, environment: environment)
+            slots[index].pid = pid
+            slots[index].address = workerAddress
+            if isStopping { kill(pid, SIGTERM) }  // stopped while it started
+            return .success(pid)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Waits for the worker to end and says why: the cgroup's OOM-kill counter tells an OOM kill
+    /// from another SIGKILL. Without a cgroup, polls RSS and kills at 95 % of the limit.
+    private func waitForExit(_ index: Int, pid: pid_t) async -> ExitCause {
+        let cgroup = slots[index].cgroup
+        let oomBefore = (try? cgroup?.oomKillCount()) ?? 0
+        let exited = Atomic<Bool>(false)
+        let killedAt = Atomic<Int64>(0)
+        if cgroup == nil, let limit = options.memoryLimit {
+            let threshold = Int64(Double(limit) * ExitCause.terminateFraction)
+            Thread.detachNewThread {
+                while !exited.load(ordering: .acquiring) {
+                    if let rss = ProcessMemory.residentBytes(of: pid), rss > threshold {
+                        killedAt.store(rss, ordering: .releasing)
+                        if !exited.load(ordering: .acquiring) { kill(pid, SIGKILL) }
+                        return
+                    }
+                    usleep(100_000)
+                }
+            }
+        }
+        let status: Int32 = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                let status = Spawn.wait(pid)
+                exited.store(true, ordering: .releasing)
+                continuation.resume(returning: status)
+            }
+        }
+        let limit = options.memoryLimit ?? 0
+        let rss = killedAt.load(ordering: .acquiring)
+        if rss > 0 { return .terminatedByNanny(rss: rss, limit: limit) }
+        return ExitCause.classify(
+            status: status, oomKillsBefore: oomBefore, oomKillsAfter: (try? cgroup?.oomKillCount()) ?? oomBefore,
+            limit: limit, peak: (try? cgroup?.peakBytes()) ?? nil)
+    }
+
+    // MARK: - Status
+
+    func status() -> Drover_V1_NannyStatus {
+        .with { status in
+            status.scheduler = options.scheduler.description
+            status.memoryEnforcement = enforcement
+            status.workers = slots.map { slot in
+                .with {
+                    $0.name = slot.name
+                    $0.pid = slot.pid
+                    $0.address = slot.address
+                    $0.memoryLimit = options.memoryLimit ?? 0
+                    $0.restarts = Int32(slot.restarts)
+                    $0.lastCause = slot.lastCause
+                    $0.cgroup = slot.cgroup?.path ?? ""
+                    $0.lastPeakBytes = slot.lastPeak
+                }
+            }
+        }
+    }
+}
+
+/// Counts workers started, for the nanny's `LISTENING` line.
+private actor Started {
+    private var remaining: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { remaining = count }
+
+    func one() {
+        remaining -= 1
+        if remaining <= 0 {
+            for waiter in waiters { waiter.resume() }
+            waiters = []
+        }
+    }
+
+    func wait() async {
+        guard remaining > 0 else { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+}
+
+/// The nanny's gRPC face.
+struct NannyRPCService: Drover_V1_Nanny.SimpleServiceProtocol {
+    let nanny: Nanny
+
+    func status(request: Drover_V1_NannyStatusRequest, context: ServerContext) async throws -> Drover_V1_NannyStatus {
+        await nanny.status()
+    }
+}
