@@ -3,10 +3,6 @@ public import Foundation
 /// A `drover` role started as a child process: it prints `LISTENING <address>` on stdout once it
 /// accepts connections (`drover scheduler`, `drover worker`, `drover nanny`).
 public enum ListeningProcess {
-    public struct Failure: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     /// Starts `executable` with `arguments` and waits for its `LISTENING` line. Its stderr goes to
     /// `stderr` (a descriptor, kept open by the caller), or is inherited when nil. Its stdout is
     /// drained for as long as it runs, so it never blocks on a full pipe.
@@ -20,7 +16,7 @@ public enum ListeningProcess {
     ) async throws -> (pid: pid_t, address: String) {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else {
-            throw Failure(description: "pipe failed: \(String(cString: strerror(errno)))")
+            throw Spawn.Failure(description: "pipe failed: \(String(cString: strerror(errno)))")
         }
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var descriptors: [(from: Int32, to: Int32)] = [(pipeFDs[1], 1)]
@@ -60,7 +56,7 @@ public enum ListeningProcess {
         }
         guard let line else {
             let status = Spawn.wait(pid)
-            throw Failure(
+            throw Spawn.Failure(
                 description:
                     "'\(executable) \(arguments.joined(separator: " "))' \(Spawn.describe(status: status)) before listening."
             )

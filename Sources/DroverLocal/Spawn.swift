@@ -5,6 +5,10 @@ public import Foundation
 public enum Spawn {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
     /// Starts `executable` with `arguments`; each `(from, to)` in `descriptors` makes the parent's

@@ -107,6 +107,7 @@ public actor Nanny {
         } else {
             logger.info("nanny starting", metadata: ["enforcement": "\(enforcement)"])
         }
+        removeStaleCgroups()
         let server = GRPCServer(
             transport: .http2NIOPosix(
                 address: .ipv4(host: options.host, port: options.nannyPort), transportSecurity: .plaintext,
@@ -166,6 +167,27 @@ public actor Nanny {
             kill(slot.pid, SIGKILL)
         }
         while slots.contains(where: { $0.pid > 0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// Removes the worker cgroups of nannies that died without cleaning up (`drover-<pid>-<n>`
+    /// whose nanny pid is gone), killing what is left in them.
+    private func removeStaleCgroups() {
+        guard let controller else { return }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: controller.directory)) ?? []
+        for name in names where name.hasPrefix("drover-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, let owner = pid_t(parts[1]), owner != getpid(),
+                kill(owner, 0) == -1, errno == ESRCH
+            else { continue }
+            let stale = WorkerCgroup(version: controller.version, path: controller.directory + "/" + name)
+            do {
+                try stale.remove()
+                logger.info("removed the cgroup of a nanny that died", metadata: ["cgroup": "\(stale.path)"])
+            } catch {
+                logger.warning(
+                    "could not remove a stale cgroup", metadata: ["cgroup": "\(stale.path)", "error": "\(error)"])
+            }
+        }
     }
 
     // MARK: - One worker's life, over and over
