@@ -94,6 +94,10 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: .hidden)
     var nanny = ""
 
+    /// Started by a nanny ahead of need: waits for "<name> <port>" on stdin before it starts.
+    @Flag(help: .hidden)
+    var standby = false
+
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
@@ -118,6 +122,14 @@ struct WorkerCommand: AsyncParsableCommand {
                 host: host, workerPort: port, nannyPort: 0, localDirectory: localDirectory, name: name,
                 drainTimeout: 10, logLevel: logLevel)
             return
+        }
+        var (name, port) = (self.name, self.port)
+        if standby {
+            // End of file instead of a name: the nanny no longer needs this process.
+            guard let line = readLine(), case let parts = line.split(separator: " "), parts.count == 2,
+                let given = Int(parts[1])
+            else { Glibc.exit(0) }
+            (name, port) = (String(parts[0]), given)
         }
         let limit = try memoryLimit.map(MemorySize.parse) ?? 0
         let runtime = WorkerRuntime(

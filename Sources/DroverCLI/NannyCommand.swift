@@ -57,6 +57,11 @@ struct NannyOptions: ParsableArguments {
     @Option(help: "Seconds retiring workers get on SIGTERM before they are killed.")
     var drainTimeout: Double = 10
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Keep one worker process started ahead of need, so a replacement costs no process start.")
+    var standby = true
+
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
@@ -73,7 +78,7 @@ struct NannyOptions: ParsableArguments {
         try await Self.runNanny(
             scheduler: endpoint, workers: nworkers, threads: nthreads, memoryLimit: memoryLimit, host: host,
             workerPort: workerPort, nannyPort: nannyPort, localDirectory: localDirectory, name: name,
-            drainTimeout: drainTimeout, logLevel: logLevel)
+            drainTimeout: drainTimeout, standby: standby, logLevel: logLevel)
     }
 
     /// Each worker's limit in bytes (nil: none), or an error naming the option before anything starts.
@@ -89,7 +94,8 @@ struct NannyOptions: ParsableArguments {
     /// Supervises workers until SIGTERM or SIGINT, which make them retire.
     static func runNanny(
         scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: String, host: String, workerPort: Int,
-        nannyPort: Int, localDirectory: String?, name: String?, drainTimeout: Double, logLevel: String
+        nannyPort: Int, localDirectory: String?, name: String?, drainTimeout: Double, standby: Bool = true,
+        logLevel: String
     ) async throws {
         let limit = try resolveMemoryLimit(memoryLimit, workers: workers)
         let nanny = Nanny(
@@ -98,7 +104,7 @@ struct NannyOptions: ParsableArguments {
                 workerPort: workerPort, nannyPort: nannyPort, localDirectory: localDirectory,
                 name: name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())",
                 executable: ProcessPool.currentExecutablePath, logLevel: logLevel,
-                drainTimeout: .milliseconds(Int64(drainTimeout * 1000))),
+                drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), standby: standby),
             logger: makeLogger("drover.nanny", level: logLevel)
         )
         let signals = ShutdownSignals { Task { await nanny.shutdown() } }

@@ -1,11 +1,89 @@
 public import Foundation
+import Synchronization
 
 /// A `drover` role started as a child process: it prints `LISTENING <address>` on stdout once it
 /// accepts connections (`drover scheduler`, `drover worker`, `drover nanny`).
-public enum ListeningProcess {
-    /// Starts `executable` with `arguments` and waits for its `LISTENING` line. Its stderr goes to
-    /// `stderr` (a descriptor, kept open by the caller), or is inherited when nil. Its stdout is
-    /// drained for as long as it runs, so it never blocks on a full pipe.
+public final class ListeningProcess: Sendable {
+    /// The child's pid; reaped by ``listeningAddress()`` when the child ends without listening,
+    /// otherwise the caller's to reap with ``Spawn/wait(_:)``.
+    public let pid: pid_t
+    private let command: String
+    /// The write end of the child's stdin, when it was given one.
+    private let input: Mutex<Int32>
+    private let line: Task<String?, Never>
+
+    private init(pid: pid_t, command: String, input: Int32, line: Task<String?, Never>) {
+        self.pid = pid
+        self.command = command
+        self.input = Mutex(input)
+        self.line = line
+    }
+
+    /// Starts `executable` with `arguments`; its stderr goes to `stderr` (a descriptor the caller
+    /// keeps open) or is inherited when nil. Its stdout is read on a thread of its own for as long
+    /// as it runs, so it never blocks on a full pipe. With `withInput`, its stdin is a pipe that
+    /// ``send(_:)`` writes to; otherwise it is inherited.
+    public static func launch(
+        _ executable: String,
+        arguments: [String],
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        stderr: Int32? = nil,
+        withInput: Bool = false
+    ) throws -> ListeningProcess {
+        let output = try pipePair()
+        var descriptors: [(from: Int32, to: Int32)] = [(output.write, 1)]
+        if let stderr { descriptors.append((stderr, 2)) }
+        var input: (read: Int32, write: Int32)?
+        do {
+            if withInput {
+                input = try pipePair()
+                descriptors.append((input!.read, 0))
+            }
+        } catch {
+            close(output.read)
+            close(output.write)
+            throw error
+        }
+        let pid: pid_t
+        do {
+            pid = try Spawn.start(executable, arguments: arguments, environment: environment, descriptors: descriptors)
+        } catch {
+            for fd in [output.read, output.write, input?.read ?? -1, input?.write ?? -1] where fd >= 0 { close(fd) }
+            throw error
+        }
+        close(output.write)
+        if let input { close(input.read) }
+        let readEnd = output.read
+        let line = Task<String?, Never> {
+            await withCheckedContinuation { continuation in
+                Thread.detachNewThread {
+                    var bytes: [UInt8] = []
+                    var byte: UInt8 = 0
+                    var resumed = false
+                    while read(readEnd, &byte, 1) == 1 {
+                        guard !resumed else { continue }
+                        guard byte == UInt8(ascii: "\n") else {
+                            bytes.append(byte)
+                            continue
+                        }
+                        let text = String(decoding: bytes, as: UTF8.self)
+                        bytes = []
+                        if text.hasPrefix("LISTENING ") {
+                            continuation.resume(returning: String(text.dropFirst("LISTENING ".count)))
+                            resumed = true
+                        }
+                    }
+                    close(readEnd)
+                    if !resumed { continuation.resume(returning: nil) }
+                }
+            }
+        }
+        return ListeningProcess(
+            pid: pid, command: "'\(executable) \(arguments.joined(separator: " "))'", input: input?.write ?? -1,
+            line: line)
+    }
+
+    /// Starts the process and waits for its `LISTENING` line.
     ///
     /// - Returns: The pid (reap it with ``Spawn/wait(_:)``) and the address it printed.
     public static func start(
@@ -14,53 +92,48 @@ public enum ListeningProcess {
         environment: [String: String] = ProcessInfo.processInfo.environment,
         stderr: Int32? = nil
     ) async throws -> (pid: pid_t, address: String) {
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else {
+        let process = try launch(executable, arguments: arguments, environment: environment, stderr: stderr)
+        return (process.pid, try await process.listeningAddress())
+    }
+
+    /// Waits for the `LISTENING <address>` line and returns the address; a process that ends
+    /// first is reaped and reported.
+    public func listeningAddress() async throws -> String {
+        if let address = await line.value { return address }
+        closeInput()
+        let status = Spawn.wait(pid)
+        throw Spawn.Failure(description: "\(command) \(Spawn.describe(status: status)) before listening.")
+    }
+
+    /// Writes `text` to the child's stdin; false when it has none or the write failed.
+    public func send(_ text: String) -> Bool {
+        input.withLock { fd in
+            guard fd >= 0 else { return false }
+            var bytes = Array(text.utf8)[...]
+            while !bytes.isEmpty {
+                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return false }
+                bytes = bytes.dropFirst(written)
+            }
+            return true
+        }
+    }
+
+    /// Closes the child's stdin (it reads end of file).
+    public func closeInput() {
+        input.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    private static func pipePair() throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
             throw Spawn.Failure(description: "pipe failed: \(String(cString: strerror(errno)))")
         }
-        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        var descriptors: [(from: Int32, to: Int32)] = [(pipeFDs[1], 1)]
-        if let stderr { descriptors.append((stderr, 2)) }
-        let pid: pid_t
-        do {
-            pid = try Spawn.start(executable, arguments: arguments, environment: environment, descriptors: descriptors)
-        } catch {
-            close(pipeFDs[0])
-            close(pipeFDs[1])
-            throw error
-        }
-        close(pipeFDs[1])
-        let readEnd = pipeFDs[0]
-        let line: String? = await withCheckedContinuation { continuation in
-            // Read on a thread of our own: the read blocks until the child prints or exits.
-            Thread.detachNewThread {
-                var bytes: [UInt8] = []
-                var byte: UInt8 = 0
-                var resumed = false
-                while read(readEnd, &byte, 1) == 1 {
-                    guard !resumed else { continue }
-                    guard byte == UInt8(ascii: "\n") else {
-                        bytes.append(byte)
-                        continue
-                    }
-                    let text = String(decoding: bytes, as: UTF8.self)
-                    bytes = []
-                    if text.hasPrefix("LISTENING ") {
-                        continuation.resume(returning: String(text.dropFirst("LISTENING ".count)))
-                        resumed = true
-                    }
-                }
-                close(readEnd)
-                if !resumed { continuation.resume(returning: nil) }
-            }
-        }
-        guard let line else {
-            let status = Spawn.wait(pid)
-            throw Spawn.Failure(
-                description:
-                    "'\(executable) \(arguments.joined(separator: " "))' \(Spawn.describe(status: status)) before listening."
-            )
-        }
-        return (pid, line)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return (fds[0], fds[1])
     }
 }

@@ -37,12 +37,16 @@ public actor Nanny {
         public var logLevel: String
         /// How long retiring workers get before they are killed.
         public var drainTimeout: Duration
+        /// Keep one worker process started ahead of need, so a replacement costs no process start.
+        public var standby: Bool
 
         public init(
             scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: Int64?, host: String = "127.0.0.1",
             workerPort: Int = 0, nannyPort: Int = 0, localDirectory: String? = nil, name: String,
-            executable: String, logLevel: String = "info", drainTimeout: Duration = .seconds(10)
+            executable: String, logLevel: String = "info", drainTimeout: Duration = .seconds(10),
+            standby: Bool = true
         ) {
+            self.standby = standby
             self.scheduler = scheduler
             self.workers = workers
             self.threads = threads
@@ -77,6 +81,9 @@ public actor Nanny {
     private var slots: [Slot]
     private var address = ""
     private var isStopping = false
+    /// A worker process started ahead of need (``prepareStandby()``), and how many were made.
+    private var standby: (process: ListeningProcess, cgroup: WorkerCgroup?)?
+    private var standbys = 0
     private var stopRequests: [CheckedContinuation<Void, Never>] = []
 
     public init(options: Options, logger: Logger) {
@@ -101,6 +108,7 @@ public actor Nanny {
     /// Supervises the workers until ``shutdown()``; calls `onListening` with the nanny's address
     /// once every worker has started.
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+        signal(SIGPIPE, SIG_IGN)  // a standby that died must not end the nanny when it is written to
         if controller == nil, options.memoryLimit != nil {
             logger.warning(
                 "no cgroup for worker memory limits; falling back", metadata: ["enforcement": "\(enforcement)"])
@@ -132,6 +140,7 @@ public actor Nanny {
                     group.addTask { await self.supervise(index, scheduler: scheduler, started: started) }
                 }
                 await started.wait()
+                await prepareStandby()
                 onListening(address)
                 logger.info("nanny listening", metadata: ["address": "\(address)", "workers": "\(options.workers)"])
                 await stopRequested()
@@ -157,6 +166,7 @@ public actor Nanny {
 
     /// SIGTERM to every worker (they retire), SIGKILL to those still there after the timeout.
     private func drain() async {
+        await discardStandby()
         for slot in slots where slot.pid > 0 { kill(slot.pid, SIGTERM) }
         let deadline = ContinuousClock.now + options.drainTimeout
         while slots.contains(where: { $0.pid > 0 }), ContinuousClock.now < deadline {
@@ -222,14 +232,8 @@ public actor Nanny {
                 if case .signaled(let signal) = exit { report.signal = signal }
             }
             let slot = slots[index]
-            if let cgroup = slot.cgroup {
-                do {
-                    try cgroup.remove()
-                } catch {
-                    logger.warning("could not remove a worker cgroup", metadata: ["error": "\(error)"])
-                }
-                slots[index].cgroup = nil
-            }
+            removeCgroup(slot.cgroup)
+            slots[index].cgroup = nil
             slots[index].pid = 0
             if isStopping {
                 logger.info("worker stopped", metadata: ["worker.name": "\(slot.name)", "cause": "\(cause)"])
@@ -276,37 +280,101 @@ public actor Nanny {
         }
     }
 
-    /// Starts worker `index` in a fresh cgroup; returns its pid once it listens.
+    /// Starts worker `index` — the standby if one is ready, else a new process — in a cgroup of
+    /// its own; returns its pid once it listens.
     private func startWorker(_ index: Int) async -> Result<pid_t, any Error> {
         let name = slots[index].name
+        let port = options.workerPort == 0 ? 0 : options.workerPort + index
+        if let ready = standby {
+            standby = nil
+            let sent = ready.process.send("\(name) \(port)\n")
+            ready.process.closeInput()
+            do {
+                guard sent else { throw Spawn.Failure(description: "the standby worker did not take its name") }
+                let workerAddress = try await ready.process.listeningAddress()
+                slots[index].cgroup = ready.cgroup
+                Task { await self.prepareStandby() }
+                return record(index, pid: ready.process.pid, address: workerAddress)
+            } catch {
+                logger.warning("standby worker failed; starting a new one", metadata: ["error": "\(error)"])
+                removeCgroup(ready.cgroup)
+            }
+        }
+        do {
+            let (process, cgroup) = try launch(
+                cgroupName: "drover-\(getpid())-\(index)", extra: ["--name", name, "--port", String(port)])
+            slots[index].cgroup = cgroup
+            return record(index, pid: process.pid, address: try await process.listeningAddress())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func record(_ index: Int, pid: pid_t, address workerAddress: String) -> Result<pid_t, any Error> {
+        slots[index].pid = pid
+        slots[index].address = workerAddress
+        if isStopping { kill(pid, SIGTERM) }  // stopped while it started
+        return .success(pid)
+    }
+
+    /// Starts a worker process in a new cgroup with the nanny's arguments and `extra`.
+    private func launch(cgroupName: String, extra: [String], withInput: Bool = false) throws -> (
+        ListeningProcess, WorkerCgroup?
+    ) {
         var environment = ProcessInfo.processInfo.environment
         environment[Drover.exitWithParentVariable] = "1"
         environment[Drover.cgroupProcsVariable] = nil
+        var cgroup: WorkerCgroup?
         if let controller, let limit = options.memoryLimit {
-            do {
-                let cgroup = try controller.create(name: "drover-\(getpid())-\(index)", limit: limit)
-                slots[index].cgroup = cgroup
-                environment[Drover.cgroupProcsVariable] = cgroup.procsFile
-            } catch {
-                return .failure(error)
-            }
+            cgroup = try controller.create(name: cgroupName, limit: limit)
+            environment[Drover.cgroupProcsVariable] = cgroup!.procsFile
         }
         var arguments = [
-            "worker", options.scheduler.description, "--nthreads", String(options.threads), "--name", name,
-            "--host", options.host, "--port", String(options.workerPort == 0 ? 0 : options.workerPort + index),
+            "worker", options.scheduler.description, "--nthreads", String(options.threads), "--host", options.host,
             "--nanny", address, "--log-level", options.logLevel,
         ]
         if let limit = options.memoryLimit { arguments += ["--memory-limit", String(limit)] }
         if let directory = options.localDirectory { arguments += ["--local-directory", directory] }
         do {
-            let (pid, workerAddress) = try await ListeningProcess.start(
-                options.executable, arguments: arguments, environment: environment)
-            slots[index].pid = pid
-            slots[index].address = workerAddress
-            if isStopping { kill(pid, SIGTERM) }  // stopped while it started
-            return .success(pid)
+            let process = try ListeningProcess.launch(
+                options.executable, arguments: arguments + extra, environment: environment, withInput: withInput)
+            return (process, cgroup)
         } catch {
-            return .failure(error)
+            removeCgroup(cgroup)
+            throw error
+        }
+    }
+
+    /// Starts a worker process that loads, joins its cgroup and waits for its name, so that a
+    /// replacement costs no process start (about 20 ms of dynamic loading here).
+    private func prepareStandby() async {
+        guard options.standby, standby == nil, !isStopping else { return }
+        standbys += 1
+        do {
+            let ready = try launch(
+                cgroupName: "drover-\(getpid())-s\(standbys)", extra: ["--standby"], withInput: true)
+            standby = ready
+            if isStopping { await discardStandby() }
+        } catch {
+            logger.warning("could not start a standby worker", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Ends the standby worker: it reads end of file instead of a name and exits.
+    private func discardStandby() async {
+        guard let ready = standby else { return }
+        standby = nil
+        ready.process.closeInput()
+        _ = try? await ready.process.listeningAddress()  // reaps it
+        removeCgroup(ready.cgroup)
+    }
+
+    private func removeCgroup(_ cgroup: WorkerCgroup?) {
+        guard let cgroup else { return }
+        do {
+            try cgroup.remove()
+        } catch {
+            logger.warning("could not remove a worker cgroup", metadata: ["error": "\(error)"])
         }
     }
 
