@@ -118,6 +118,16 @@ import Testing
 
     // MARK: - Retirement
 
+    /// "a" (8 bytes, wanted by c1) held by w1 only, and w2 joined after.
+    private func resultOnW1ThenW2Joins() -> Harness {
+        var harness = Harness()
+        _ = harness.join("w1")
+        _ = harness.submit([task("a")], wants: ["a"])
+        _ = harness.handle(.taskFinished("a", worker: "w1", nbytes: 8, duration: 0.1))
+        _ = harness.join("w2")
+        return harness
+    }
+
     @Test func aRetiringWorkersOnlyCopiesMoveBeforeItCloses() {
         var harness = Harness()
         _ = harness.join("w1")
@@ -169,11 +179,7 @@ import Testing
     }
 
     @Test func aCopyWhoseTargetLeavesGoesToAnotherWorker() {
-        var harness = Harness()
-        _ = harness.join("w1")
-        _ = harness.submit([task("a")], wants: ["a"])
-        _ = harness.handle(.taskFinished("a", worker: "w1", nbytes: 8, duration: 0.1))
-        _ = harness.join("w2")
+        var harness = resultOnW1ThenW2Joins()
         _ = harness.handle(.workerRetiring("w1"))
         _ = harness.join("w3")
         let actions = harness.handle(.workerLeft("w2", cause: "killed"))
@@ -190,11 +196,7 @@ import Testing
     }
 
     @Test func aCopyOfAKeyReleasedMeanwhileIsFreed() {
-        var harness = Harness()
-        _ = harness.join("w1")
-        _ = harness.submit([task("a")], wants: ["a"])
-        _ = harness.handle(.taskFinished("a", worker: "w1", nbytes: 8, duration: 0.1))
-        _ = harness.join("w2")
+        var harness = resultOnW1ThenW2Joins()
         _ = harness.handle(.workerRetiring("w1"))
         _ = harness.handle(.keysReleased("c1", ["a"]))
         let actions = harness.handle(.keysAcquired("w2", ["a": 8]))
