@@ -95,6 +95,9 @@ struct NannyBench: AsyncParsableCommand {
 
     /// Kills the cluster's worker and waits until a new one is registered; then until the nanny knows it.
     static func killAndWait(_ client: Client, _ cluster: LocalCluster) async throws -> Duration {
+        // A worker that has run a while: the nanny has its standby ready (it starts it 250 ms after
+        // its workers, so that the two do not compete for the cores).
+        try await Task.sleep(for: .milliseconds(500))
         let worker = try await nannyWorkers(cluster.nannyAddress).first { $0.pid > 0 }
         guard let worker, client.workerAddresses == [worker.address] else {
             throw ValidationError("the nanny's worker is not registered")

@@ -14,13 +14,19 @@ struct NannyCommand: AsyncParsableCommand {
             + "restart them when they die. Prints 'LISTENING <host:port>' once every worker has started."
     )
 
-    @Argument(help: "The scheduler's host:port.")
+    @Argument(help: "The scheduler's host:port, or - to read it from the first line of stdin.")
     var scheduler: String
 
     @OptionGroup var workers: NannyOptions
 
     func run() async throws {
-        try await workers.run(scheduler: scheduler)
+        // "-": started beside a scheduler that is still starting (LocalCluster), so the process
+        // loads meanwhile.
+        guard scheduler == "-" else { return try await workers.run(scheduler: scheduler) }
+        guard let line = readLine(), !line.isEmpty else {
+            throw ValidationError("no scheduler address on stdin")
+        }
+        try await workers.run(scheduler: line)
     }
 }
 

@@ -36,22 +36,31 @@ public final class LocalCluster: Sendable {
         self.logDirectory = logs
         var pids: [pid_t] = []
         do {
-            let scheduler = try await Self.start(
-                executable, ["scheduler", "--port", "0"], log: logs + "/scheduler.log")
+            // The nanny loads while the scheduler starts; it reads the scheduler's address on stdin.
+            let scheduler = try Self.launch(executable, ["scheduler", "--port", "0"], log: logs + "/scheduler.log")
             pids.append(scheduler.pid)
-            let nanny = try await Self.start(
+            let nanny = try Self.launch(
                 executable,
                 [
-                    "nanny", scheduler.address, "--nworkers", String(workers), "--nthreads", String(threadsPerWorker),
+                    "nanny", "-", "--nworkers", String(workers), "--nthreads", String(threadsPerWorker),
                     "--memory-limit", memoryLimit, "--name", "local", "--drain-timeout", "3",
                 ],
-                log: logs + "/nanny.log"
+                log: logs + "/nanny.log", withInput: true
             )
             pids.append(nanny.pid)
-            self.address = scheduler.address
+            let address: String
+            do {
+                address = try await scheduler.listeningAddress()
+            } catch {
+                nanny.closeInput()
+                throw error
+            }
+            _ = nanny.send(address + "\n")
+            nanny.closeInput()
+            self.nannyAddress = try await nanny.listeningAddress()
+            self.address = address
             self.schedulerPID = scheduler.pid
             self.nannyPID = nanny.pid
-            self.nannyAddress = nanny.address
             self.children = Mutex(pids)
         } catch {
             for pid in pids.reversed() {
@@ -78,20 +87,17 @@ public final class LocalCluster: Sendable {
         close()
     }
 
-    /// Starts one role with its stderr in `log` and waits for its `LISTENING <address>` line.
-    private static func start(_ executable: String, _ arguments: [String], log: String) async throws -> (
-        pid: pid_t, address: String
-    ) {
+    /// Starts one role with its stderr in `log`; it prints `LISTENING <address>` when ready.
+    private static func launch(_ executable: String, _ arguments: [String], log: String, withInput: Bool = false)
+        throws -> ListeningProcess
+    {
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { if logFD >= 0 { Glibc.close(logFD) } }
         var environment = ProcessInfo.processInfo.environment
         environment[Drover.exitWithParentVariable] = "1"
-        do {
-            return try await ListeningProcess.start(
-                executable, arguments: arguments, environment: environment, stderr: logFD >= 0 ? logFD : nil)
-        } catch {
-            throw ClientError(message: "\(error)")
-        }
+        return try ListeningProcess.launch(
+            executable, arguments: arguments, environment: environment, stderr: logFD >= 0 ? logFD : nil,
+            withInput: withInput)
     }
 }
 

@@ -140,8 +140,12 @@ public actor Nanny {
                     group.addTask { await self.supervise(index, scheduler: scheduler, started: started) }
                 }
                 await started.wait()
-                await prepareStandby()
                 onListening(address)
+                // The standby loads once the workers have (on few cores, loading competes).
+                group.addTask {
+                    try? await Task.sleep(for: .milliseconds(250))
+                    await self.prepareStandby()
+                }
                 logger.info("nanny listening", metadata: ["address": "\(address)", "workers": "\(options.workers)"])
                 await stopRequested()
                 await drain()

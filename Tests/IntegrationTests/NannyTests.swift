@@ -207,8 +207,12 @@ let cgroupsWritable = (try? CgroupController.find()) != nil
         let client = try await Client.connect(cluster.address, setAsDefault: false)
         try await client.waitForWorkers(2)
         let nanny = cluster.nannies[0]
-        // Its two workers and the standby process it keeps ready.
-        let workers = childProcesses(of: nanny.pid)
+        // Its two workers and the standby process it keeps ready (started shortly after them).
+        var workers = childProcesses(of: nanny.pid)
+        for _ in 0..<250 where workers.count < 3 {
+            try await Task.sleep(for: .milliseconds(20))
+            workers = childProcesses(of: nanny.pid)
+        }
         #expect(workers.count == 3)
         let directory = try CgroupController.find().directory
         let prefix = "drover-\(nanny.pid)-"
