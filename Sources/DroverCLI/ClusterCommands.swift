@@ -140,28 +140,13 @@ struct WorkerCommand: AsyncParsableCommand {
             registry: DroverCommand.registry,
             logger: makeLogger("drover.worker", level: logLevel)
         )
-        // SIGTERM retires the worker: its results move to other workers, then the scheduler closes
-        // it. A second SIGTERM, or one while no scheduler is connected, ends it at once.
-        signal(SIGTERM, SIG_IGN)
-        let terminations = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
-        let (signals, received) = AsyncStream.makeStream(of: Void.self)
-        terminations.setEventHandler { received.yield() }
-        terminations.resume()
-        defer { terminations.cancel() }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await runtime.run(onListening: announce) }
-            group.addTask {
-                var isRetiring = false
-                for await _ in signals {
-                    // Dispatch keeps receiving SIGTERM, so re-raising it would not end the process.
-                    if isRetiring { Glibc.exit(128 + SIGTERM) }
-                    isRetiring = true
-                    if await !runtime.retire(reason: "SIGTERM") { Glibc.exit(0) }
-                }
-            }
-            try await group.next()
-            group.cancelAll()
+        // SIGTERM (or SIGINT) retires the worker: its results move to other workers, then the
+        // scheduler closes it. A second one, or one while no scheduler is connected, ends it at once.
+        let signals = ShutdownSignals {
+            Task { if await !runtime.retire(reason: "SIGTERM") { Glibc.exit(0) } }
         }
+        defer { signals.cancel() }
+        try await runtime.run(onListening: announce)
     }
 }
 

@@ -118,25 +118,3 @@ struct NannyOptions: ParsableArguments {
         try await nanny.run(onListening: announce)
     }
 }
-
-/// Calls `handler` on SIGTERM or SIGINT instead of dying (a second one kills as usual).
-final class ShutdownSignals {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ handler: @escaping @Sendable () -> Void) {
-        sources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                handler()
-                signal(number, SIG_DFL)
-            }
-            source.resume()
-            return source
-        }
-    }
-
-    func cancel() {
-        for source in sources { source.cancel() }
-    }
-}

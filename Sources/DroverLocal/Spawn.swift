@@ -1,3 +1,4 @@
+import DroverCore
 public import Foundation
 
 /// Starts programs with `posix_spawn`: no Foundation `Process` (whose `waitUntilExit` can spin
@@ -55,15 +56,9 @@ public enum Spawn {
 
     /// "exited with code 3", "was killed by signal 9 (SIGKILL)".
     public static func describe(status: Int32) -> String {
-        let signal = status & 0x7F
-        if signal == 0 {
-            return "exited with code \((status >> 8) & 0xFF)"
-        }
-        let names: [Int32: String] = [
-            SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGABRT: "SIGABRT", SIGTERM: "SIGTERM", SIGBUS: "SIGBUS",
-            SIGILL: "SIGILL", SIGTRAP: "SIGTRAP", SIGFPE: "SIGFPE", SIGINT: "SIGINT",
-        ]
-        return "was killed by signal \(signal)\(names[signal].map { " (\($0))" } ?? "")"
+        let exit = ExitStatus(waitStatus: status)
+        if case .signaled = exit { return "was \(exit)" }
+        return exit.description
     }
 }
 

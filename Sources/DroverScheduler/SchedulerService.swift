@@ -79,17 +79,7 @@ public actor SchedulerService {
                 translated.append(
                     .workerReported(
                         id, memoryBytes: heartbeat.memoryBytes, managedBytes: heartbeat.managedBytes,
-                        spilledBytes: heartbeat.spilledBytes))
-                switch (heartbeat.paused, state.workers[id]?.status) {
-                case (true, .running):
-                    logger.info("worker paused", metadata: ["worker.id": "\(id)"])
-                    translated.append(.workerPaused(id))
-                case (false, .paused):
-                    logger.info("worker resumed", metadata: ["worker.id": "\(id)"])
-                    translated.append(.workerResumed(id))
-                default:
-                    break
-                }
+                        spilledBytes: heartbeat.spilledBytes, paused: heartbeat.paused))
             case .retiring(let retiring):
                 logger.info("worker retiring", metadata: ["worker.id": "\(id)", "reason": "\(retiring.reason)"])
                 translated.append(.workerRetiring(id))
@@ -102,7 +92,11 @@ public actor SchedulerService {
                 continue
             }
         }
+        let before = state.workers[id]?.status
         apply(translated)
+        if let after = state.workers[id]?.status, after != before, after != .closing, before != .closing {
+            logger.info(after == .paused ? "worker paused" : "worker resumed", metadata: ["worker.id": "\(id)"])
+        }
     }
 
     /// A worker's stream ended. A stream that a newer registration of the same id replaced ends
@@ -122,18 +116,18 @@ public actor SchedulerService {
     /// A nanny says one of its workers exited, and why.
     func workerExited(_ report: Drover_V1_WorkerExitReport) {
         let id = WorkerID(report.workerID)
-        let known = state.workers[id]?.address == report.address
         logger.warning(
             "worker died",
             metadata: [
                 "worker.id": "\(id)", "peer.address": "\(report.address)", "cause": "\(report.cause)",
                 "worker.restarts": "\(report.restarts)",
             ])
-        guard known else { return }
+        let existed = state.workers[id] != nil
+        apply([.workerExited(id, address: report.address, cause: report.cause)])
+        guard existed, state.workers[id] == nil else { return }  // a stale report: nothing changed
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
-        apply([.workerExited(id, address: report.address, cause: report.cause)])
         announceWorkers()
     }
 

@@ -37,8 +37,10 @@ public enum ExitCause: Sendable, Hashable, CustomStringConvertible {
         if oomKillsAfter > oomKillsBefore {
             return .oomKilled(limit: limit, peak: peak)
         }
-        let signal = status & 0x7F
-        return signal == 0 ? .exited(code: (status >> 8) & 0xFF) : .signaled(signal)
+        switch ExitStatus(waitStatus: status) {
+        case .exited(let code): return .exited(code: code)
+        case .signaled(let signal): return .signaled(signal)
+        }
     }
 
     /// "exited with code 1", "killed by signal 9 (SIGKILL)", "OOM-killed at its 300 MiB limit (peak 300 MiB)",
@@ -46,9 +48,9 @@ public enum ExitCause: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .exited(let code):
-            return "exited with code \(code)"
+            return ExitStatus.exited(code: code).description
         case .signaled(let signal):
-            return "killed by signal \(signal)\(Self.signalNames[signal].map { " (\($0))" } ?? "")"
+            return ExitStatus.signaled(signal).description
         case .oomKilled(let limit, let peak):
             let peakText = peak.map { " (peak \(MemorySize.format($0)))" } ?? ""
             return "OOM-killed at its \(MemorySize.format(limit)) limit\(peakText)"
@@ -58,17 +60,4 @@ public enum ExitCause: Sendable, Hashable, CustomStringConvertible {
                 + "(RSS \(MemorySize.format(rss)))"
         }
     }
-
-    // The numbers, not Glibc's constants: this file stays free of platform imports. These agree on Linux and Darwin.
-    private static let commonSignalNames: [Int32: String] = [
-        1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 8: "SIGFPE", 9: "SIGKILL",
-        11: "SIGSEGV", 13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM",
-    ]
-    #if os(Linux)
-        private static let signalNames = commonSignalNames.merging(
-            [7: "SIGBUS", 10: "SIGUSR1", 12: "SIGUSR2", 24: "SIGXCPU", 25: "SIGXFSZ"], uniquingKeysWith: { $1 })
-    #else
-        private static let signalNames = commonSignalNames.merging(
-            [10: "SIGBUS", 30: "SIGUSR1", 31: "SIGUSR2", 24: "SIGXCPU", 25: "SIGXFSZ"], uniquingKeysWith: { $1 })
-    #endif
 }

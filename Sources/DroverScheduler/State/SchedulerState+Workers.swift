@@ -17,6 +17,12 @@ extension SchedulerState {
         workers[id] = WorkerRecord(
             id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny,
             incarnation: registrations)
+        workerCanTakeWork(id, into: &actions)
+    }
+
+    /// A worker joined or resumed: tasks parked for want of a worker it may run go to it (or
+    /// elsewhere), then it takes queued root tasks.
+    mutating func workerCanTakeWork(_ id: WorkerID, into actions: inout [Action]) {
         let parked = tasks.values.filter { $0.state == .noWorker }.sorted { $0.priority < $1.priority }
         for task in parked where workers[id]!.isAllowed(by: task.allowedWorkers) {
             makeReady(task.key, into: &actions)
@@ -137,6 +143,21 @@ extension SchedulerState {
                 ensureComputing(dependent, into: &actions)
             }
         }
+    }
+}
+
+// MARK: - Pause
+
+extension SchedulerState {
+    /// Over its memory's pause threshold: it gets nothing new (a closing worker stays closing).
+    mutating func workerPaused(_ id: WorkerID) {
+        if workers[id]?.status == .running { workers[id]!.status = .paused }
+    }
+
+    mutating func workerResumed(_ id: WorkerID, into actions: inout [Action]) {
+        guard workers[id]?.status == .paused else { return }
+        workers[id]!.status = .running
+        workerCanTakeWork(id, into: &actions)
     }
 }
 

@@ -83,8 +83,9 @@ public struct SchedulerState: Sendable {
         /// The worker now holds these keys, which it was asked to replicate.
         case keysAcquired(WorkerID, [TaskKey: Int64])
         /// A heartbeat: the worker's process uses `memoryBytes`; its results take `managedBytes` in
-        /// memory and `spilledBytes` on disk.
-        case workerReported(WorkerID, memoryBytes: Int64, managedBytes: Int64 = 0, spilledBytes: Int64 = 0)
+        /// memory and `spilledBytes` on disk; `paused` says it is over its pause threshold.
+        case workerReported(
+            WorkerID, memoryBytes: Int64, managedBytes: Int64 = 0, spilledBytes: Int64 = 0, paused: Bool = false)
         case workerPaused(WorkerID)
         case workerResumed(WorkerID)
         /// A client submitted tasks (in its plan's order) and wants futures for `wants`.
@@ -186,16 +187,15 @@ public struct SchedulerState: Sendable {
             for key in keys where tasks[key]?.processingOn == id { tasks[key]!.hasStarted = true }
         case .keysAcquired(let id, let sizes):
             keysAcquired(sizes, by: id, into: &actions)
-        case .workerReported(let id, let memoryBytes, let managedBytes, let spilledBytes):
+        case .workerReported(let id, let memoryBytes, let managedBytes, let spilledBytes, let paused):
             workers[id]?.memoryBytes = memoryBytes
             workers[id]?.reportedManagedBytes = managedBytes
             workers[id]?.spilledBytes = spilledBytes
+            if paused { workerPaused(id) } else { workerResumed(id, into: &actions) }
         case .workerPaused(let id):
-            if workers[id]?.status == .running { workers[id]!.status = .paused }
+            workerPaused(id)
         case .workerResumed(let id):
-            guard workers[id]?.status == .paused else { break }
-            workers[id]!.status = .running
-            workerHasCapacity(id, into: &actions)
+            workerResumed(id, into: &actions)
         case .graphSubmitted(let client, let submitted, let wants):
             graphSubmitted(client, submitted, wants: wants, into: &actions)
         case .taskFinished(let key, let worker, let nbytes, let duration):

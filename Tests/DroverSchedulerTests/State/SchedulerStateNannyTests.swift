@@ -98,12 +98,17 @@ import Testing
     @Test func pauseAndResumeFromHeartbeatsDoNotReviveAClosingWorker() {
         var harness = Harness()
         _ = joinSupervised(&harness, "w1")
-        _ = harness.handle(.workerPaused("w1"))
+        _ = harness.handle(.workerReported("w1", memoryBytes: 900, paused: true))
         #expect(harness.state.workers["w1"]?.status == .paused)
-        _ = harness.handle(.workerResumed("w1"))
+        // A paused worker gets nothing new; on resuming it takes what waited.
+        _ = harness.submit([task("b")], wants: ["b"], allowed: ["b": ["w1"]])
+        #expect(harness.state(of: "b") == .noWorker)
+        let resumed = harness.handle(.workerReported("w1", memoryBytes: 100, paused: false))
         #expect(harness.state.workers["w1"]?.status == .running)
+        #expect(computedKeys(resumed, on: "w1") == ["b"])
         _ = harness.handle(.workerRetiring("w1"))
-        _ = harness.handle(.workerResumed("w1"))
+        _ = harness.handle(.workerReported("w1", memoryBytes: 900, paused: true))
+        _ = harness.handle(.workerReported("w1", memoryBytes: 100, paused: false))
         #expect(harness.state.workers["w1"]?.status == .closing)
     }
 
