@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -86,6 +89,25 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(name: "CDroverSupport"),
+        // libsystemd (Debian's libsystemd-dev, installed by scripts/bootstrap).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "DroverSystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcomingFeatures
+        ),
+        .target(
+            name: "DroverDashboard",
+            dependencies: [
+                "DroverCore", "DroverScheduler",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Assets")],
+            swiftSettings: upcomingFeatures
+        ),
         .target(
             name: "DroverLocal",
             dependencies: ["DroverCore", "DroverProto", "CDroverSupport"],
@@ -95,7 +117,7 @@ let package = Package(
             name: "DroverCLI",
             dependencies: [
                 "DroverCore", "DroverLocal", "DroverProto", "DroverScheduler", "DroverWorker", "DroverClient",
-                "DroverNanny",
+                "DroverNanny", "DroverSystemd", "DroverDashboard",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -142,6 +164,19 @@ let package = Package(
         .testTarget(
             name: "DroverNannyTests",
             dependencies: ["DroverCore", "DroverNanny", "DroverLocal"],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "DroverSystemdTests",
+            dependencies: ["DroverSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: upcomingFeatures
+        ),
+        .testTarget(
+            name: "DroverDashboardTests",
+            dependencies: [
+                "DroverCore", "DroverScheduler", "DroverDashboard",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

@@ -9,7 +9,7 @@ import SwiftProtobuf
 /// All decisions are the state machine's; this actor only converts and routes. Every call handles
 /// one incoming batch and sends at most one outgoing batch per connection.
 public actor SchedulerService {
-    private var state: SchedulerState
+    var state: SchedulerState
     private var workerOutboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]

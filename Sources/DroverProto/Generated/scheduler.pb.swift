@@ -230,6 +230,16 @@ public nonisolated struct Drover_V1_Heartbeat: Sendable {
   /// Paused for memory (at 0.80 of its limit): runs nothing new, still serves data.
   public var paused: Bool = false
 
+  /// Peer transfers since the worker started: results fetched from other workers (count, bytes,
+  /// seconds spent fetching) and results served to other workers and clients (bytes).
+  public var incomingTransfers: Int64 = 0
+
+  public var incomingTransferBytes: Int64 = 0
+
+  public var incomingTransferSeconds: Double = 0
+
+  public var outgoingTransferBytes: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -861,39 +871,104 @@ public nonisolated struct Drover_V1_IdentityResponse: Sendable {
   public init() {}
 }
 
-public nonisolated struct Drover_V1_WorkerInfo: Sendable {
+public nonisolated struct Drover_V1_WorkerInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: String = String()
+  public var id: String {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var address: String = String()
+  public var address: String {
+    get {_storage._address}
+    set {_uniqueStorage()._address = newValue}
+  }
 
-  public var threads: Int32 = 0
+  public var threads: Int32 {
+    get {_storage._threads}
+    set {_uniqueStorage()._threads = newValue}
+  }
 
-  public var memoryLimit: Int64 = 0
+  public var memoryLimit: Int64 {
+    get {_storage._memoryLimit}
+    set {_uniqueStorage()._memoryLimit = newValue}
+  }
 
-  public var processing: Int32 = 0
+  public var processing: Int32 {
+    get {_storage._processing}
+    set {_uniqueStorage()._processing = newValue}
+  }
 
-  public var held: Int32 = 0
+  public var held: Int32 {
+    get {_storage._held}
+    set {_uniqueStorage()._held = newValue}
+  }
 
-  public var memoryBytes: Int64 = 0
+  public var memoryBytes: Int64 {
+    get {_storage._memoryBytes}
+    set {_uniqueStorage()._memoryBytes = newValue}
+  }
 
-  public var managedBytes: Int64 = 0
+  public var managedBytes: Int64 {
+    get {_storage._managedBytes}
+    set {_uniqueStorage()._managedBytes = newValue}
+  }
 
-  public var spilledBytes: Int64 = 0
+  public var spilledBytes: Int64 {
+    get {_storage._spilledBytes}
+    set {_uniqueStorage()._spilledBytes = newValue}
+  }
 
-  public var paused: Bool = false
+  public var paused: Bool {
+    get {_storage._paused}
+    set {_uniqueStorage()._paused = newValue}
+  }
 
   /// "running", "paused" or "closing".
-  public var status: String = String()
+  public var status: String {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
 
-  public var nanny: String = String()
+  public var nanny: String {
+    get {_storage._nanny}
+    set {_uniqueStorage()._nanny = newValue}
+  }
+
+  /// Tasks running now, from its last heartbeat.
+  public var executing: Int32 {
+    get {_storage._executing}
+    set {_uniqueStorage()._executing = newValue}
+  }
+
+  /// Times its nanny restarted it, and why it last died ("" when never).
+  public var restarts: Int32 {
+    get {_storage._restarts}
+    set {_uniqueStorage()._restarts = newValue}
+  }
+
+  public var lastExitCause: String {
+    get {_storage._lastExitCause}
+    set {_uniqueStorage()._lastExitCause = newValue}
+  }
+
+  public var incomingTransferBytes: Int64 {
+    get {_storage._incomingTransferBytes}
+    set {_uniqueStorage()._incomingTransferBytes = newValue}
+  }
+
+  public var outgoingTransferBytes: Int64 {
+    get {_storage._outgoingTransferBytes}
+    set {_uniqueStorage()._outgoingTransferBytes = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1261,7 +1336,7 @@ nonisolated extension Drover_V1_TaskFailed: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}memory_bytes\0\u{1}executing\0\u{3}managed_bytes\0\u{3}spilled_bytes\0\u{1}paused\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}memory_bytes\0\u{1}executing\0\u{3}managed_bytes\0\u{3}spilled_bytes\0\u{1}paused\0\u{3}incoming_transfers\0\u{3}incoming_transfer_bytes\0\u{3}incoming_transfer_seconds\0\u{3}outgoing_transfer_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1274,6 +1349,10 @@ nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.managedBytes) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.spilledBytes) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.paused) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.incomingTransfers) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.incomingTransferBytes) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.incomingTransferSeconds) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.outgoingTransferBytes) }()
       default: break
       }
     }
@@ -1295,6 +1374,18 @@ nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
     if self.paused != false {
       try visitor.visitSingularBoolField(value: self.paused, fieldNumber: 5)
     }
+    if self.incomingTransfers != 0 {
+      try visitor.visitSingularInt64Field(value: self.incomingTransfers, fieldNumber: 6)
+    }
+    if self.incomingTransferBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.incomingTransferBytes, fieldNumber: 7)
+    }
+    if self.incomingTransferSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.incomingTransferSeconds, fieldNumber: 8)
+    }
+    if self.outgoingTransferBytes != 0 {
+      try visitor.visitSingularInt64Field(value: self.outgoingTransferBytes, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1304,6 +1395,10 @@ nonisolated extension Drover_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.managedBytes != rhs.managedBytes {return false}
     if lhs.spilledBytes != rhs.spilledBytes {return false}
     if lhs.paused != rhs.paused {return false}
+    if lhs.incomingTransfers != rhs.incomingTransfers {return false}
+    if lhs.incomingTransferBytes != rhs.incomingTransferBytes {return false}
+    if lhs.incomingTransferSeconds != rhs.incomingTransferSeconds {return false}
+    if lhs.outgoingTransferBytes != rhs.outgoingTransferBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2630,84 +2725,177 @@ nonisolated extension Drover_V1_IdentityResponse: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Drover_V1_WorkerInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}processing\0\u{1}held\0\u{3}memory_bytes\0\u{3}managed_bytes\0\u{3}spilled_bytes\0\u{1}paused\0\u{1}status\0\u{1}nanny\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}processing\0\u{1}held\0\u{3}memory_bytes\0\u{3}managed_bytes\0\u{3}spilled_bytes\0\u{1}paused\0\u{1}status\0\u{1}nanny\0\u{1}executing\0\u{1}restarts\0\u{3}last_exit_cause\0\u{3}incoming_transfer_bytes\0\u{3}outgoing_transfer_bytes\0")
+
+  fileprivate class _StorageClass {
+    var _id: String = String()
+    var _address: String = String()
+    var _threads: Int32 = 0
+    var _memoryLimit: Int64 = 0
+    var _processing: Int32 = 0
+    var _held: Int32 = 0
+    var _memoryBytes: Int64 = 0
+    var _managedBytes: Int64 = 0
+    var _spilledBytes: Int64 = 0
+    var _paused: Bool = false
+    var _status: String = String()
+    var _nanny: String = String()
+    var _executing: Int32 = 0
+    var _restarts: Int32 = 0
+    var _lastExitCause: String = String()
+    var _incomingTransferBytes: Int64 = 0
+    var _outgoingTransferBytes: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _address = source._address
+      _threads = source._threads
+      _memoryLimit = source._memoryLimit
+      _processing = source._processing
+      _held = source._held
+      _memoryBytes = source._memoryBytes
+      _managedBytes = source._managedBytes
+      _spilledBytes = source._spilledBytes
+      _paused = source._paused
+      _status = source._status
+      _nanny = source._nanny
+      _executing = source._executing
+      _restarts = source._restarts
+      _lastExitCause = source._lastExitCause
+      _incomingTransferBytes = source._incomingTransferBytes
+      _outgoingTransferBytes = source._outgoingTransferBytes
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.address) }()
-      case 3: try { try decoder.decodeSingularInt32Field(value: &self.threads) }()
-      case 4: try { try decoder.decodeSingularInt64Field(value: &self.memoryLimit) }()
-      case 5: try { try decoder.decodeSingularInt32Field(value: &self.processing) }()
-      case 6: try { try decoder.decodeSingularInt32Field(value: &self.held) }()
-      case 7: try { try decoder.decodeSingularInt64Field(value: &self.memoryBytes) }()
-      case 8: try { try decoder.decodeSingularInt64Field(value: &self.managedBytes) }()
-      case 9: try { try decoder.decodeSingularInt64Field(value: &self.spilledBytes) }()
-      case 10: try { try decoder.decodeSingularBoolField(value: &self.paused) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.status) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.nanny) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._address) }()
+        case 3: try { try decoder.decodeSingularInt32Field(value: &_storage._threads) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._memoryLimit) }()
+        case 5: try { try decoder.decodeSingularInt32Field(value: &_storage._processing) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._held) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._memoryBytes) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._managedBytes) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._spilledBytes) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._paused) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._status) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._nanny) }()
+        case 13: try { try decoder.decodeSingularInt32Field(value: &_storage._executing) }()
+        case 14: try { try decoder.decodeSingularInt32Field(value: &_storage._restarts) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._lastExitCause) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._incomingTransferBytes) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._outgoingTransferBytes) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.id.isEmpty {
-      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
-    }
-    if !self.address.isEmpty {
-      try visitor.visitSingularStringField(value: self.address, fieldNumber: 2)
-    }
-    if self.threads != 0 {
-      try visitor.visitSingularInt32Field(value: self.threads, fieldNumber: 3)
-    }
-    if self.memoryLimit != 0 {
-      try visitor.visitSingularInt64Field(value: self.memoryLimit, fieldNumber: 4)
-    }
-    if self.processing != 0 {
-      try visitor.visitSingularInt32Field(value: self.processing, fieldNumber: 5)
-    }
-    if self.held != 0 {
-      try visitor.visitSingularInt32Field(value: self.held, fieldNumber: 6)
-    }
-    if self.memoryBytes != 0 {
-      try visitor.visitSingularInt64Field(value: self.memoryBytes, fieldNumber: 7)
-    }
-    if self.managedBytes != 0 {
-      try visitor.visitSingularInt64Field(value: self.managedBytes, fieldNumber: 8)
-    }
-    if self.spilledBytes != 0 {
-      try visitor.visitSingularInt64Field(value: self.spilledBytes, fieldNumber: 9)
-    }
-    if self.paused != false {
-      try visitor.visitSingularBoolField(value: self.paused, fieldNumber: 10)
-    }
-    if !self.status.isEmpty {
-      try visitor.visitSingularStringField(value: self.status, fieldNumber: 11)
-    }
-    if !self.nanny.isEmpty {
-      try visitor.visitSingularStringField(value: self.nanny, fieldNumber: 12)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._id.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._address.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._address, fieldNumber: 2)
+      }
+      if _storage._threads != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._threads, fieldNumber: 3)
+      }
+      if _storage._memoryLimit != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._memoryLimit, fieldNumber: 4)
+      }
+      if _storage._processing != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._processing, fieldNumber: 5)
+      }
+      if _storage._held != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._held, fieldNumber: 6)
+      }
+      if _storage._memoryBytes != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._memoryBytes, fieldNumber: 7)
+      }
+      if _storage._managedBytes != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._managedBytes, fieldNumber: 8)
+      }
+      if _storage._spilledBytes != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._spilledBytes, fieldNumber: 9)
+      }
+      if _storage._paused != false {
+        try visitor.visitSingularBoolField(value: _storage._paused, fieldNumber: 10)
+      }
+      if !_storage._status.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._status, fieldNumber: 11)
+      }
+      if !_storage._nanny.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._nanny, fieldNumber: 12)
+      }
+      if _storage._executing != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._executing, fieldNumber: 13)
+      }
+      if _storage._restarts != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._restarts, fieldNumber: 14)
+      }
+      if !_storage._lastExitCause.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lastExitCause, fieldNumber: 15)
+      }
+      if _storage._incomingTransferBytes != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._incomingTransferBytes, fieldNumber: 16)
+      }
+      if _storage._outgoingTransferBytes != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._outgoingTransferBytes, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Drover_V1_WorkerInfo, rhs: Drover_V1_WorkerInfo) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.address != rhs.address {return false}
-    if lhs.threads != rhs.threads {return false}
-    if lhs.memoryLimit != rhs.memoryLimit {return false}
-    if lhs.processing != rhs.processing {return false}
-    if lhs.held != rhs.held {return false}
-    if lhs.memoryBytes != rhs.memoryBytes {return false}
-    if lhs.managedBytes != rhs.managedBytes {return false}
-    if lhs.spilledBytes != rhs.spilledBytes {return false}
-    if lhs.paused != rhs.paused {return false}
-    if lhs.status != rhs.status {return false}
-    if lhs.nanny != rhs.nanny {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._address != rhs_storage._address {return false}
+        if _storage._threads != rhs_storage._threads {return false}
+        if _storage._memoryLimit != rhs_storage._memoryLimit {return false}
+        if _storage._processing != rhs_storage._processing {return false}
+        if _storage._held != rhs_storage._held {return false}
+        if _storage._memoryBytes != rhs_storage._memoryBytes {return false}
+        if _storage._managedBytes != rhs_storage._managedBytes {return false}
+        if _storage._spilledBytes != rhs_storage._spilledBytes {return false}
+        if _storage._paused != rhs_storage._paused {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._nanny != rhs_storage._nanny {return false}
+        if _storage._executing != rhs_storage._executing {return false}
+        if _storage._restarts != rhs_storage._restarts {return false}
+        if _storage._lastExitCause != rhs_storage._lastExitCause {return false}
+        if _storage._incomingTransferBytes != rhs_storage._incomingTransferBytes {return false}
+        if _storage._outgoingTransferBytes != rhs_storage._outgoingTransferBytes {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
