@@ -105,7 +105,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Assets")],
             swiftSettings: upcomingFeatures
         ),
         .target(
@@ -174,8 +173,9 @@ let package = Package(
         .testTarget(
             name: "DroverDashboardTests",
             dependencies: [
-                "DroverCore", "DroverScheduler", "DroverDashboard",
+                "DroverCore", "DroverProto", "DroverScheduler", "DroverDashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: upcomingFeatures
         ),

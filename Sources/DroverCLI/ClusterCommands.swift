@@ -1,7 +1,9 @@
 import ArgumentParser
 import DroverCore
+import DroverDashboard
 import DroverProto
 import DroverScheduler
+import DroverSystemd
 import DroverWorker
 import Foundation
 import GRPCCore
@@ -25,25 +27,113 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "Port of the web dashboard (0: any free port; in use: any free port, with a warning).")
+    var dashboardPort = 8787
+
+    @Option(help: "Address the dashboard listens on (default: --host).")
+    var dashboardHost: String?
+
+    @Flag(help: "Serve no dashboard.")
+    var noDashboard = false
+
+    /// How long RPCs in flight get to finish after SIGTERM before the server stops; workers' and
+    /// clients' streams never end on their own, and reconnect to the next scheduler.
+    static let shutdownGrace = Duration.seconds(1)
+
     func run() async throws {
+        DroverLogging.bootstrap(component: .scheduler)
         let logger = makeLogger("drover.scheduler", level: logLevel)
+        let activated = try ServiceManager.listeningSocket()
         let service = SchedulerService(logger: logger)
         let address = Mutex("")
         let server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4(host: host, port: port), transportSecurity: .plaintext, config: TransportLimits.server()),
+            transport: activated.map {
+                .http2NIOPosix(
+                    listeningSocketDescriptor: Int($0), transportSecurity: .plaintext, config: TransportLimits.server())
+            }
+                ?? .http2NIOPosix(
+                    address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
+                    config: TransportLimits.server()),
             services: [SchedulerRPCService(service: service, address: { address.withLock { $0 } })]
         )
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await server.serve() }
-            guard let bound = try await server.listeningAddress?.ipv4 else {
-                throw ValidationError("The scheduler could not listen on \(host):\(port).")
-            }
-            let text = "\(host):\(bound.port)"
-            address.withLock { $0 = text }
-            announce(text)
-            logger.info("scheduler listening", metadata: ["address": "\(text)"])
+        let (stopRequests, requestStop) = AsyncStream<Void>.makeStream()
+        let signals = ShutdownSignals {
+            ServiceManager.notify(.stopping, logger: logger)
+            requestStop.yield()
         }
+        defer { signals.cancel() }
+        try await withThrowingTaskGroup(of: Finished.self) { group in
+            group.addTask {
+                try await server.serve()
+                return .server
+            }
+            guard let bound = try? await server.listeningAddress, let text = advertised(bound, activated: activated)
+            else {
+                // The server's own error says why (the address is in use, …).
+                var cause = "its server stopped"
+                do { _ = try await group.next() } catch { cause = "\(error)" }
+                let requested = activated.map { "the socket systemd passed (fd \($0))" } ?? "\(host):\(port)"
+                throw CommandFailure("The scheduler could not listen on \(requested): \(cause)")
+            }
+            address.withLock { $0 = text }
+            if !noDashboard {
+                // Launchers read stdout up to LISTENING: the dashboard's line comes first.
+                let dashboard = Dashboard(
+                    service: service, host: dashboardHost ?? host, port: dashboardPort, logger: logger)
+                let (bound, listening) = AsyncStream<String>.makeStream()
+                group.addTask {
+                    do {
+                        try await dashboard.run { listening.yield($0) }
+                    } catch {
+                        logger.error("dashboard failed", metadata: ["error": "\(error)"])
+                    }
+                    listening.finish()
+                    return .dashboard
+                }
+                for await address in bound {
+                    FileHandle.standardOutput.write(Data("DASHBOARD http://\(address)/status\n".utf8))
+                    logger.info("dashboard listening", metadata: ["url": "http://\(address)/status"])
+                    break
+                }
+            }
+            announce(text)
+            logger.info(
+                "scheduler listening", metadata: ["address": "\(text)", "socket.activated": "\(activated != nil)"])
+            ServiceManager.notify(.ready, logger: logger)
+            group.addTask {
+                await StatusReporter(logger: logger) { await service.summary() }.run()
+                return .reporter
+            }
+            group.addTask {
+                for await _ in stopRequests { break }
+                return .stopRequested
+            }
+            while let finished = try await group.next() {
+                switch finished {
+                case .reporter, .dashboard: continue
+                case .stopRequested:
+                    logger.info("scheduler stopping")
+                    server.beginGracefulShutdown()
+                    group.addTask {
+                        try? await Task.sleep(for: Self.shutdownGrace)
+                        return .graceOver
+                    }
+                case .server, .graceOver:
+                    group.cancelAll()
+                    return
+                }
+            }
+        }
+    }
+
+    private enum Finished { case server, reporter, stopRequested, graceOver, dashboard }
+
+    /// The address the scheduler gives out: --host and the bound port, or for a socket that
+    /// systemd passed, its IPv4 address (--host when it listens on every address, or on IPv6).
+    private func advertised(_ bound: SocketAddress, activated: Int32?) -> String? {
+        guard let port = bound.ipv4?.port ?? bound.ipv6?.port else { return nil }
+        if activated != nil, let ipv4 = bound.ipv4, ipv4.host != "0.0.0.0" { return "\(ipv4.host):\(port)" }
+        return "\(host):\(port)"
     }
 }
 
@@ -111,6 +201,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        DroverLogging.bootstrap(component: nanny.isEmpty && !noNanny ? .nanny : .worker)
         guard let endpoint = HostAndPort(scheduler) else {
             throw ValidationError("'\(scheduler)' is not a scheduler address of the form host:port.")
         }
@@ -132,21 +223,39 @@ struct WorkerCommand: AsyncParsableCommand {
             (name, port) = (String(parts[0]), given)
         }
         let limit = try memoryLimit.map(MemorySize.parse) ?? 0
+        let logger = makeLogger("drover.worker", level: logLevel)
         let runtime = WorkerRuntime(
             options: .init(
                 scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit,
                 memoryTargetFraction: memoryTargetFraction, memorySpillFraction: memorySpillFraction,
                 memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny),
             registry: DroverCommand.registry,
-            logger: makeLogger("drover.worker", level: logLevel)
+            logger: logger
         )
+        // Only a worker without a nanny talks to systemd; one under a nanny inherited the
+        // nanny's $NOTIFY_SOCKET, which is not its own.
+        let isService = nanny.isEmpty
         // SIGTERM (or SIGINT) retires the worker: its results move to other workers, then the
         // scheduler closes it. A second one, or one while no scheduler is connected, ends it at once.
         let signals = ShutdownSignals {
+            if isService { ServiceManager.notify(.stopping, logger: logger) }
             Task { if await !runtime.retire(reason: "SIGTERM") { Glibc.exit(0) } }
         }
         defer { signals.cancel() }
-        try await runtime.run(onListening: announce)
+        guard isService else { return try await runtime.run(onListening: announce) }
+        let address = Mutex("")
+        let reporter = StatusReporter(logger: logger) {
+            address.withLock { $0.isEmpty ? "worker starting" : "worker serving at \($0)" }
+        }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await reporter.run() }
+            try await runtime.run { text in
+                address.withLock { $0 = text }
+                announce(text)
+                ServiceManager.notify(.ready, logger: logger)
+            }
+            group.cancelAll()
+        }
     }
 }
 

@@ -9,7 +9,7 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Run the tutorial's programs and show results and timings.",
-        subcommands: [WholeDemo.self, LocalDemo.self, ClusterDemo.self],
+        subcommands: [WholeDemo.self, LocalDemo.self, ClusterDemo.self, MemoryDemo.self, WatchDemo.self],
         defaultSubcommand: WholeDemo.self
     )
 }
@@ -24,7 +24,7 @@ struct WholeDemo: AsyncParsableCommand {
     func run() async throws {
         try await LocalDemo().run()
         print("")
-        try await ClusterDemo().run()
+        try await ClusterDemo.parse([]).run()
     }
 }
 
@@ -100,17 +100,29 @@ struct ClusterDemo: AsyncParsableCommand {
         abstract: "Client.local(workers: 4): compute, submit, map + gather, the exercise with futures, release."
     )
 
+    @Option(help: "Use the running cluster whose scheduler is at host:port instead of starting a local one.")
+    var scheduler: String?
+
     func run() async throws {
         print("Drover tutorial, distributed scheduler")
         let clock = ContinuousClock()
         var start = clock.now
-        let (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 2)
-        defer { cluster.close() }
+        let (client, cluster): (Client, LocalCluster?)
+        if let scheduler {
+            (client, cluster) = (try await Client.connect(scheduler), nil)
+        } else {
+            (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 2)
+        }
+        defer { cluster?.close() }
         let status = try await client.status()
         let threads = status.workers.reduce(0) { $0 + $1.threads }
-        print(
-            "Client.local(workers: 4): scheduler \(cluster.address), \(status.workers.count) workers, \(threads) threads, up in \(LocalDemo.seconds(clock.now - start)) s"
-        )
+        if let cluster {
+            print(
+                "Client.local(workers: 4): scheduler \(cluster.address), \(status.workers.count) workers, \(threads) threads, up in \(LocalDemo.seconds(clock.now - start)) s"
+            )
+        } else {
+            print("Client.connect(\"\(scheduler ?? "")\"): \(status.workers.count) workers, \(threads) threads")
+        }
         var rows: [[String]] = []
 
         let total = Builtins.sum.delayed((0..<8).map { Builtins.inc.delayed($0) })
@@ -129,13 +141,18 @@ struct ClusterDemo: AsyncParsableCommand {
         rows.append(["client.gather(client.map(inc, 0..<8))", "\(gathered)", LocalDemo.seconds(clock.now - start)])
 
         start = clock.now
+        var steps: [Future<Int>] = []
         var output: [Future<Int>] = []
         for x in 0..<10 {
             let a = try client.submit(Builtins.incHalfSecond, x)
             let b = try client.submit(Builtins.double, x)
+            steps += [a, b]
             output.append(try client.submit(Builtins.add, a, b))
         }
-        let exercise = try await client.submit(Builtins.sum, output).result()
+        let sum = try client.submit(Builtins.sum, output)
+        print("exercise with submit: client.progress(steps, output, [sum])")
+        try await client.progress(steps, output, [sum])  // bars on a terminal, a line per function otherwise
+        let exercise = try await sum.result()
         rows.append(["exercise with submit (0.5 s steps)", String(exercise), LocalDemo.seconds(clock.now - start)])
         print(Table(headers: ["call", "result", "wall s"], rows: rows).render())
 
@@ -151,6 +168,7 @@ struct ClusterDemo: AsyncParsableCommand {
         )
         withExtendedLifetime(futures) {}
         withExtendedLifetime(output) {}
+        withExtendedLifetime(steps) {}
         await client.close()
     }
 }

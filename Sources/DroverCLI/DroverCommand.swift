@@ -19,8 +19,8 @@ public struct DroverCommand: AsyncParsableCommand {
         commandName: "drover",
         abstract: "A Dask-style task scheduler: lazy graphs on threads, processes or a cluster.",
         subcommands: [
-            SchedulerCommand.self, WorkerCommand.self, NannyCommand.self, DemoCommand.self, BenchCommand.self,
-            FunctionsCommand.self,
+            SchedulerCommand.self, WorkerCommand.self, NannyCommand.self, StatusCommand.self, DemoCommand.self,
+            BenchCommand.self, FunctionsCommand.self,
         ]
     )
 

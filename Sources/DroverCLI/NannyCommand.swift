@@ -3,6 +3,7 @@ import DroverCore
 import DroverLocal
 import DroverNanny
 import DroverProto
+import DroverSystemd
 import Foundation
 import Logging
 
@@ -20,6 +21,7 @@ struct NannyCommand: AsyncParsableCommand {
     @OptionGroup var workers: NannyOptions
 
     func run() async throws {
+        DroverLogging.bootstrap(component: .nanny)
         // "-": started beside a scheduler that is still starting (LocalCluster), so the process
         // loads meanwhile.
         guard scheduler == "-" else { return try await workers.run(scheduler: scheduler) }
@@ -97,13 +99,16 @@ struct NannyOptions: ParsableArguments {
         }
     }
 
-    /// Supervises workers until SIGTERM or SIGINT, which make them retire.
+    /// Supervises workers until SIGTERM or SIGINT, which make them retire. Under systemd it sends
+    /// READY=1 once every worker has started, a status line every second (with the watchdog's
+    /// ping when it is on), and STOPPING=1 when the workers start to retire.
     static func runNanny(
         scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: String, host: String, workerPort: Int,
         nannyPort: Int, localDirectory: String?, name: String?, drainTimeout: Double, standby: Bool = true,
         logLevel: String
     ) async throws {
         let limit = try resolveMemoryLimit(memoryLimit, workers: workers)
+        let logger = makeLogger("drover.nanny", level: logLevel)
         let nanny = Nanny(
             options: .init(
                 scheduler: scheduler, workers: workers, threads: threads, memoryLimit: limit, host: host,
@@ -111,10 +116,20 @@ struct NannyOptions: ParsableArguments {
                 name: name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())",
                 executable: ProcessPool.currentExecutablePath, logLevel: logLevel,
                 drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), standby: standby),
-            logger: makeLogger("drover.nanny", level: logLevel)
+            logger: logger
         )
-        let signals = ShutdownSignals { Task { await nanny.shutdown() } }
+        let signals = ShutdownSignals {
+            ServiceManager.notify(.stopping, logger: logger)
+            Task { await nanny.shutdown() }
+        }
         defer { signals.cancel() }
-        try await nanny.run(onListening: announce)
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await StatusReporter(logger: logger) { await nanny.summary() }.run() }
+            try await nanny.run { address in
+                announce(address)
+                ServiceManager.notify(.ready, logger: logger)
+            }
+            group.cancelAll()
+        }
     }
 }

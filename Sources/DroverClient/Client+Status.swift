@@ -27,6 +27,14 @@ public struct ClusterStatus: Sendable, Hashable {
         public var status = "running"
         /// Its nanny's address; empty when it has none.
         public var nanny = ""
+        /// Tasks running on it now, from its last heartbeat.
+        public var executing = 0
+        /// Times its nanny restarted it, and why it last died (empty when never).
+        public var restarts = 0
+        public var lastExitCause = ""
+        /// Bytes of task inputs it fetched from other workers, and sent to them.
+        public var incomingTransferBytes: Int64 = 0
+        public var outgoingTransferBytes: Int64 = 0
     }
 
     public var workers: [Worker]
@@ -40,13 +48,52 @@ extension Client {
     public func status() async throws -> ClusterStatus {
         let response = try await Drover_V1_Scheduler.Client(wrapping: schedulerClient).identity(
             Drover_V1_IdentityRequest())
-        return ClusterStatus(
+        return ClusterStatus(response)
+    }
+}
+
+extension ClusterStatus {
+    /// Asks the scheduler at `address` for the state of the cluster, without connecting a client
+    /// (so it does not count among the cluster's clients).
+    ///
+    /// - Parameters:
+    ///   - address: The scheduler's `host:port`.
+    ///   - timeout: How long the scheduler has to answer, connecting included.
+    /// - Throws: ``ClientError`` when the address is not `host:port`, the scheduler does not answer
+    ///   within `timeout`, or the call fails.
+    public static func fetch(from address: String, timeout: Duration = .seconds(5)) async throws -> ClusterStatus {
+        guard let endpoint = HostAndPort(address) else {
+            throw ClientError(message: "'\(address)' is not a scheduler address of the form host:port.")
+        }
+        var options = TransportLimits.callOptions
+        options.timeout = timeout
+        do {
+            let response = try await withGRPCClient(
+                transport: .http2NIOPosix(
+                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
+                    config: TransportLimits.client)
+            ) { grpc in
+                try await Drover_V1_Scheduler.Client(wrapping: grpc).identity(
+                    Drover_V1_IdentityRequest(), options: options)
+            }
+            return ClusterStatus(response)
+        } catch let error as RPCError where error.code == .deadlineExceeded {
+            throw ClientError(message: "The scheduler at \(address) did not answer within \(timeout).")
+        } catch let error as RPCError {
+            throw ClientError(message: "The scheduler at \(address) did not answer: \(error.message)")
+        }
+    }
+
+    init(_ response: Drover_V1_IdentityResponse) {
+        self.init(
             workers: response.workerInfo.map {
                 .init(
                     id: WorkerID($0.id), address: $0.address, threads: Int($0.threads),
                     processing: Int($0.processing), held: Int($0.held), memoryLimit: $0.memoryLimit,
                     memoryBytes: $0.memoryBytes, managedBytes: $0.managedBytes, spilledBytes: $0.spilledBytes,
-                    isPaused: $0.paused, status: $0.status, nanny: $0.nanny
+                    isPaused: $0.paused, status: $0.status, nanny: $0.nanny, executing: Int($0.executing),
+                    restarts: Int($0.restarts), lastExitCause: $0.lastExitCause,
+                    incomingTransferBytes: $0.incomingTransferBytes, outgoingTransferBytes: $0.outgoingTransferBytes
                 )
             },
             tasks: Int(response.tasks),

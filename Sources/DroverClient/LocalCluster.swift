@@ -11,6 +11,9 @@ import Synchronization
 public final class LocalCluster: Sendable {
     /// The scheduler's address.
     public let address: String
+    /// The scheduler's dashboard (`http://127.0.0.1:8787/status`, or another port when 8787 is
+    /// taken); nil when it serves none.
+    public let dashboardURL: String?
     /// The scheduler's process.
     public let schedulerPID: Int32
     /// The nanny's process and address (its `Status` service lists the workers).
@@ -22,12 +25,16 @@ public final class LocalCluster: Sendable {
 
     /// Starts a scheduler and a nanny with `workers` workers of `threadsPerWorker` threads each.
     ///
-    /// - Parameter memoryLimit: Each worker's limit as `drover nanny --memory-limit` takes it:
-    ///   "auto" (the host's limit ÷ workers), "300MiB", "0.25", or "0" for none.
+    /// - Parameters:
+    ///   - memoryLimit: Each worker's limit as `drover nanny --memory-limit` takes it:
+    ///     "auto" (the host's limit ÷ workers), "300MiB", "0.25", or "0" for none.
+    ///   - dashboard: Whether the scheduler serves its dashboard (on 8787, or any free port when
+    ///     that is taken, as Dask's `LocalCluster`).
     public init(
         workers: Int,
         threadsPerWorker: Int,
         memoryLimit: String = "auto",
+        dashboard: Bool = true,
         executable: String? = nil
     ) async throws {
         let executable = executable ?? ProcessPool.currentExecutablePath
@@ -37,7 +44,9 @@ public final class LocalCluster: Sendable {
         var pids: [pid_t] = []
         do {
             // The nanny loads while the scheduler starts; it reads the scheduler's address on stdin.
-            let scheduler = try Self.launch(executable, ["scheduler", "--port", "0"], log: logs + "/scheduler.log")
+            let scheduler = try Self.launch(
+                executable, ["scheduler", "--port", "0"] + (dashboard ? [] : ["--no-dashboard"]),
+                log: logs + "/scheduler.log")
             pids.append(scheduler.pid)
             let nanny = try Self.launch(
                 executable,
@@ -59,6 +68,8 @@ public final class LocalCluster: Sendable {
             nanny.closeInput()
             self.nannyAddress = try await nanny.listeningAddress()
             self.address = address
+            self.dashboardURL = await scheduler.linesBeforeListening().first { $0.hasPrefix("DASHBOARD ") }
+                .map { String($0.dropFirst("DASHBOARD ".count)) }
             self.schedulerPID = scheduler.pid
             self.nannyPID = nanny.pid
             self.children = Mutex(pids)

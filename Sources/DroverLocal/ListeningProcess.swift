@@ -2,7 +2,8 @@ public import Foundation
 import Synchronization
 
 /// A `drover` role started as a child process: it prints `LISTENING <address>` on stdout once it
-/// accepts connections (`drover scheduler`, `drover worker`, `drover nanny`).
+/// accepts connections (`drover scheduler`, `drover worker`, `drover nanny`), after any other
+/// announcements (`DASHBOARD <url>`).
 public final class ListeningProcess: Sendable {
     /// The child's pid; reaped by ``listeningAddress()`` when the child ends without listening,
     /// otherwise the caller's to reap with ``Spawn/wait(_:)``.
@@ -10,9 +11,12 @@ public final class ListeningProcess: Sendable {
     private let command: String
     /// The write end of the child's stdin, when it was given one.
     private let input: Mutex<Int32>
-    private let line: Task<String?, Never>
+    /// The address from the `LISTENING` line, and the lines before it.
+    private let line: Task<(address: String, earlier: [String])?, Never>
 
-    private init(pid: pid_t, command: String, input: Int32, line: Task<String?, Never>) {
+    private init(
+        pid: pid_t, command: String, input: Int32, line: Task<(address: String, earlier: [String])?, Never>
+    ) {
         self.pid = pid
         self.command = command
         self.input = Mutex(input)
@@ -54,12 +58,13 @@ public final class ListeningProcess: Sendable {
         close(output.write)
         if let input { close(input.read) }
         let readEnd = output.read
-        let line = Task<String?, Never> {
+        let line = Task<(address: String, earlier: [String])?, Never> {
             await withCheckedContinuation { continuation in
                 Thread.detachNewThread {
                     var bytes: [UInt8] = []
                     var byte: UInt8 = 0
                     var resumed = false
+                    var earlier: [String] = []
                     while read(readEnd, &byte, 1) == 1 {
                         guard !resumed else { continue }
                         guard byte == UInt8(ascii: "\n") else {
@@ -69,8 +74,10 @@ public final class ListeningProcess: Sendable {
                         let text = String(decoding: bytes, as: UTF8.self)
                         bytes = []
                         if text.hasPrefix("LISTENING ") {
-                            continuation.resume(returning: String(text.dropFirst("LISTENING ".count)))
+                            continuation.resume(returning: (String(text.dropFirst("LISTENING ".count)), earlier))
                             resumed = true
+                        } else if earlier.count < 100 {
+                            earlier.append(text)
                         }
                     }
                     close(readEnd)
@@ -99,10 +106,16 @@ public final class ListeningProcess: Sendable {
     /// Waits for the `LISTENING <address>` line and returns the address; a process that ends
     /// first is reaped and reported.
     public func listeningAddress() async throws -> String {
-        if let address = await line.value { return address }
+        if let address = await line.value?.address { return address }
         closeInput()
         let status = Spawn.wait(pid)
         throw Spawn.Failure(description: "\(command) \(Spawn.describe(status: status)) before listening.")
+    }
+
+    /// The lines the child printed before its `LISTENING` line (such as `DASHBOARD <url>`), once
+    /// it printed that line; empty when it ended without.
+    public func linesBeforeListening() async -> [String] {
+        await line.value?.earlier ?? []
     }
 
     /// Writes `text` to the child's stdin; false when it has none or the write failed.

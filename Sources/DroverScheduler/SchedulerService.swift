@@ -13,6 +13,8 @@ public actor SchedulerService {
     private var workerOutboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]
+    /// Recent events, task executions and restarts, for the dashboard.
+    var history = ClusterHistory()
     private let logger: Logger
     /// How long a worker with a nanny whose stream broke waits for the nanny to say why, before it
     /// is removed with the connection's cause.
@@ -51,6 +53,7 @@ public actor SchedulerService {
                 memoryLimit: registration.memoryLimit, nanny: registration.nanny
             )
         ])
+        history.workerJoined(id, address: registration.address, at: Self.wallClock())
         announceWorkers()
         return id
     }
@@ -58,16 +61,27 @@ public actor SchedulerService {
     func workerSent(_ events: [Drover_V1_WorkerEvent], from id: WorkerID) {
         var translated: [SchedulerState.Event] = []
         var inline: [TaskKey: Drover_V1_Payload] = [:]
+        let now = Self.wallClock()
         for event in events {
             switch event.kind {
             case .finished(let finished):
                 if finished.hasInline { inline[TaskKey(finished.key)] = finished.inline }
+                recordExecution(finished, on: id, at: now)
                 translated.append(
                     .taskFinished(
                         TaskKey(finished.key), worker: id, nbytes: finished.nbytes, duration: finished.durationSeconds
                     )
                 )
             case .failed(let failed):
+                logger.warning(
+                    "task erred",
+                    metadata: [
+                        "task.key": "\(failed.error.key)", "worker.id": "\(id)",
+                        "task.function": "\(failed.error.function)", "error": "\(failed.error.message)",
+                    ])
+                history.taskErred(
+                    TaskKey(failed.error.key), function: failed.error.function, worker: id,
+                    message: failed.error.message, at: now)
                 translated.append(
                     .taskErred(TaskKey(failed.error.key), worker: id, error: TaskError(proto: failed.error)))
             case .missing(let missing):
@@ -79,9 +93,11 @@ public actor SchedulerService {
                 translated.append(
                     .workerReported(
                         id, memoryBytes: heartbeat.memoryBytes, managedBytes: heartbeat.managedBytes,
-                        spilledBytes: heartbeat.spilledBytes, paused: heartbeat.paused))
+                        spilledBytes: heartbeat.spilledBytes, paused: heartbeat.paused,
+                        executing: Int(heartbeat.executing), transfers: WorkerRecord.Transfers(heartbeat)))
             case .retiring(let retiring):
                 logger.info("worker retiring", metadata: ["worker.id": "\(id)", "reason": "\(retiring.reason)"])
+                history.workerRetiring(id, reason: retiring.reason, at: now)
                 translated.append(.workerRetiring(id))
             case .started(let started):
                 translated.append(.tasksStarted(id, started.keys.map { TaskKey($0) }))
@@ -96,6 +112,7 @@ public actor SchedulerService {
         apply(translated)
         if let after = state.workers[id]?.status, after != before, after != .closing, before != .closing {
             logger.info(after == .paused ? "worker paused" : "worker resumed", metadata: ["worker.id": "\(id)"])
+            if after == .paused { history.workerPaused(id, at: now) } else { history.workerResumed(id, at: now) }
         }
     }
 
@@ -106,9 +123,11 @@ public actor SchedulerService {
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
+        let wasRetiring = state.workers[id]?.isRetiring == true
         apply([.workerDisconnected(id, cause: cause)])
         if state.workers[id] == nil {
             logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(cause)"])
+            history.workerLeft(id, cause: wasRetiring ? "retired" : cause, at: Self.wallClock())
         }
         announceWorkers()
     }
@@ -123,6 +142,9 @@ public actor SchedulerService {
                 "worker.restarts": "\(report.restarts)",
             ])
         let existed = state.workers[id] != nil
+        history.workerExited(
+            id, cause: report.cause, kind: report.oomKilled ? .oom : report.signal != 0 ? .signal : .exit,
+            restarts: Int(report.restarts), at: Self.wallClock())
         apply([.workerExited(id, address: report.address, cause: report.cause)])
         guard existed, state.workers[id] == nil else { return }  // a stale report: nothing changed
         workerOutboxes[id]?.finish()
@@ -136,6 +158,7 @@ public actor SchedulerService {
         let overdue = "\(cause); its nanny did not say why within \(exitReportGrace)"
         logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(overdue)"])
         apply([.exitReportOverdue(id, incarnation: incarnation, cause: overdue)])
+        history.workerLeft(id, cause: overdue, at: Self.wallClock())
         announceWorkers()
     }
 
@@ -253,6 +276,11 @@ public actor SchedulerService {
                         case .closing: "closing"
                         }
                     $0.nanny = worker.nanny
+                    $0.executing = Int32(worker.executing)
+                    $0.restarts = Int32(history.exits[worker.id]?.restarts ?? 0)
+                    $0.lastExitCause = history.exits[worker.id]?.lastCause ?? ""
+                    $0.incomingTransferBytes = worker.transfers.incomingBytes
+                    $0.outgoingTransferBytes = worker.transfers.outgoingBytes
                 }
             }
         }
@@ -265,6 +293,8 @@ public actor SchedulerService {
     private func apply(_ events: [SchedulerState.Event], inline: [TaskKey: Drover_V1_Payload] = [:]) {
         var toWorkers: [WorkerID: [Drover_V1_WorkerCommand]] = [:]
         var toClients: [ClientID: [Drover_V1_ClientUpdate]] = [:]
+        // Logged once, however many clients hear of it.
+        var killedWorkerLogged: Set<TaskKey> = []
         for event in events {
             for action in state.handle(event) {
                 switch action {
@@ -278,6 +308,15 @@ public actor SchedulerService {
                     var message = update(notice)
                     if case .inMemory(let key, _, _) = notice, let payload = inline[key] {
                         message.inMemory.inline = payload
+                    }
+                    if case .erred(let key, let error) = notice, error.kind == .killedWorker, error.key == key,
+                        killedWorkerLogged.insert(key).inserted
+                    {
+                        logger.warning(
+                            "task killed its workers",
+                            metadata: [
+                                "task.key": "\(key)", "task.function": "\(error.function)", "error": "\(error.message)",
+                            ])
                     }
                     toClients[client, default: []].append(message)
                 case .replicate(let worker, let keys):

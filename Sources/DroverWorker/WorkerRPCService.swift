@@ -15,7 +15,7 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
     ) async throws {
         var packer = DataChunks.Packer()
         for key in request.keys.map({ TaskKey($0) }) {
-            guard let payload = await runtime.payload(for: key) else {
+            guard let payload = await runtime.payloadToServe(for: key) else {
                 let missing = DataChunks.missing(key, reason: "this worker does not hold '\(key)'")
                 if let message = packer.add(missing) { try await response.write(message) }
                 continue

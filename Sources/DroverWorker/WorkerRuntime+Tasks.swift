@@ -83,6 +83,13 @@ extension WorkerRuntime {
         }
     }
 
+    /// A result for a peer or client (`GetData`), counted as served.
+    func payloadToServe(for key: TaskKey) -> Payload? {
+        let payload = payload(for: key)
+        outgoingTransferBytes += Int64(payload?.data.count ?? 0)
+        return payload
+    }
+
     /// Values a client put here (scatter): kept as results the scheduler will track.
     func received(_ values: [TaskKey: Payload]) {
         for (key, payload) in values { store.put(key, payload) }
@@ -90,7 +97,9 @@ extension WorkerRuntime {
         spillForManagedBytes()
     }
 
-    func fetched(_ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String) {
+    func fetched(
+        _ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String, seconds: Double
+    ) {
         logger.trace("fetch ended", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
         switch outcome {
         case .success(let values):
@@ -99,6 +108,9 @@ extension WorkerRuntime {
                 store.put(key, payload)
                 sizes[key] = Int64(payload.data.count)
             }
+            incomingTransfers += 1
+            incomingTransferBytes += sizes.values.reduce(0, +)
+            incomingTransferSeconds += seconds
             let missing = keys.filter { values[$0] == nil }
             var events: [WorkerState.Event] = [.fetchFinished(sizes, from: peer)]
             if !missing.isEmpty { events.append(.fetchFailed(missing, from: peer)) }

@@ -90,6 +90,12 @@ public actor WorkerRuntime {
     private let pool: ThreadPool
     /// One connection per peer, for fetching inputs.
     let peers = PeerConnections()
+    /// Peer transfers since this process started, for heartbeats: fetches that succeeded, their
+    /// bytes and seconds, and bytes served by `GetData`.
+    var incomingTransfers: Int64 = 0
+    var incomingTransferBytes: Int64 = 0
+    var incomingTransferSeconds: Double = 0
+    var outgoingTransferBytes: Int64 = 0
 
     /// Creates a worker; nothing starts until ``run(onListening:)``.
     public init(options: Options, registry: TaskRegistry, logger: Logger) {
@@ -292,6 +298,10 @@ public actor WorkerRuntime {
                     $0.spilledBytes = store.spilledBytes
                     $0.paused = state.isPaused
                     $0.executing = Int32(state.executingCount)
+                    $0.incomingTransfers = incomingTransfers
+                    $0.incomingTransferBytes = incomingTransferBytes
+                    $0.incomingTransferSeconds = incomingTransferSeconds
+                    $0.outgoingTransferBytes = outgoingTransferBytes
                 }
             })
     }
@@ -378,8 +388,10 @@ public actor WorkerRuntime {
             logger.trace("fetch started", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
             jobQueue.yield(
                 Job(runsTask: false) { [logger] in
+                    let start = ContinuousClock.now
                     let outcome = await Self.fetch(keys, from: peer, connections: self.peers, logger: logger)
-                    await self.fetched(outcome, keys: keys, from: peer)
+                    let seconds = (ContinuousClock.now - start).inSeconds
+                    await self.fetched(outcome, keys: keys, from: peer, seconds: seconds)
                 }
             )
         case .forget(let key):

@@ -83,9 +83,11 @@ public struct SchedulerState: Sendable {
         /// The worker now holds these keys, which it was asked to replicate.
         case keysAcquired(WorkerID, [TaskKey: Int64])
         /// A heartbeat: the worker's process uses `memoryBytes`; its results take `managedBytes` in
-        /// memory and `spilledBytes` on disk; `paused` says it is over its pause threshold.
+        /// memory and `spilledBytes` on disk; `paused` says it is over its pause threshold; it runs
+        /// `executing` tasks now and has made `transfers` since it started.
         case workerReported(
-            WorkerID, memoryBytes: Int64, managedBytes: Int64 = 0, spilledBytes: Int64 = 0, paused: Bool = false)
+            WorkerID, memoryBytes: Int64, managedBytes: Int64 = 0, spilledBytes: Int64 = 0, paused: Bool = false,
+            executing: Int = 0, transfers: WorkerRecord.Transfers = .init())
         case workerPaused(WorkerID)
         case workerResumed(WorkerID)
         /// A client submitted tasks (in its plan's order) and wants futures for `wants`.
@@ -187,10 +189,13 @@ public struct SchedulerState: Sendable {
             for key in keys where tasks[key]?.processingOn == id { tasks[key]!.hasStarted = true }
         case .keysAcquired(let id, let sizes):
             keysAcquired(sizes, by: id, into: &actions)
-        case .workerReported(let id, let memoryBytes, let managedBytes, let spilledBytes, let paused):
+        case .workerReported(
+            let id, let memoryBytes, let managedBytes, let spilledBytes, let paused, let executing, let transfers):
             workers[id]?.memoryBytes = memoryBytes
             workers[id]?.reportedManagedBytes = managedBytes
             workers[id]?.spilledBytes = spilledBytes
+            workers[id]?.executing = executing
+            workers[id]?.transfers = transfers
             if paused { workerPaused(id) } else { workerResumed(id, into: &actions) }
         case .workerPaused(let id):
             workerPaused(id)

@@ -38,6 +38,10 @@ public struct WorkerRecord: Sendable {
     /// Results in its memory and on its disk, as its last heartbeat said.
     public internal(set) var reportedManagedBytes: Int64 = 0
     public internal(set) var spilledBytes: Int64 = 0
+    /// Tasks running now (not merely assigned), as its last heartbeat said.
+    public internal(set) var executing: Int = 0
+    /// Its peer transfers since its process started, as its last heartbeat said.
+    public internal(set) var transfers = Transfers()
 
     init(id: WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", incarnation: Int = 0) {
         self.id = id
@@ -46,6 +50,25 @@ public struct WorkerRecord: Sendable {
         self.memoryLimit = memoryLimit
         self.nanny = nanny
         self.incarnation = incarnation
+    }
+
+    /// A worker's peer transfers since its process started: results it fetched from other workers,
+    /// and results it served to workers and clients.
+    public struct Transfers: Sendable, Hashable, Codable {
+        public var incomingCount: Int64
+        public var incomingBytes: Int64
+        /// Seconds spent fetching (summed over concurrent fetches).
+        public var incomingSeconds: Double
+        public var outgoingBytes: Int64
+
+        public init(
+            incomingCount: Int64 = 0, incomingBytes: Int64 = 0, incomingSeconds: Double = 0, outgoingBytes: Int64 = 0
+        ) {
+            self.incomingCount = incomingCount
+            self.incomingBytes = incomingBytes
+            self.incomingSeconds = incomingSeconds
+            self.outgoingBytes = outgoingBytes
+        }
     }
 
     /// Whether `names` (worker ids or addresses) allow this worker; empty allows all.

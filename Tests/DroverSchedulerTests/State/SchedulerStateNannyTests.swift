@@ -121,6 +121,20 @@ import Testing
         #expect(harness.state.workers["w1"]?.spilledBytes == 100)
     }
 
+    @Test func heartbeatsRecordExecutingTasksAndTransfers() {
+        var harness = Harness()
+        _ = harness.join("w1")
+        let transfers = WorkerRecord.Transfers(
+            incomingCount: 2, incomingBytes: 1 << 20, incomingSeconds: 0.5, outgoingBytes: 1 << 10)
+        let actions = harness.handle(.workerReported("w1", memoryBytes: 300, executing: 1, transfers: transfers))
+        #expect(actions.isEmpty)
+        #expect(harness.state.workers["w1"]?.executing == 1)
+        #expect(harness.state.workers["w1"]?.transfers == transfers)
+        // A heartbeat from a worker that left changes nothing.
+        #expect(harness.handle(.workerReported("gone", memoryBytes: 1, executing: 4, transfers: transfers)).isEmpty)
+        #expect(harness.state.workers["gone"] == nil)
+    }
+
     // MARK: - Retirement
 
     /// "a" (8 bytes, wanted by c1) held by w1 only, and w2 joined after.

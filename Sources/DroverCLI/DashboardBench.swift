@@ -1,0 +1,106 @@
+import ArgumentParser
+import DroverClient
+import DroverCore
+import DroverLocal
+import Foundation
+
+/// `drover bench dashboard`: the cluster's throughput and latency workloads with the dashboard
+/// off, then on with headless Chromium showing `/status` throughout, in one run.
+struct DashboardBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dashboard",
+        abstract: "Cluster workloads (a)-(c) with the dashboard off, then on with browsers showing /status.",
+        discussion: "Each mode on a fresh local cluster of 2 workers x 1 thread. Browsers: Debian's chromium, headless."
+    )
+
+    @Option(help: "Task count of map+gather.")
+    var mapTasks = 10_000
+
+    @Option(help: "Sequential submit→result round trips.")
+    var sequential = 1000
+
+    @Option(help: "Leaves of the binary tree reduction.")
+    var leaves = 8192
+
+    @Option(help: "Runs per measurement; the median is reported.")
+    var repeats = 3
+
+    @Option(help: "Headless browsers showing /status while the dashboard is on.")
+    var browsers = 1
+
+    func run() async throws {
+        #if DEBUG
+            print("warning: this is a debug build; measure with `swift run -c release drover bench dashboard`")
+        #endif
+        guard let chromium = Self.chromium() else {
+            throw CommandFailure("chromium is not installed (apt-get install chromium); it plays the browser")
+        }
+        let bench = try ClusterBench.parse([
+            "--map-tasks", String(mapTasks), "--sequential", String(sequential), "--leaves", String(leaves),
+            "--repeats", String(repeats),
+        ])
+        let off = try await measure(bench, dashboard: false, chromium: nil)
+        let on = try await measure(bench, dashboard: true, chromium: chromium)
+        let rows = zip(off, on).map { off, on -> [String] in
+            // Above 1: slower with the dashboard on.
+            let cost = off.higherIsBetter ? off.value / on.value : on.value / off.value
+            return [
+                off.label, ClusterBench.format(off.value) + " " + off.unit,
+                ClusterBench.format(on.value) + " " + on.unit,
+                String(format: "%.2f", cost),
+            ]
+        }
+        print(
+            Table(
+                headers: ["workload", "dashboard off", "on, \(browsers) browser(s) on /status", "on ÷ off cost"],
+                rows: rows
+            ).render())
+    }
+
+    private func measure(
+        _ bench: ClusterBench, dashboard: Bool, chromium: String?
+    ) async throws -> [ClusterBench.Figure] {
+        let cluster = try await LocalCluster(workers: 2, threadsPerWorker: 1, dashboard: dashboard)
+        defer { cluster.close() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        var pages: [pid_t] = []
+        let profiles = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "drover-bench-chromium-\(getpid())")
+        defer {
+            for pid in pages {
+                kill(pid, SIGTERM)
+                _ = Spawn.wait(pid)
+            }
+            try? FileManager.default.removeItem(at: profiles)
+        }
+        if let chromium, let url = cluster.dashboardURL {
+            for index in 0..<browsers {
+                let profile = profiles.appendingPathComponent("\(index)").path
+                pages.append(
+                    try Spawn.start(
+                        chromium,
+                        arguments: [
+                            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                            "--user-data-dir=\(profile)", "--remote-debugging-port=0", url,
+                        ],
+                        descriptors: [(Self.devNull, 0), (Self.devNull, 1), (Self.devNull, 2)]))
+            }
+            try await Task.sleep(for: .seconds(3))  // the page loaded and streaming
+            print("dashboard on: \(browsers) headless chromium on \(url)")
+        } else {
+            print("dashboard off")
+        }
+        var figures = try await bench.mapGather(client)
+        figures += try await bench.submitResult(client)
+        figures += try await bench.treeReduce(client)
+        await client.close()
+        return figures
+    }
+
+    private static let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+
+    private static func chromium() -> String? {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
