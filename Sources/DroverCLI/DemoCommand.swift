@@ -120,6 +120,7 @@ struct ClusterDemo: AsyncParsableCommand {
             print(
                 "Client.local(workers: 4): scheduler \(cluster.address), \(status.workers.count) workers, \(threads) threads, up in \(LocalDemo.seconds(clock.now - start)) s"
             )
+            if let dashboard = cluster.dashboardURL { print("dashboard: \(dashboard)") }
         } else {
             print("Client.connect(\"\(scheduler ?? "")\"): \(status.workers.count) workers, \(threads) threads")
         }

@@ -26,6 +26,21 @@ public enum Spawn {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        // A clean signal state: the spawn thread may have been created by a thread that blocks
+        // signals (Dispatch's and NIO's do), and a child inherits the mask — one that blocks SIGTERM
+        // cannot be stopped. Termination signals get their default action back; others keep
+        // what this process set (a nanny's workers inherit its ignored SIGPIPE).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var terminating = sigset_t()
+        sigemptyset(&terminating)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGQUIT] { sigaddset(&terminating, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &terminating)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         for (from, to) in descriptors {
             posix_spawn_file_actions_adddup2(&actions, from, to)
         }
@@ -35,7 +50,7 @@ public enum Spawn {
             var pid: pid_t = 0
             let status = withCStrings(argv) { argvPointers in
                 withCStrings(envp) { envPointers in
-                    posix_spawn(&pid, executable, &actions, nil, argvPointers, envPointers)
+                    posix_spawn(&pid, executable, &actions, &attributes, argvPointers, envPointers)
                 }
             }
             return (status, pid)

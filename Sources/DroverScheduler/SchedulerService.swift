@@ -317,6 +317,8 @@ public actor SchedulerService {
                             metadata: [
                                 "task.key": "\(key)", "task.function": "\(error.function)", "error": "\(error.message)",
                             ])
+                        history.taskErred(
+                            key, function: error.function, worker: nil, message: error.message, at: Self.wallClock())
                     }
                     toClients[client, default: []].append(message)
                 case .replicate(let worker, let keys):

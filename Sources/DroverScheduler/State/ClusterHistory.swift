@@ -107,8 +107,9 @@ public struct ClusterHistory: Sendable {
         record(.retiring, id, reason, at: now)
     }
 
-    /// A worker reported a task failed (each attempt counts, retried or not).
-    public mutating func taskErred(_ key: TaskKey, function: String, worker: WorkerID, message: String, at now: Double)
+    /// A task failed: on `worker`, which reported its function threw (each attempt counts, retried
+    /// or not), or at the scheduler (`worker` nil: `KilledWorker`).
+    public mutating func taskErred(_ key: TaskKey, function: String, worker: WorkerID?, message: String, at now: Double)
     {
         record(.taskErred, worker, "\(function) '\(key)': \(message)", at: now)
     }
@@ -123,8 +124,8 @@ public struct ClusterHistory: Sendable {
                 start: now - max(0, duration), stop: now))
     }
 
-    private mutating func record(_ kind: Event.Kind, _ worker: WorkerID, _ detail: String, at now: Double) {
+    private mutating func record(_ kind: Event.Kind, _ worker: WorkerID?, _ detail: String, at now: Double) {
         events.append(
-            Event(sequence: events.appended, time: now, kind: kind, worker: worker.rawValue, detail: detail))
+            Event(sequence: events.appended, time: now, kind: kind, worker: worker?.rawValue ?? "", detail: detail))
     }
 }
