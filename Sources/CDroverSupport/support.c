@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CDroverSupport.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 
@@ -21,4 +22,8 @@ int drover_set_current_thread_name(const char *name) {
     }
     truncated[length] = 0;
     return pthread_setname_np(pthread_self(), truncated);
+}
+
+int drover_release_free_memory(void) {
+    return malloc_trim(0);
 }

@@ -197,13 +197,30 @@ extension StatusPage {
             parts.push('<rect class="lane" x="' + left + '" y="' + y + '" width="' + plot + '" height="' + height + '"/>');
             parts.push('<text class="label" x="' + (left - 8) + '" y="' + (y + height / 2 + 4)
               + '" text-anchor="end">' + escapeText(worker) + '</text>');
+            // Runs of one function that follow each other within a pixel on a lane are drawn as
+            // one bar: thousands of millisecond tasks make a few elements, not thousands.
+            const bars = [];
+            const open = new Array(lanes.length).fill(null);
             for (const [lane, run] of placed) {
               functions.add(run.function);
-              const x0 = x(run.start), w = Math.max(1.5, x(run.stop) - x0);
-              parts.push('<rect x="' + x0.toFixed(1) + '" y="' + (y + lane * laneHeight + 1) + '" width="' + w.toFixed(1)
-                + '" height="' + (laneHeight - 2) + '" rx="1.5" fill="' + colour(run.function) + '"><title>'
-                + escapeText(run.function + ' ' + run.key + ' on ' + worker + ': ' + seconds(run.stop - run.start))
-                + '</title></rect>');
+              const x0 = x(run.start), x1 = Math.max(x0 + 1.5, x(run.stop));
+              const bar = open[lane];
+              if (bar && bar.function === run.function && x0 - bar.x1 < 1) {
+                bar.x1 = Math.max(bar.x1, x1);
+                bar.count += 1;
+                bar.busy += run.stop - run.start;
+                continue;
+              }
+              open[lane] = { lane, function: run.function, x0, x1, count: 1, busy: run.stop - run.start, run };
+              bars.push(open[lane]);
+            }
+            for (const bar of bars) {
+              const title = bar.count === 1
+                ? bar.function + ' ' + bar.run.key + ' on ' + worker + ': ' + seconds(bar.busy)
+                : bar.count + ' × ' + bar.function + ' on ' + worker + ': ' + seconds(bar.busy) + ' in all';
+              parts.push('<rect x="' + bar.x0.toFixed(1) + '" y="' + (y + bar.lane * laneHeight + 1) + '" width="'
+                + (bar.x1 - bar.x0).toFixed(1) + '" height="' + (laneHeight - 2) + '" rx="1.5" fill="'
+                + colour(bar.function) + '"><title>' + escapeText(title) + '</title></rect>');
             }
             y += height + gap;
           }
@@ -237,6 +254,7 @@ extension StatusPage {
         // The stream ends after each event and the browser reconnects (see the server): the page
         // is live while events keep coming, whatever the EventSource's state in between.
         let lastMessage = 0;
+        let pending = false;
         function setLive(on) {
           $('live').className = 'live ' + (on ? 'on' : 'off');
           $('live-text').textContent = on ? 'live' : 'reconnecting…';
@@ -247,7 +265,8 @@ extension StatusPage {
             const message = JSON.parse(event.data);
             if (message.reset) stream.clear();
             for (const run of message.taskStream) stream.set(run.sequence, run);
-            render(message.snapshot);
+            // A page nobody sees keeps its data current and draws when shown again.
+            if (document.hidden) { latest = message.snapshot; pending = true; } else render(message.snapshot);
             lastMessage = Date.now();
             setLive(true);
           });
@@ -260,6 +279,9 @@ extension StatusPage {
         }).catch(() => setLive(false));
         connect();
         window.addEventListener('resize', () => { if (latest) renderStream(latest); });
+        document.addEventListener('visibilitychange', () => {
+          if (!document.hidden && pending && latest) { pending = false; render(latest); }
+        });
 
         """#
 }

@@ -1,8 +1,18 @@
+import CDroverSupport
 import Foundation
 public import Glibc
 
 /// The memory a process uses, as the kernel counts it.
 public enum ProcessMemory {
+    /// Gives the memory malloc keeps free for reuse back to the kernel (`malloc_trim(0)`).
+    ///
+    /// glibc raises its mmap threshold after large blocks are freed, so later large values come
+    /// from its heaps, and freeing them leaves the process's RSS where it was: a worker that
+    /// spilled everything would still look full, and stay paused.
+    public static func releaseFreeMemory() {
+        _ = drover_release_free_memory()
+    }
+
     /// Resident set size of process `pid` (this one by default), from `/proc/<pid>/statm`.
     public static func residentBytes(of pid: pid_t? = nil) -> Int64? {
         let path = "/proc/\(pid.map(String.init) ?? "self")/statm"

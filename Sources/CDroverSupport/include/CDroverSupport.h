@@ -13,4 +13,7 @@ int drover_current_thread_name(char *buffer, size_t length);
 /// pthread_setname_np for the calling thread (Linux keeps at most 15 bytes).
 int drover_set_current_thread_name(const char *name);
 
+/// malloc_trim(0): gives memory malloc holds free back to the kernel; 1 if any was released.
+int drover_release_free_memory(void);
+
 #endif
