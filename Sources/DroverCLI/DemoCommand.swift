@@ -107,12 +107,7 @@ struct ClusterDemo: AsyncParsableCommand {
         print("Drover tutorial, distributed scheduler")
         let clock = ContinuousClock()
         var start = clock.now
-        let (client, cluster): (Client, LocalCluster?)
-        if let scheduler {
-            (client, cluster) = (try await Client.connect(scheduler), nil)
-        } else {
-            (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 2)
-        }
+        let (client, cluster) = try await demoCluster(scheduler: scheduler, workers: 4, threadsPerWorker: 2)
         defer { cluster?.close() }
         let status = try await client.status()
         let threads = status.workers.reduce(0) { $0 + $1.threads }
@@ -172,4 +167,19 @@ struct ClusterDemo: AsyncParsableCommand {
         withExtendedLifetime(steps) {}
         await client.close()
     }
+}
+
+/// The client of a demo: connected to the scheduler at `scheduler` once a worker has joined, or
+/// to a new local cluster (`Client.local`) when there is none.
+func demoCluster(
+    scheduler: String?, workers: Int, threadsPerWorker: Int, memoryLimit: String = "auto"
+) async throws -> (Client, LocalCluster?) {
+    guard let scheduler else {
+        let (client, cluster) = try await Client.local(
+            workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit)
+        return (client, cluster)
+    }
+    let client = try await Client.connect(scheduler)
+    try await client.waitForWorkers(1)
+    return (client, nil)
 }

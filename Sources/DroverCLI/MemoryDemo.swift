@@ -22,15 +22,8 @@ struct MemoryDemo: AsyncParsableCommand {
     var bytes: String?
 
     func run() async throws {
-        let client: Client
-        var cluster: LocalCluster?
-        if let scheduler {
-            client = try await Client.connect(scheduler)
-            try await client.waitForWorkers(1)
-        } else {
-            let local = try await Client.local(workers: 1, threadsPerWorker: 1, memoryLimit: memoryLimit)
-            (client, cluster) = (local.0, local.1)
-        }
+        let (client, cluster) = try await demoCluster(
+            scheduler: scheduler, workers: 1, threadsPerWorker: 1, memoryLimit: memoryLimit)
         defer { cluster?.close() }
         let before = try await client.status()
         let largest = before.workers.map(\.memoryLimit).max() ?? 0

@@ -22,15 +22,7 @@ struct WatchDemo: AsyncParsableCommand {
 
     func run() async throws {
         guard size >= 1 else { throw ValidationError("--size must be at least 1") }
-        let client: Client
-        var cluster: LocalCluster?
-        if let scheduler {
-            client = try await Client.connect(scheduler)
-            try await client.waitForWorkers(1)
-        } else {
-            let local = try await Client.local(workers: 2, threadsPerWorker: 2)
-            (client, cluster) = (local.0, local.1)
-        }
+        let (client, cluster) = try await demoCluster(scheduler: scheduler, workers: 2, threadsPerWorker: 2)
         defer { cluster?.close() }
         let start = ContinuousClock.now
         var output: [Future<Int>] = []

@@ -20,11 +20,8 @@ extension WorkerRuntime {
             spillForManagedBytes()
             return
         }
-        // Above the spill threshold, part of the RSS may be memory freed (results spilled or
-        // released) that malloc kept: hand it back before deciding, as Dask's nanny makes glibc
-        // do with MALLOC_TRIM_THRESHOLD_. Otherwise a worker that spilled everything stays paused.
-        let pressure = [policy.spillFraction, policy.pauseFraction].filter { $0 > 0 }.min()
-        if state.isPaused || pressure.map({ Double(resident) > $0 * Double(policy.limit) }) == true {
+        // As Dask's nanny makes glibc do with MALLOC_TRIM_THRESHOLD_.
+        if policy.shouldReleaseFreeMemory(residentBytes: resident, isPaused: state.isPaused) {
             ProcessMemory.releaseFreeMemory()
             resident = ProcessMemory.residentBytes() ?? resident
         }

@@ -50,6 +50,17 @@ public struct MemoryPolicy: Sendable, Hashable {
         return ledger.keysToSpill(toReach: bytes(targetFraction))
     }
 
+    /// Whether to hand the memory malloc keeps free back to the kernel before weighing the
+    /// process: while paused, or above the spill threshold (the pause threshold when spilling is
+    /// off). There part of the RSS may be results already spilled or released; without giving it
+    /// back, a worker that spilled everything would still weigh as full and stay paused.
+    public func shouldReleaseFreeMemory(residentBytes: Int64, isPaused: Bool) -> Bool {
+        guard isEnabled else { return false }
+        if isPaused { return true }
+        guard let fraction = [spillFraction, pauseFraction].filter({ $0 > 0 }).min() else { return false }
+        return residentBytes > bytes(fraction)
+    }
+
     /// What to spill and whether to pause, given the process's resident memory.
     public func evaluate(_ ledger: MemoryLedger, residentBytes: Int64) -> Decision {
         guard isEnabled else { return Decision(spill: [], isPaused: false) }

@@ -62,4 +62,19 @@ import Testing
         let noSpill = MemoryPolicy(limit: 1000, spillFraction: 0)
         #expect(noSpill.evaluate(ledger(["a": 100]), residentBytes: 900) == .init(spill: [], isPaused: true))
     }
+
+    @Test func freeMemoryIsHandedBackUnderPressureOnly() {
+        let policy = MemoryPolicy(limit: 1000)
+        #expect(!policy.shouldReleaseFreeMemory(residentBytes: 700, isPaused: false))
+        #expect(policy.shouldReleaseFreeMemory(residentBytes: 701, isPaused: false))
+        // A paused worker may be held above its limit by memory malloc keeps: always try.
+        #expect(policy.shouldReleaseFreeMemory(residentBytes: 100, isPaused: true))
+        // Without spilling, the pause threshold; with neither, never (unless paused).
+        let noSpill = MemoryPolicy(limit: 1000, spillFraction: 0)
+        #expect(!noSpill.shouldReleaseFreeMemory(residentBytes: 800, isPaused: false))
+        #expect(noSpill.shouldReleaseFreeMemory(residentBytes: 801, isPaused: false))
+        let neither = MemoryPolicy(limit: 1000, spillFraction: 0, pauseFraction: 0)
+        #expect(!neither.shouldReleaseFreeMemory(residentBytes: 5000, isPaused: false))
+        #expect(!MemoryPolicy(limit: 0).shouldReleaseFreeMemory(residentBytes: 5000, isPaused: true))
+    }
 }
