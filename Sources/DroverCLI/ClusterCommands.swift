@@ -36,6 +36,15 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Flag(help: "Serve no dashboard.")
     var noDashboard = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Remove a worker not heard from for this many seconds (0: never).",
+            discussion: "Workers send a heartbeat every second; a hung worker's tasks go elsewhere after this."))
+    var workerTTL: Double = 10
+
+    @Option(help: "The largest message accepted, in bytes; larger ones are refused with resourceExhausted.")
+    var maxMessageBytes = TransportLimits.maxMessageBytes
+
     /// How long RPCs in flight get to finish after SIGTERM before the server stops; workers' and
     /// clients' streams never end on their own, and reconnect to the next scheduler.
     static let shutdownGrace = Duration.seconds(1)
@@ -44,17 +53,28 @@ struct SchedulerCommand: AsyncParsableCommand {
         DroverLogging.bootstrap(component: .scheduler)
         let logger = makeLogger("drover.scheduler", level: logLevel)
         let activated = try ServiceManager.listeningSocket()
-        let service = SchedulerService(logger: logger)
+        guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive.") }
+        guard workerTTL >= 0, workerTTL.isFinite else {
+            throw ValidationError(
+                "--worker-ttl must be a number of seconds, 0 or more (0: never remove a silent worker).")
+        }
+        var configuration = SchedulerState.Configuration()
+        configuration.workerTTL = workerTTL > 0 ? .milliseconds(Int64(workerTTL * 1000)) : nil
+        let service = SchedulerService(configuration: configuration, logger: logger)
         let address = Mutex("")
         let server = GRPCServer(
             transport: activated.map {
                 .http2NIOPosix(
-                    listeningSocketDescriptor: Int($0), transportSecurity: .plaintext, config: TransportLimits.server())
+                    listeningSocketDescriptor: Int($0), transportSecurity: .plaintext,
+                    config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
             }
                 ?? .http2NIOPosix(
                     address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
-                    config: TransportLimits.server()),
-            services: [SchedulerRPCService(service: service, address: { address.withLock { $0 } })]
+                    config: TransportLimits.server(maxMessageBytes: maxMessageBytes)),
+            services: [
+                SchedulerRPCService(
+                    service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })
+            ]
         )
         let (stopRequests, requestStop) = AsyncStream<Void>.makeStream()
         let signals = ShutdownSignals {
@@ -102,6 +122,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             ServiceManager.notify(.ready, logger: logger)
             group.addTask {
                 await StatusReporter(logger: logger) { await service.summary() }.run()
+                return .reporter
+            }
+            group.addTask {
+                await service.runClock()
                 return .reporter
             }
             group.addTask {

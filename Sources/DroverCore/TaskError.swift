@@ -3,7 +3,7 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The class of failure.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Int, Hashable, Sendable {
-            case failed = 1, unknownFunction, badArgument, workerDied, killedWorker
+            case failed = 1, unknownFunction, badArgument, workerDied, killedWorker, rejected
         }
         private let base: Base
 
@@ -17,6 +17,9 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let workerDied = Kind(base: .workerDied)
         /// Workers died while running the task more often than allowed (Dask's `KilledWorker`).
         public static let killedWorker = Kind(base: .killedWorker)
+        /// The scheduler refused the task as submitted, before anything ran: a dependency cycle, a
+        /// dependency it does not have, a key it knows as another task, or a limit broken.
+        public static let rejected = Kind(base: .rejected)
 
         /// Wire number, as in `drover.v1.TaskError.Kind`.
         public var rawValue: Int { base.rawValue }
@@ -37,6 +40,7 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
             case .badArgument: "bad argument"
             case .workerDied: "worker died"
             case .killedWorker: "killed its workers"
+            case .rejected: "was rejected"
             }
         }
     }

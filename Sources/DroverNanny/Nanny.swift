@@ -71,6 +71,8 @@ public actor Nanny {
         var restarts = 0
         var lastCause = ""
         var lastPeak: Int64 = 0
+        /// Why this nanny killed the current process itself (the scheduler removed it as hung).
+        var killedBecause: String?
     }
 
     let options: Options
@@ -225,7 +227,12 @@ public actor Nanny {
                 cause = "it failed to start: \(error)"
             case .success(let pid):
                 let exit = await waitForExit(index, pid: pid)
-                cause = exit.description
+                if let reason = slots[index].killedBecause {
+                    cause = "\(exit.description), by its nanny: the scheduler removed it (\(reason))"
+                } else {
+                    cause = exit.description
+                }
+                slots[index].killedBecause = nil
                 if case .oomKilled(_, let peak) = exit {
                     report.oomKilled = true
                     report.peakBytes = peak ?? 0
@@ -261,6 +268,7 @@ public actor Nanny {
             }
             report.workerID = slot.name
             report.address = slot.address
+            report.nanny = address
             report.cause = cause
             report.memoryLimit = options.memoryLimit ?? 0
             report.restarts = Int32(slots[index].restarts)
@@ -419,6 +427,22 @@ public actor Nanny {
 
     // MARK: - Status
 
+    /// Kills the worker `id` if it is still the process serving at `workerAddress`: the scheduler
+    /// removed it for silence, and a hung process must not sit in its cgroup forever. It is then
+    /// restarted like after any death.
+    ///
+    /// - Returns: Whether a process was killed.
+    func killWorker(_ id: String, address workerAddress: String, reason: String) -> Bool {
+        guard let index = slots.firstIndex(where: { $0.name == id && $0.address == workerAddress && $0.pid > 0 })
+        else { return false }
+        logger.warning(
+            "killing a worker the scheduler removed",
+            metadata: ["worker.name": "\(id)", "pid": "\(slots[index].pid)", "cause": "\(reason)"])
+        slots[index].killedBecause = reason
+        kill(slots[index].pid, SIGKILL)
+        return true
+    }
+
     func status() -> Drover_V1_NannyStatus {
         .with { status in
             status.scheduler = options.scheduler.description
@@ -466,5 +490,12 @@ struct NannyRPCService: Drover_V1_Nanny.SimpleServiceProtocol {
 
     func status(request: Drover_V1_NannyStatusRequest, context: ServerContext) async throws -> Drover_V1_NannyStatus {
         await nanny.status()
+    }
+
+    func killWorker(request: Drover_V1_KillWorkerRequest, context: ServerContext) async throws
+        -> Drover_V1_KillWorkerResponse
+    {
+        let killed = await nanny.killWorker(request.workerID, address: request.address, reason: request.reason)
+        return .with { $0.killed = killed }
     }
 }

@@ -1,18 +1,59 @@
 import DroverCore
 public import DroverProto
 public import GRPCCore
+import GRPCProtobuf
+import Logging
 import SwiftProtobuf
 
 /// The gRPC face of ``SchedulerService``: each stream becomes calls on the actor; each connection's
 /// outgoing batches come from a `BatchingQueue` the actor feeds.
+///
+/// Every message is size-checked before it is decoded (``LimitedDeserializer``): an oversize one
+/// is refused with `resourceExhausted` naming the limit, and logged.
 public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
     let service: SchedulerService
     /// The address the scheduler reports for itself.
     let address: @Sendable () -> String
+    /// The largest message accepted.
+    let maxMessageBytes: Int
 
-    public init(service: SchedulerService, address: @escaping @Sendable () -> String) {
+    public init(
+        service: SchedulerService, maxMessageBytes: Int = TransportLimits.maxMessageBytes,
+        address: @escaping @Sendable () -> String
+    ) {
         self.service = service
         self.address = address
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// Registers the methods with size-checking deserializers (the generated registration uses
+    /// plain ones).
+    public func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        let limit = maxMessageBytes
+        router.registerHandler(
+            forMethod: Drover_V1_Scheduler.Method.WorkerStream.descriptor,
+            deserializer: LimitedDeserializer<Drover_V1_WorkerEvents>(maxBytes: limit),
+            serializer: ProtobufSerializer<Drover_V1_WorkerCommands>(),
+            handler: { request, context in try await self.workerStream(request: request, context: context) }
+        )
+        router.registerHandler(
+            forMethod: Drover_V1_Scheduler.Method.ClientStream.descriptor,
+            deserializer: LimitedDeserializer<Drover_V1_ClientEvents>(maxBytes: limit),
+            serializer: ProtobufSerializer<Drover_V1_ClientUpdates>(),
+            handler: { request, context in try await self.clientStream(request: request, context: context) }
+        )
+        router.registerHandler(
+            forMethod: Drover_V1_Scheduler.Method.Identity.descriptor,
+            deserializer: LimitedDeserializer<Drover_V1_IdentityRequest>(maxBytes: limit),
+            serializer: ProtobufSerializer<Drover_V1_IdentityResponse>(),
+            handler: { request, context in try await self.identity(request: request, context: context) }
+        )
+        router.registerHandler(
+            forMethod: Drover_V1_Scheduler.Method.ReportWorkerExit.descriptor,
+            deserializer: LimitedDeserializer<Drover_V1_WorkerExitReport>(maxBytes: limit),
+            serializer: ProtobufSerializer<Drover_V1_WorkerExitAck>(),
+            handler: { request, context in try await self.reportWorkerExit(request: request, context: context) }
+        )
     }
 
     public func workerStream(
@@ -21,6 +62,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         context: ServerContext
     ) async throws {
         let outbox = BatchingQueue<Drover_V1_WorkerCommand>()
+        let service = self.service
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await batch in outbox {
@@ -28,36 +70,50 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                         try await response.write(.with { $0.commands = Array(part) })
                     }
                 }
+                // The scheduler ended this connection: say why, so the worker registers afresh.
+                if let reason = await service.removalReason(of: outbox) {
+                    throw RPCError(
+                        code: .unavailable,
+                        message: "The scheduler removed this worker: \(reason). Connect and register again.")
+                }
             }
-            var worker: WorkerID?
-            var cause = "its connection closed"
-            do {
-                for try await batch in request {
-                    var events = batch.events[...]
-                    if worker == nil {
-                        guard case .register(let registration) = events.first?.kind else {
-                            throw RPCError(
-                                code: .failedPrecondition,
-                                message: "The first message on a worker stream must register the worker."
-                            )
+            group.addTask {
+                var worker: WorkerID?
+                var cause = "its connection closed"
+                defer { outbox.finish() }
+                do {
+                    for try await batch in request {
+                        var events = batch.events[...]
+                        if worker == nil {
+                            guard case .register(let registration) = events.first?.kind else {
+                                throw RPCError(
+                                    code: .failedPrecondition,
+                                    message: "The first message on a worker stream must register the worker."
+                                )
+                            }
+                            worker = try await service.workerConnected(
+                                registration, outbox: outbox, peer: context.remotePeer)
+                            events = events.dropFirst()
                         }
-                        worker = await service.workerConnected(registration, outbox: outbox)
-                        events = events.dropFirst()
+                        // A connection the scheduler has ended (the worker was removed, or
+                        // registered again elsewhere) is not listened to any more.
+                        if !events.isEmpty, await !service.workerSent(Array(events), from: worker!, outbox: outbox) {
+                            break
+                        }
                     }
-                    if !events.isEmpty { await service.workerSent(Array(events), from: worker!) }
+                } catch let error as RPCError {
+                    await service.streamFailed(error, kind: "worker", peer: context.remotePeer)
+                    cause = "its connection failed: \(error.message)"
+                    if worker == nil || error.code == .resourceExhausted { throw error }
+                } catch {
+                    cause = "its connection failed: \(error)"
                 }
-            } catch let error as RPCError {
-                cause = "its connection failed: \(error.message)"
-                if worker == nil {
-                    outbox.finish()
-                    throw error
-                }
-            } catch {
-                cause = "its connection failed: \(error)"
+                if let worker { await service.workerDisconnected(worker, outbox: outbox, cause: cause) }
             }
-            if let worker { await service.workerDisconnected(worker, outbox: outbox, cause: cause) }
-            outbox.finish()
-            group.cancelAll()
+            // The first error (a refusal, or the scheduler ending the connection) is the call's
+            // status, and ends the other side.
+            defer { group.cancelAll() }
+            for try await _ in group {}
         }
     }
 
@@ -74,6 +130,10 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                 }
             }
             var client: ClientID?
+            defer {
+                outbox.finish()
+                group.cancelAll()
+            }
             do {
                 for try await batch in request {
                     var events = batch.events[...]
@@ -84,28 +144,35 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                                 message: "The first message on a client stream must register the client."
                             )
                         }
+                        try await service.clientConnected(ClientID(registration.id), outbox: outbox)
                         client = ClientID(registration.id)
-                        await service.clientConnected(client!, outbox: outbox)
                         events = events.dropFirst()
                     }
                     if !events.isEmpty { await service.clientSent(Array(events), from: client!) }
                 }
-            } catch let error as RPCError where client == nil {
-                outbox.finish()
-                throw error
+            } catch let error as RPCError {
+                await service.streamFailed(error, kind: "client", peer: context.remotePeer)
+                if let client { await service.clientDisconnected(client, outbox: outbox) }
+                // A client that goes away mid-stream is a disconnect; a refusal is its answer.
+                if client == nil || error.code == .resourceExhausted { throw error }
+                return
             } catch {
                 // A client that goes away mid-stream is a disconnect, not an error.
             }
             if let client { await service.clientDisconnected(client, outbox: outbox) }
-            outbox.finish()
-            group.cancelAll()
         }
     }
 
     public func reportWorkerExit(request: Drover_V1_WorkerExitReport, context: ServerContext) async throws
         -> Drover_V1_WorkerExitAck
     {
-        await service.workerExited(request)
+        guard await service.workerExited(request, peer: context.remotePeer) else {
+            throw RPCError(
+                code: .permissionDenied,
+                message: "Refused the exit report for worker '\(request.workerID)': it did not register under "
+                    + "the nanny '\(request.nanny)'. Only the nanny that started a worker may report its exit."
+            )
+        }
         return .init()
     }
 

@@ -1,5 +1,6 @@
 public import DroverCore
 import DroverProto
+import GRPCCore
 public import Logging
 import SwiftProtobuf
 
@@ -15,10 +16,14 @@ public actor SchedulerService {
     private var workerFunctions: [WorkerID: Set<String>] = [:]
     /// Recent events, task executions and restarts, for the dashboard.
     var history = ClusterHistory()
-    private let logger: Logger
+    let logger: Logger
     /// How long a worker with a nanny whose stream broke waits for the nanny to say why, before it
     /// is removed with the connection's cause.
     private let exitReportGrace: Duration
+    /// The origin of the state machine's clock (``SchedulerState/now``).
+    private let started = ContinuousClock.now
+    /// Worker connections the scheduler ended, and why (read once by the connection's writer).
+    private var removedStreams: [ObjectIdentifier: String] = [:]
 
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
@@ -32,11 +37,20 @@ public actor SchedulerService {
     // MARK: - Workers
 
     /// Registers a worker's stream; returns its id.
+    ///
+    /// - Throws: `invalidArgument` when the registration is unusable (no id or address, a thread
+    ///   count out of range).
     func workerConnected(
         _ registration: Drover_V1_RegisterWorker,
-        outbox: BatchingQueue<Drover_V1_WorkerCommand>
-    ) -> WorkerID {
+        outbox: BatchingQueue<Drover_V1_WorkerCommand>,
+        peer: String
+    ) throws -> WorkerID {
+        if let problem = Self.problem(with: registration, maxBytes: state.configuration.maxKeyBytes) {
+            logger.warning("refused a worker registration", metadata: ["peer": "\(peer)", "error": "\(problem)"])
+            throw RPCError(code: .invalidArgument, message: "Refused the worker's registration: \(problem).")
+        }
         let id = WorkerID(registration.id)
+        if let previous = workerOutboxes[id] { removedStreams[ObjectIdentifier(previous)] = "it registered again" }
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = outbox
         workerFunctions[id] = Set(registration.functions)
@@ -58,7 +72,13 @@ public actor SchedulerService {
         return id
     }
 
-    func workerSent(_ events: [Drover_V1_WorkerEvent], from id: WorkerID) {
+    /// What a worker sent on its connection; false when the scheduler has ended that connection
+    /// (the events are dropped: the worker registers afresh).
+    @discardableResult
+    func workerSent(
+        _ events: [Drover_V1_WorkerEvent], from id: WorkerID, outbox: BatchingQueue<Drover_V1_WorkerCommand>
+    ) -> Bool {
+        guard workerOutboxes[id] === outbox else { return false }
         var translated: [SchedulerState.Event] = []
         var inline: [TaskKey: Drover_V1_Payload] = [:]
         let now = Self.wallClock()
@@ -109,11 +129,50 @@ public actor SchedulerService {
             }
         }
         let before = state.workers[id]?.status
-        apply(translated)
+        apply(translated, inline: inline)
         if let after = state.workers[id]?.status, after != before, after != .closing, before != .closing {
             logger.info(after == .paused ? "worker paused" : "worker resumed", metadata: ["worker.id": "\(id)"])
             if after == .paused { history.workerPaused(id, at: now) } else { history.workerResumed(id, at: now) }
         }
+        return true
+    }
+
+    /// Why the scheduler ended this worker connection, if it did; asked once, by the connection.
+    func removalReason(of outbox: BatchingQueue<Drover_V1_WorkerCommand>) -> String? {
+        removedStreams.removeValue(forKey: ObjectIdentifier(outbox))
+    }
+
+    /// A stream broke with an error: logged where an operator may need it.
+    func streamFailed(_ error: RPCError, kind: String, peer: String) {
+        switch error.code {
+        case .resourceExhausted:
+            logger.warning(
+                "refused an oversize message",
+                metadata: ["stream": "\(kind)", "peer": "\(peer)", "error": "\(error.message)"])
+        case .internalError:
+            logger.warning(
+                "could not read a message (over the transport's limit, or malformed)",
+                metadata: [
+                    "stream": "\(kind)", "peer": "\(peer)", "error": "\(error.message)",
+                    "limit.bytes": "\(TransportLimits.transportMessageBytes(for: TransportLimits.maxMessageBytes))",
+                ])
+        default:
+            logger.debug(
+                "stream ended", metadata: ["stream": "\(kind)", "peer": "\(peer)", "error": "\(error.message)"])
+        }
+    }
+
+    private static func problem(with registration: Drover_V1_RegisterWorker, maxBytes: Int) -> String? {
+        if registration.id.isEmpty { return "it has no id" }
+        if registration.id.utf8.count > maxBytes { return "its id is over \(maxBytes) bytes" }
+        if registration.address.isEmpty || HostAndPort(registration.address) == nil {
+            return "its address '\(registration.address.prefix(100))' is not host:port"
+        }
+        if !(1...65_536).contains(registration.threads) {
+            return "its thread count \(registration.threads) is not between 1 and 65536"
+        }
+        if registration.nanny.utf8.count > maxBytes { return "its nanny's address is over \(maxBytes) bytes" }
+        return nil
     }
 
     /// A worker's stream ended. A stream that a newer registration of the same id replaced ends
@@ -132,9 +191,19 @@ public actor SchedulerService {
         announceWorkers()
     }
 
-    /// A nanny says one of its workers exited, and why.
-    func workerExited(_ report: Drover_V1_WorkerExitReport) {
+    /// A nanny says one of its workers exited, and why; false (and nothing changes) when the report
+    /// names a worker that did not register under that nanny.
+    func workerExited(_ report: Drover_V1_WorkerExitReport, peer: String) -> Bool {
         let id = WorkerID(report.workerID)
+        guard state.acceptsExitReport(for: id, fromNanny: report.nanny) else {
+            logger.warning(
+                "refused an exit report",
+                metadata: [
+                    "worker.id": "\(report.workerID.prefix(200))", "nanny": "\(report.nanny.prefix(200))",
+                    "peer": "\(peer)",
+                ])
+            return false
+        }
         logger.warning(
             "worker died",
             metadata: [
@@ -146,11 +215,12 @@ public actor SchedulerService {
             id, cause: report.cause, kind: report.oomKilled ? .oom : report.signal != 0 ? .signal : .exit,
             restarts: Int(report.restarts), at: Self.wallClock())
         apply([.workerExited(id, address: report.address, cause: report.cause)])
-        guard existed, state.workers[id] == nil else { return }  // a stale report: nothing changed
+        guard existed, state.workers[id] == nil else { return true }  // a stale report: nothing changed
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
         announceWorkers()
+        return true
     }
 
     private func exitReportOverdue(_ id: WorkerID, incarnation: Int, cause: String) {
@@ -164,8 +234,23 @@ public actor SchedulerService {
 
     // MARK: - Clients
 
-    func clientConnected(_ id: ClientID, outbox: BatchingQueue<Drover_V1_ClientUpdate>) {
-        clientOutboxes[id]?.finish()
+    /// Registers a client's stream.
+    ///
+    /// - Throws: `invalidArgument` for an empty or oversize id; `alreadyExists` when another open
+    ///   connection uses the id (its updates would otherwise go astray).
+    func clientConnected(_ id: ClientID, outbox: BatchingQueue<Drover_V1_ClientUpdate>) throws {
+        guard !id.rawValue.isEmpty, id.rawValue.utf8.count <= state.configuration.maxKeyBytes else {
+            throw RPCError(
+                code: .invalidArgument,
+                message: "A client id must be 1 to \(state.configuration.maxKeyBytes) bytes long.")
+        }
+        guard clientOutboxes[id] == nil else {
+            logger.warning("refused a duplicate client id", metadata: ["client.id": "\(id)"])
+            throw RPCError(
+                code: .alreadyExists,
+                message: "The client id '\(id)' is in use by another connection; each connection needs an id of "
+                    + "its own (a random one).")
+        }
         clientOutboxes[id] = outbox
         logger.debug("client connected", metadata: ["client.id": "\(id)"])
         announceWorkers(to: id)
@@ -218,7 +303,7 @@ public actor SchedulerService {
                 logger.warning(
                     "rejected malformed task", metadata: ["task.key": "\(task.spec.key)", "error": "\(error)"])
                 let failure = TaskError(
-                    kind: .badArgument, key: TaskKey(task.spec.key), function: task.spec.function,
+                    kind: .rejected, key: TaskKey(task.spec.key), function: task.spec.function,
                     message: "the scheduler could not read the task: \(error)"
                 )
                 rejected.append(
@@ -290,13 +375,15 @@ public actor SchedulerService {
 
     /// Handles `events` and sends what they cause. `inline` holds small results that came with
     /// this batch, passed on to the clients told the key is in memory.
-    private func apply(_ events: [SchedulerState.Event], inline: [TaskKey: Drover_V1_Payload] = [:]) {
+    func apply(_ events: [SchedulerState.Event], inline: [TaskKey: Drover_V1_Payload] = [:]) {
         var toWorkers: [WorkerID: [Drover_V1_WorkerCommand]] = [:]
         var toClients: [ClientID: [Drover_V1_ClientUpdate]] = [:]
         // Logged once, however many clients hear of it.
         var killedWorkerLogged: Set<TaskKey> = []
+        var workersChanged = false
+        let now = ContinuousClock.now - started
         for event in events {
-            for action in state.handle(event) {
+            for action in state.handle(event, now: now) {
                 switch action {
                 case .compute(let worker, let assignment):
                     toWorkers[worker, default: []].append(.with { $0.compute = computeTask(assignment) })
@@ -337,6 +424,17 @@ public actor SchedulerService {
                 case .close(let worker, let reason):
                     logger.info("closing worker", metadata: ["worker.id": "\(worker)", "reason": "\(reason)"])
                     toWorkers[worker, default: []].append(.with { $0.close = .with { $0.reason = reason } })
+                case .disconnect(let worker, let reason):
+                    logger.warning("worker removed", metadata: ["worker.id": "\(worker)", "cause": "\(reason)"])
+                    history.workerLeft(worker, cause: reason, at: Self.wallClock())
+                    if let outbox = workerOutboxes.removeValue(forKey: worker) {
+                        removedStreams[ObjectIdentifier(outbox)] = reason
+                        outbox.finish()
+                    }
+                    workerFunctions[worker] = nil
+                    workersChanged = true
+                case .killWorker(let worker, let address, let nanny, let reason):
+                    askNannyToKill(worker, address: address, nanny: nanny, reason: reason)
                 case .awaitExitReport(let worker, let incarnation, let cause):
                     let grace = exitReportGrace
                     Task {
@@ -349,6 +447,7 @@ public actor SchedulerService {
         for (worker, commands) in toWorkers {
             workerOutboxes[worker]?.send(contentsOf: commands)
         }
+        if workersChanged { announceWorkers() }
         for (client, updates) in toClients {
             clientOutboxes[client]?.send(contentsOf: updates)
         }

@@ -1,12 +1,30 @@
 import DroverCore
 import DroverProto
 import GRPCCore
+import GRPCProtobuf
 import Logging
 import SwiftProtobuf
 
-/// The gRPC face of a worker: its results for peers and clients.
+/// The gRPC face of a worker: its results for peers and clients. Messages over
+/// ``TransportLimits/maxWorkerMessageBytes`` are refused with `resourceExhausted` naming the limit.
 struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
     let runtime: WorkerRuntime
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        let limit = TransportLimits.maxWorkerMessageBytes
+        router.registerHandler(
+            forMethod: Drover_V1_Worker.Method.GetData.descriptor,
+            deserializer: LimitedDeserializer<Drover_V1_GetDataRequest>(maxBytes: limit),
+            serializer: ProtobufSerializer<Drover_V1_DataChunks>(),
+            handler: { request, context in try await self.getData(request: request, context: context) }
+        )
+        router.registerHandler(
+            forMethod: Drover_V1_Worker.Method.PutData.descriptor,
+            deserializer: LimitedDeserializer<Drover_V1_DataChunks>(maxBytes: limit),
+            serializer: ProtobufSerializer<Drover_V1_PutDataResponse>(),
+            handler: { request, context in try await self.putData(request: request, context: context) }
+        )
+    }
 
     func getData(
         request: Drover_V1_GetDataRequest,
@@ -39,8 +57,12 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
         } catch let error as ProtoConversionError {
             runtime.logger.warning("refused malformed PutData", metadata: ["error": "\(error.message)"])
             throw RPCError(code: .invalidArgument, message: "PutData: \(error.message)")
+        } catch let error as RPCError where error.code == .resourceExhausted {
+            runtime.logger.warning("refused an oversize PutData message", metadata: ["error": "\(error.message)"])
+            throw error
         } catch {
-            // The transport's own refusals (an oversize message) arrive here; it has ended the stream.
+            // The transport's own refusals (a message over twice the limit) arrive here; it has
+            // ended the stream.
             runtime.logger.warning("PutData failed", metadata: ["error": "\(error)"])
             throw error
         }

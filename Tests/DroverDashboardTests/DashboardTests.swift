@@ -16,7 +16,7 @@ import Testing
         port: Int = 0, _ body: @Sendable (SchedulerService, String) async throws -> Void
     ) async throws {
         let service = SchedulerService(logger: Logger(label: "drover.scheduler.test"))
-        await Self.populate(service)
+        try await Self.populate(service)
         let dashboard = Dashboard(
             service: service, host: "127.0.0.1", port: port, updateInterval: .milliseconds(50),
             snapshotMaximumAge: .zero,
@@ -31,26 +31,31 @@ import Testing
         }
     }
 
-    static func populate(_ service: SchedulerService) async {
+    static func populate(_ service: SchedulerService) async throws {
+        var outboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
         for (id, port) in [("local-0", 1), ("local-1", 2)] {
-            _ = await service.workerConnected(
+            let outbox = BatchingQueue<Drover_V1_WorkerCommand>()
+            outboxes[WorkerID(id)] = outbox
+            _ = try await service.workerConnected(
                 .with {
                     $0.id = id; $0.address = "127.0.0.1:\(port)"; $0.threads = 2; $0.memoryLimit = 1 << 30
                     $0.nanny = "127.0.0.1:9"
                 },
-                outbox: BatchingQueue())
+                outbox: outbox, peer: "test")
         }
-        await service.workerExited(
+        _ = await service.workerExited(
             .with {
                 $0.workerID = "local-1"; $0.address = "127.0.0.1:2"; $0.cause = "OOM-killed at its 1.0 GiB limit"
-                $0.oomKilled = true; $0.restarts = 1
-            })
-        _ = await service.workerConnected(
+                $0.oomKilled = true; $0.restarts = 1; $0.nanny = "127.0.0.1:9"
+            }, peer: "test")
+        let replacement = BatchingQueue<Drover_V1_WorkerCommand>()
+        outboxes["local-1"] = replacement
+        _ = try await service.workerConnected(
             .with {
                 $0.id = "local-1"; $0.address = "127.0.0.1:3"; $0.threads = 2; $0.memoryLimit = 1 << 30
                 $0.nanny = "127.0.0.1:9"
             },
-            outbox: BatchingQueue())
+            outbox: replacement, peer: "test")
         let specs = (0..<2).map { TaskSpec(key: TaskKey("inc-\($0)"), function: "inc", arguments: []) }
         await service.clientSent(
             [
@@ -73,7 +78,7 @@ import Testing
                             $0.paused = worker.id == "local-1"
                         }
                     }
-                ], from: WorkerID(worker.id))
+                ], from: WorkerID(worker.id), outbox: outboxes[WorkerID(worker.id)]!)
         }
         // Finish whichever tasks went to local-0.
         let processing = await service.state.workers["local-0"]?.processing.sorted() ?? []
@@ -86,7 +91,7 @@ import Testing
                         }
                     }
                 ],
-                from: "local-0")
+                from: "local-0", outbox: outboxes["local-0"]!)
         }
     }
 

@@ -8,17 +8,22 @@ import Testing
 
 /// The service's bookkeeping for the dashboard, fed the messages workers and nannies send.
 @Suite struct SchedulerServiceSnapshotTests {
-    private func register(_ service: SchedulerService, _ id: String, address: String) async {
-        _ = await service.workerConnected(
+    @discardableResult
+    private func register(_ service: SchedulerService, _ id: String, address: String) async throws
+        -> BatchingQueue<Drover_V1_WorkerCommand>
+    {
+        let outbox = BatchingQueue<Drover_V1_WorkerCommand>()
+        _ = try await service.workerConnected(
             .with {
                 $0.id = id; $0.address = address; $0.threads = 2; $0.memoryLimit = 1 << 30; $0.nanny = "127.0.0.1:9"
             },
-            outbox: BatchingQueue())
+            outbox: outbox, peer: "test")
+        return outbox
     }
 
     @Test func heartbeatsExitReportsAndFinishedTasksReachTheSnapshotAndIdentity() async throws {
         let service = SchedulerService(logger: Logger(label: "drover.scheduler.test"))
-        await register(service, "local-0", address: "127.0.0.1:1")
+        let outbox = try await register(service, "local-0", address: "127.0.0.1:1")
         await service.clientSent(
             [
                 .with {
@@ -42,7 +47,7 @@ import Testing
                         $0.incomingTransferSeconds = 0.01; $0.outgoingTransferBytes = 2048
                     }
                 },
-            ], from: "local-0")
+            ], from: "local-0", outbox: outbox)
         var snapshot = await service.snapshot()
         #expect(snapshot.taskStream.map(\.function) == ["inc"])
         #expect(snapshot.functions.map(\.function) == ["inc"])
@@ -55,12 +60,13 @@ import Testing
         #expect(identity.workerInfo.first?.outgoingTransferBytes == 2048)
 
         // The nanny reports an OOM kill; the replacement registers under the same name.
-        await service.workerExited(
-            .with {
-                $0.workerID = "local-0"; $0.address = "127.0.0.1:1"; $0.cause = "OOM-killed at its 1 GiB limit"
-                $0.oomKilled = true; $0.restarts = 1
-            })
-        await register(service, "local-0", address: "127.0.0.1:2")
+        #expect(
+            await service.workerExited(
+                .with {
+                    $0.workerID = "local-0"; $0.address = "127.0.0.1:1"; $0.cause = "OOM-killed at its 1 GiB limit"
+                    $0.oomKilled = true; $0.restarts = 1; $0.nanny = "127.0.0.1:9"
+                }, peer: "test"))
+        try await register(service, "local-0", address: "127.0.0.1:2")
         snapshot = await service.snapshot(taskStreamSince: snapshot.taskStreamCursor)
         #expect(snapshot.taskStream.isEmpty)
         #expect(snapshot.events.map(\.kind) == [.joined, .oomKilled, .restarted])
@@ -73,7 +79,7 @@ import Testing
 
     @Test func aFailureAndAPauseAreEvents() async throws {
         let service = SchedulerService(logger: Logger(label: "drover.scheduler.test"))
-        await register(service, "w", address: "127.0.0.1:1")
+        let outbox = try await register(service, "w", address: "127.0.0.1:1")
         await service.clientSent(
             [
                 .with {
@@ -92,7 +98,7 @@ import Testing
                         $0.memoryBytes = 1; $0.paused = true
                     }
                 },
-            ], from: "w")
+            ], from: "w", outbox: outbox)
         let snapshot = await service.snapshot()
         #expect(snapshot.events.map(\.kind) == [.joined, .taskErred, .paused])
         #expect(snapshot.events[1].detail == "boom 'boom-1': it went boom")

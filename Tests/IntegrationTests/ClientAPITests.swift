@@ -157,11 +157,11 @@ import Testing
                     })
             }
         }
-        // The transport refuses it and resets the stream (the client sees the reset, or the
-        // refusal); the worker logs it.
-        #expect(error.code == .resourceExhausted || error.code == .unavailable)
+        // The worker refuses it with a status naming its limit, and logs it.
+        #expect(error.code == .resourceExhausted)
+        #expect(error.message.contains("limit of \(TransportLimits.maxWorkerMessageBytes) bytes"))
         let log = try String(contentsOfFile: cluster.workers[0].logPath, encoding: .utf8)
-        #expect(log.contains("PutData failed"))
+        #expect(log.contains("refused an oversize PutData message"))
         // A malformed stream of chunks: a value interrupted by another key.
         let malformed = try await #require(throws: RPCError.self) {
             try await withGRPCClient(

@@ -18,9 +18,10 @@ final class LocalTestCluster: Sendable {
     let address: String
     let workerAddresses: [String]
 
-    init(workers count: Int, threads: Int = 2) async throws {
+    init(workers count: Int, threads: Int = 2, schedulerArguments: [String] = []) async throws {
         let binary = TestBinaries.testTasks
-        scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"], name: "scheduler")
+        scheduler = try ProcessHarness(
+            binary, ["scheduler", "--port", "0", "--no-dashboard"] + schedulerArguments, name: "scheduler")
         address = try await scheduler.listeningAddress()
         var workers: [ProcessHarness] = []
         var addresses: [String] = []

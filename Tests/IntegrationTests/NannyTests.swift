@@ -30,9 +30,9 @@ final class NannyCluster: Sendable {
     let address: String
     let nannyAddresses: [String]
 
-    init(_ specs: [Spec]) async throws {
+    init(_ specs: [Spec], schedulerArguments: [String] = []) async throws {
         let binary = TestBinaries.testTasks
-        scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"], name: "scheduler")
+        scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"] + schedulerArguments, name: "scheduler")
         address = try await scheduler.listeningAddress()
         var nannies: [ProcessHarness] = []
         var addresses: [String] = []
@@ -147,6 +147,33 @@ let cgroupsWritable = (try? CgroupController.find()) != nil
         let after = try await cluster.status()
         #expect(after.workers.map(\.restarts).reduce(0, +) == 1)
         #expect(after.workers.first { $0.name == victim.name }?.lastCause == "killed by signal 9 (SIGKILL)")
+        try await eventually(client) { $0.workers.count == 2 }
+        await client.close()
+        await cluster.stop()
+    }
+
+    @Test func aHungWorkerIsKilledByItsNannyOnceTheSchedulerRemovesIt() async throws {
+        let cluster = try await NannyCluster(
+            [.init(name: "hang", workers: 2)], schedulerArguments: ["--worker-ttl", "2"])
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        let futures = try client.submit((0..<200).map { NannyTasks.slowPlus.delayed($0, 1) })
+        try await eventually(client) { $0.workers.allSatisfy { $0.processing > 0 } }
+        let victim = try #require(try await cluster.status().workers.first { $0.pid > 0 })
+        kill(victim.pid, SIGSTOP)
+        #expect(try await client.gather(futures) == (0..<200).map { $0 + 1 })
+        // The stopped process does not sit in its cgroup forever: its nanny kills and replaces it.
+        #expect(await hasExited(victim.pid))
+        var replaced: Drover_V1_NannyWorker?
+        for _ in 0..<200 {
+            replaced = try await cluster.status().workers.first { $0.name == victim.name && $0.pid > 0 }
+            if let replaced, replaced.pid != victim.pid { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        let worker = try #require(replaced)
+        #expect(worker.pid != victim.pid)
+        #expect(worker.restarts == 1)
+        #expect(worker.lastCause.contains("the scheduler removed it"))
         try await eventually(client) { $0.workers.count == 2 }
         await client.close()
         await cluster.stop()

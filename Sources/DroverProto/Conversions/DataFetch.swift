@@ -2,6 +2,7 @@ public import DroverCore
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import SwiftProtobuf
+import Synchronization
 
 /// The client side of `Worker.GetData` and `Worker.PutData`: what peers (transfer) and clients
 /// (gather, scatter) both use, over connections kept in a ``PeerConnections``.
@@ -11,24 +12,60 @@ public enum DataFetch {
     /// - Throws: ``ProtoConversionError`` for a malformed address or stream; the RPC's error when
     ///   the worker cannot be reached (its connection is then dropped from `connections`).
     public static func fetch(
-        _ keys: [TaskKey], from address: String, connections: PeerConnections
+        _ keys: [TaskKey], from address: String, connections: PeerConnections, idleTimeout: Duration = idleTimeout
     ) async throws -> [TaskKey: Payload] {
         let client = try connections.client(for: address)
         let request = Drover_V1_GetDataRequest.with { $0.keys = keys.map(\.rawValue) }
+        let progress = Progress()
         do {
-            return try await Drover_V1_Worker.Client(wrapping: client).getData(
-                request, options: TransportLimits.callOptions
-            ) { response in
-                var assembler = DataChunks.Assembler()
-                for try await message in response.messages {
-                    for chunk in message.chunks { try assembler.add(chunk) }
+            return try await withThrowingTaskGroup(of: [TaskKey: Payload]?.self) { group in
+                group.addTask {
+                    try await Drover_V1_Worker.Client(wrapping: client).getData(
+                        request, options: TransportLimits.callOptions
+                    ) { response in
+                        var assembler = DataChunks.Assembler()
+                        for try await message in response.messages {
+                            progress.mark()
+                            for chunk in message.chunks { try assembler.add(chunk) }
+                        }
+                        return assembler.values
+                    }
                 }
-                return assembler.values
+                group.addTask {
+                    // A hung peer (stopped, deadlocked) accepts the connection and then says
+                    // nothing: give up once nothing has arrived for `idleTimeout`.
+                    while true {
+                        try await Task.sleep(for: .milliseconds(250))
+                        if progress.idle > idleTimeout {
+                            throw RPCError(
+                                code: .deadlineExceeded,
+                                message: "The worker at \(address) sent nothing for \(idleTimeout); it may be hung.")
+                        }
+                    }
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let values = result { return values }
+                }
+                return [:]
             }
         } catch let error as RPCError {
             connections.drop(address)
             throw error
         }
+    }
+
+    /// How long a fetch waits for the next message from a peer before it gives up on it: a peer
+    /// that is merely slow sends its chunks well within this; a hung one sends none.
+    public static let idleTimeout = Duration.seconds(10)
+
+    /// When a fetch last heard from its peer.
+    private final class Progress: Sendable {
+        private let last = Mutex(ContinuousClock.now)
+
+        func mark() { last.withLock { $0 = .now } }
+
+        var idle: Duration { ContinuousClock.now - last.withLock { $0 } }
     }
 
     /// Stores `values` on the worker at `address` (scatter) and returns the keys it stored.

@@ -35,9 +35,23 @@ public enum Drover_V1_Nanny: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "KillWorker" metadata.
+        public enum KillWorker: Sendable {
+            /// Request type for "KillWorker".
+            public typealias Input = Drover_V1_KillWorkerRequest
+            /// Response type for "KillWorker".
+            public typealias Output = Drover_V1_KillWorkerResponse
+            /// Descriptor for "KillWorker".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "drover.v1.Nanny"),
+                method: "KillWorker",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "drover.v1.Nanny" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
-            Status.descriptor
+            Status.descriptor,
+            KillWorker.descriptor
         ]
     }
 }
@@ -81,6 +95,26 @@ extension Drover_V1_Nanny {
             request: GRPCCore.StreamingServerRequest<Drover_V1_NannyStatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_NannyStatus>
+
+        /// Handle the "KillWorker" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+        /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+        /// > at `address`, and restarts it as after any death.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Drover_V1_KillWorkerRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Drover_V1_KillWorkerResponse` messages.
+        func killWorker(
+            request: GRPCCore.StreamingServerRequest<Drover_V1_KillWorkerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_KillWorkerResponse>
     }
 
     /// Service protocol for the "drover.v1.Nanny" service.
@@ -108,6 +142,26 @@ extension Drover_V1_Nanny {
             request: GRPCCore.ServerRequest<Drover_V1_NannyStatusRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Drover_V1_NannyStatus>
+
+        /// Handle the "KillWorker" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+        /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+        /// > at `address`, and restarts it as after any death.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_KillWorkerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Drover_V1_KillWorkerResponse` message.
+        func killWorker(
+            request: GRPCCore.ServerRequest<Drover_V1_KillWorkerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Drover_V1_KillWorkerResponse>
     }
 
     /// Simple service protocol for the "drover.v1.Nanny" service.
@@ -133,6 +187,26 @@ extension Drover_V1_Nanny {
             request: Drover_V1_NannyStatusRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Drover_V1_NannyStatus
+
+        /// Handle the "KillWorker" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+        /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+        /// > at `address`, and restarts it as after any death.
+        ///
+        /// - Parameters:
+        ///   - request: A `Drover_V1_KillWorkerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Drover_V1_KillWorkerResponse` to respond with.
+        func killWorker(
+            request: Drover_V1_KillWorkerRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Drover_V1_KillWorkerResponse
     }
 }
 
@@ -146,6 +220,17 @@ extension Drover_V1_Nanny.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_NannyStatus>(),
             handler: { request, context in
                 try await self.status(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Drover_V1_Nanny.Method.KillWorker.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_KillWorkerRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_KillWorkerResponse>(),
+            handler: { request, context in
+                try await self.killWorker(
                     request: request,
                     context: context
                 )
@@ -167,6 +252,17 @@ extension Drover_V1_Nanny.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func killWorker(
+        request: GRPCCore.StreamingServerRequest<Drover_V1_KillWorkerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_KillWorkerResponse> {
+        let response = try await self.killWorker(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -178,6 +274,19 @@ extension Drover_V1_Nanny.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Drover_V1_NannyStatus> {
         return GRPCCore.ServerResponse<Drover_V1_NannyStatus>(
             message: try await self.status(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func killWorker(
+        request: GRPCCore.ServerRequest<Drover_V1_KillWorkerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Drover_V1_KillWorkerResponse> {
+        return GRPCCore.ServerResponse<Drover_V1_KillWorkerResponse>(
+            message: try await self.killWorker(
                 request: request.message,
                 context: context
             ),
@@ -216,6 +325,31 @@ extension Drover_V1_Nanny {
             deserializer: some GRPCCore.MessageDeserializer<Drover_V1_NannyStatus>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_NannyStatus>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "KillWorker" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+        /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+        /// > at `address`, and restarts it as after any death.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_KillWorkerRequest` message.
+        ///   - serializer: A serializer for `Drover_V1_KillWorkerRequest` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_KillWorkerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func killWorker<Result>(
+            request: GRPCCore.ClientRequest<Drover_V1_KillWorkerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_KillWorkerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_KillWorkerResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_KillWorkerResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -268,6 +402,42 @@ extension Drover_V1_Nanny {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "KillWorker" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+        /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+        /// > at `address`, and restarts it as after any death.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_KillWorkerRequest` message.
+        ///   - serializer: A serializer for `Drover_V1_KillWorkerRequest` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_KillWorkerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func killWorker<Result>(
+            request: GRPCCore.ClientRequest<Drover_V1_KillWorkerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_KillWorkerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_KillWorkerResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_KillWorkerResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Drover_V1_Nanny.Method.KillWorker.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -298,6 +468,37 @@ extension Drover_V1_Nanny.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_NannyStatusRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_NannyStatus>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "KillWorker" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+    /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+    /// > at `address`, and restarts it as after any death.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Drover_V1_KillWorkerRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func killWorker<Result>(
+        request: GRPCCore.ClientRequest<Drover_V1_KillWorkerRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_KillWorkerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.killWorker(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_KillWorkerRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_KillWorkerResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -334,6 +535,41 @@ extension Drover_V1_Nanny.ClientProtocol {
             metadata: metadata
         )
         return try await self.status(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "KillWorker" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The scheduler removed one of this nanny's workers for silence (no heartbeat within its
+    /// > worker TTL): a hung process. The nanny kills it (SIGKILL) if it is still the process serving
+    /// > at `address`, and restarts it as after any death.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func killWorker<Result>(
+        _ message: Drover_V1_KillWorkerRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_KillWorkerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Drover_V1_KillWorkerRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.killWorker(
             request: request,
             options: options,
             onResponse: handleResponse

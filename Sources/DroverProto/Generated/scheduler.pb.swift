@@ -517,6 +517,10 @@ public nonisolated struct Drover_V1_WorkerExitReport: Sendable {
   /// The most memory its cgroup ever held, when the kernel says (0: unknown).
   public var peakBytes: Int64 = 0
 
+  /// The reporting nanny's own address, as its workers registered it (`RegisterWorker.nanny`).
+  /// The scheduler accepts a report only for a worker that registered under this nanny.
+  public var nanny: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1933,7 +1937,7 @@ nonisolated extension Drover_V1_Replicate: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Drover_V1_WorkerExitReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerExitReport"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}address\0\u{1}cause\0\u{3}exit_code\0\u{1}signal\0\u{3}oom_killed\0\u{3}memory_limit\0\u{1}restarts\0\u{3}peak_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}address\0\u{1}cause\0\u{3}exit_code\0\u{1}signal\0\u{3}oom_killed\0\u{3}memory_limit\0\u{1}restarts\0\u{3}peak_bytes\0\u{1}nanny\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1950,6 +1954,7 @@ nonisolated extension Drover_V1_WorkerExitReport: SwiftProtobuf.Message, SwiftPr
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.memoryLimit) }()
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.restarts) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.peakBytes) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.nanny) }()
       default: break
       }
     }
@@ -1983,6 +1988,9 @@ nonisolated extension Drover_V1_WorkerExitReport: SwiftProtobuf.Message, SwiftPr
     if self.peakBytes != 0 {
       try visitor.visitSingularInt64Field(value: self.peakBytes, fieldNumber: 9)
     }
+    if !self.nanny.isEmpty {
+      try visitor.visitSingularStringField(value: self.nanny, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1996,6 +2004,7 @@ nonisolated extension Drover_V1_WorkerExitReport: SwiftProtobuf.Message, SwiftPr
     if lhs.memoryLimit != rhs.memoryLimit {return false}
     if lhs.restarts != rhs.restarts {return false}
     if lhs.peakBytes != rhs.peakBytes {return false}
+    if lhs.nanny != rhs.nanny {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

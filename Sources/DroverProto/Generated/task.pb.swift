@@ -238,6 +238,11 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
 
     /// Workers died while running the task more often than the cluster allows (Dask's KilledWorker).
     case killedWorker // = 5
+
+    /// The scheduler refused the task as submitted, before anything ran: it is part of a cycle,
+    /// depends on a key that is neither in the submission nor held, reuses a known key with a
+    /// different spec, or breaks a limit (key length, argument bytes). `message` says which.
+    case rejected // = 6
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -252,6 +257,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
       case 3: self = .badArgument
       case 4: self = .workerDied
       case 5: self = .killedWorker
+      case 6: self = .rejected
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -264,6 +270,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
       case .badArgument: return 3
       case .workerDied: return 4
       case .killedWorker: return 5
+      case .rejected: return 6
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -276,6 +283,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
       .badArgument,
       .workerDied,
       .killedWorker,
+      .rejected,
     ]
 
   }
@@ -591,7 +599,7 @@ nonisolated extension Drover_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf.
 }
 
 nonisolated extension Drover_V1_TaskError.Kind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_FAILED\0\u{1}KIND_UNKNOWN_FUNCTION\0\u{1}KIND_BAD_ARGUMENT\0\u{1}KIND_WORKER_DIED\0\u{1}KIND_KILLED_WORKER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0KIND_UNSPECIFIED\0\u{1}KIND_FAILED\0\u{1}KIND_UNKNOWN_FUNCTION\0\u{1}KIND_BAD_ARGUMENT\0\u{1}KIND_WORKER_DIED\0\u{1}KIND_KILLED_WORKER\0\u{1}KIND_REJECTED\0")
 }
 
 nonisolated extension Drover_V1_ExecuteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -16,11 +16,20 @@ public enum TransportLimits {
     /// The largest message a worker's server accepts: `PutData` messages carry about 1 MiB.
     public static let maxWorkerMessageBytes = 16 << 20
 
-    /// A server transport's configuration accepting messages up to `maxMessageBytes`.
+    /// The transport's own limit for a server whose services refuse messages over
+    /// `maxMessageBytes` (with ``LimitedDeserializer``): twice as large, so that a message up to
+    /// that size reaches the service and is refused with `resourceExhausted` and a sentence,
+    /// while the transport resets only streams with messages beyond it (giving no status).
+    public static func transportMessageBytes(for maxMessageBytes: Int) -> Int {
+        2 * maxMessageBytes
+    }
+
+    /// A server transport's configuration for services accepting messages up to
+    /// `maxMessageBytes` (see ``transportMessageBytes(for:)``).
     public static func server(maxMessageBytes: Int = maxMessageBytes) -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.http2.targetWindowSize = windowBytes
-        config.rpc.maxRequestPayloadSize = maxMessageBytes
+        config.rpc.maxRequestPayloadSize = transportMessageBytes(for: maxMessageBytes)
         return config
     }
 

@@ -124,6 +124,7 @@ extension SchedulerState {
             var free = thief.threads - thief.processing.count
             while free > 0, let (victim, key) = stealCandidate(for: thief) {
                 tasks[key]!.stealingTo = thief.id
+                pendingSteals[key] = now
                 actions.append(.requestSteal(victim, key))
                 free -= 1
             }
@@ -142,6 +143,7 @@ extension SchedulerState {
     }
 
     mutating func stealAnswered(_ key: TaskKey, worker: WorkerID, started: Bool, into actions: inout [Action]) {
+        pendingSteals[key] = nil
         guard let task = tasks[key], task.state == .processing, task.processingOn == worker,
             let thief = task.stealingTo
         else { return }

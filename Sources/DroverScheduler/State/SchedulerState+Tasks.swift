@@ -9,42 +9,34 @@ extension SchedulerState {
         wants: [TaskKey],
         into actions: inout [Action]
     ) {
+        // Nothing changes for a task the check refuses: its submitter hears why, and that is all.
+        let verdict = checkSubmission(submitted, wants: wants)
+        for error in verdict.rejected { actions.append(.notify(client, .erred(error.key, error))) }
+        for key in verdict.unknownWants {
+            let error = TaskError(
+                kind: .rejected, key: key, function: "",
+                message: "the scheduler rejected the want: no task of the key '\(key)' was submitted or is held")
+            actions.append(.notify(client, .erred(key, error)))
+        }
         generation += 1
         var added: [TaskKey] = []
-        for (index, task) in submitted.enumerated() where tasks[task.spec.key] == nil {
+        for (index, task) in verdict.accepted.enumerated() {
             var record = TaskRecord(
                 spec: task.spec, priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
-            record.retriesLeft = task.retries
+            record.retriesLeft = max(0, task.retries)
             tasks[task.spec.key] = record
             added.append(task.spec.key)
         }
-        var orphans: [(TaskKey, TaskKey)] = []
         for key in added {
-            for dependency in tasks[key]!.dependencies {
-                if tasks[dependency] == nil {
-                    orphans.append((key, dependency))
-                    tasks[key]!.dependencies.remove(dependency)
-                } else {
-                    tasks[dependency]!.dependents.insert(key)
-                }
-            }
+            for dependency in tasks[key]!.dependencies { tasks[dependency]!.dependents.insert(key) }
         }
-        for key in wants where tasks[key] != nil {
+        // A rejected key is not wanted: the client has its error, not whatever the key now holds.
+        let rejected = Set(verdict.rejected.map(\.key))
+        let wants = wants.filter { tasks[$0] != nil && !rejected.contains($0) }
+        for key in wants {
             clients[client, default: []].insert(key)
             tasks[key]!.wantedBy.insert(client)
-        }
-        for (key, dependency) in orphans {
-            let task = tasks[key]!
-            markErred(
-                key,
-                TaskError(
-                    kind: .failed, key: key, function: task.spec.function,
-                    message:
-                        "it depends on '\(dependency)', which the scheduler does not have (released or never submitted)"
-                ),
-                into: &actions
-            )
         }
         for key in added where tasks[key]?.state == .released { ensureComputing(key, into: &actions) }
         for key in wants {

@@ -16,7 +16,8 @@ extension SchedulerState {
         registrations += 1
         workers[id] = WorkerRecord(
             id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny,
-            incarnation: registrations)
+            incarnation: registrations, joined: now)
+        if !nanny.isEmpty { nannies[id] = nanny }
         workerCanTakeWork(id, into: &actions)
     }
 

@@ -25,6 +25,16 @@ public struct SchedulerState: Sendable {
         public var queuedSecondsPerThread: Double = 0.01
         /// The most root tasks per thread a worker holds, however quick they are.
         public var maxQueuedPerThread: Int = 256
+        /// A worker not heard from for longer than this is removed as hung (Dask's `worker-ttl`);
+        /// nil never removes one for silence. Workers send a heartbeat every second.
+        public var workerTTL: Duration? = .seconds(10)
+        /// A steal the victim has not answered within this is carried out without its answer (the
+        /// victim is told to drop the task; should it run it anyway, the second result is ignored).
+        public var stealTimeout: Duration = .seconds(2)
+        /// The longest key (and function name) a submission may use, in UTF-8 bytes.
+        public var maxKeyBytes: Int = 4096
+        /// The most bytes of literal arguments one submitted task may carry.
+        public var maxArgumentBytes: Int = 64 << 20
 
         public init() {}
     }
@@ -106,6 +116,10 @@ public struct SchedulerState: Sendable {
         case stealAnswered(TaskKey, worker: WorkerID, started: Bool)
         /// Time to look for work to steal.
         case balanceTimerFired
+        /// Time passed: remove workers silent for longer than ``Configuration/workerTTL`` and carry
+        /// out steals unanswered for longer than ``Configuration/stealTimeout``. The shell sends it
+        /// a few times a second.
+        case clockTicked
     }
 
     /// What the shell must do. Commands, in the imperative.
@@ -125,6 +139,11 @@ public struct SchedulerState: Sendable {
         /// Wait a little for the worker's nanny to say why it ended, then send
         /// ``Event/exitReportOverdue(_:incarnation:cause:)``.
         case awaitExitReport(WorkerID, incarnation: Int, cause: String)
+        /// End the worker's connection, saying why: the worker, if it is still there, registers
+        /// afresh with nothing (the scheduler has forgotten what it held).
+        case disconnect(WorkerID, reason: String)
+        /// Ask the nanny at `nanny` to kill its worker serving at `address` (a hung process).
+        case killWorker(WorkerID, address: String, nanny: String, reason: String)
     }
 
     /// A task sent to a worker.
@@ -158,6 +177,16 @@ public struct SchedulerState: Sendable {
     var registrations = 0
     /// For each retiring worker, its keys being copied elsewhere and the worker copying each.
     var replicating: [WorkerID: [TaskKey: WorkerID]] = [:]
+    /// The time of the event being handled: how long since the scheduler started (the shell's
+    /// clock; the state never reads one).
+    public internal(set) var now: Duration = .zero
+    /// When the clock last ticked, to tell a stalled scheduler from silent workers.
+    var lastTick: Duration?
+    /// Steal requests not yet answered, and when each was sent.
+    var pendingSteals: [TaskKey: Duration] = [:]
+    /// The nanny each supervised worker id last registered under: only that nanny may report the
+    /// worker's exit.
+    public internal(set) var nannies: [WorkerID: String] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -168,9 +197,12 @@ public struct SchedulerState: Sendable {
         workers.values.first { $0.address == address }?.id
     }
 
-    /// Handles one event and returns what to do.
-    public mutating func handle(_ event: Event) -> [Action] {
+    /// Handles one event, which happened `now` (time since the scheduler started, from the
+    /// shell's monotonic clock), and returns what to do.
+    public mutating func handle(_ event: Event, now: Duration) -> [Action] {
         var actions: [Action] = []
+        self.now = max(self.now, now)
+        if let worker = event.reportingWorker { workers[worker]?.lastHeard = self.now }
         switch event {
         case .workerJoined(let id, let address, let threads, let memoryLimit, let nanny):
             workerJoined(
@@ -223,9 +255,29 @@ public struct SchedulerState: Sendable {
             stealAnswered(key, worker: worker, started: started, into: &actions)
         case .balanceTimerFired:
             balance(into: &actions)
+        case .clockTicked:
+            clockTicked(into: &actions)
         }
         for id in replicating.keys.sorted() { continueRetiring(id, into: &actions) }
         return actions
+    }
+}
+
+extension SchedulerState.Event {
+    /// The worker this event comes from: hearing from it proves it alive.
+    var reportingWorker: WorkerID? {
+        switch self {
+        case .workerReported(let id, _, _, _, _, _, _), .workerRetiring(let id), .tasksStarted(let id, _),
+            .keysAcquired(let id, _), .workerPaused(let id), .workerResumed(let id):
+            id
+        case .taskFinished(_, let worker, _, _), .taskErred(_, let worker, _), .stealAnswered(_, let worker, _):
+            worker
+        case .dataMissing(_, _, let reporter):
+            reporter
+        case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
+            .dataScattered, .keysReleased, .clientDisconnected, .balanceTimerFired, .clockTicked:
+            nil
+        }
     }
 }
 

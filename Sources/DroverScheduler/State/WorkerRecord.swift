@@ -42,8 +42,14 @@ public struct WorkerRecord: Sendable {
     public internal(set) var executing: Int = 0
     /// Its peer transfers since its process started, as its last heartbeat said.
     public internal(set) var transfers = Transfers()
+    /// When the scheduler last heard from it (``SchedulerState/now``).
+    public internal(set) var lastHeard: Duration
 
-    init(id: WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", incarnation: Int = 0) {
+    init(
+        id: WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", incarnation: Int = 0,
+        joined: Duration = .zero
+    ) {
+        self.lastHeard = joined
         self.id = id
         self.address = address
         self.threads = max(1, threads)

@@ -1,0 +1,270 @@
+import DroverClient
+import DroverCore
+import DroverLocal
+import DroverProto
+import DroverTestKit
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import SwiftProtobuf
+import Testing
+
+/// A client written from the `.proto` files alone, as another language would: one
+/// `Scheduler.ClientStream`, raw messages in, raw updates out. The Swift client refuses some bad
+/// input itself, so the scheduler's own checks are tried through this.
+final class RawClient: Sendable {
+    private let events: AsyncStream<Drover_V1_ClientEvents>.Continuation
+    /// Every update the scheduler sent, in order.
+    let updates: AsyncStream<Drover_V1_ClientUpdate>
+    private let call: Task<Void, any Error>
+
+    init(_ address: String, id: String) throws {
+        let endpoint = try #require(HostAndPort(address))
+        let (requests, events) = AsyncStream.makeStream(of: Drover_V1_ClientEvents.self)
+        let (updates, received) = AsyncStream.makeStream(of: Drover_V1_ClientUpdate.self)
+        self.events = events
+        self.updates = updates
+        events.yield(.with { $0.events = [.with { $0.register = .with { $0.id = id } }] })
+        call = Task {
+            defer { received.finish() }
+            try await withGRPCClient(
+                transport: .http2NIOPosix(
+                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            ) { grpc in
+                var options = CallOptions.defaults
+                options.maxRequestMessageBytes = 1 << 30
+                try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
+                    options: options,
+                    requestProducer: { writer in
+                        for await batch in requests { try await writer.write(batch) }
+                    },
+                    onResponse: { response in
+                        for try await batch in response.messages {
+                            for update in batch.updates { received.yield(update) }
+                        }
+                    })
+            }
+        }
+    }
+
+    func send(_ event: Drover_V1_ClientEvent) {
+        events.yield(.with { $0.events = [event] })
+    }
+
+    func submit(_ specs: [TaskSpec], wants: [TaskKey]) {
+        send(
+            .with {
+                $0.submit = .with {
+                    $0.tasks = specs.map { spec in .with { $0.spec = spec.proto } }
+                    $0.wants = wants.map(\.rawValue)
+                }
+            })
+    }
+
+    /// The next updates about keys (not worker announcements) until `count` have come.
+    func keyUpdates(_ count: Int) async -> [Drover_V1_ClientUpdate] {
+        var found: [Drover_V1_ClientUpdate] = []
+        for await update in updates {
+            if case .workers = update.kind { continue }
+            found.append(update)
+            if found.count == count { break }
+        }
+        return found
+    }
+
+    /// How the call ended (after ``close()``, or when the scheduler ended it).
+    func outcome() async -> (any Error)? {
+        do {
+            try await call.value
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func close() {
+        events.finish()
+    }
+}
+
+/// The erred key updates among `updates`, by key.
+func erredKeys(_ updates: [Drover_V1_ClientUpdate]) -> [String: Drover_V1_TaskError] {
+    var found: [String: Drover_V1_TaskError] = [:]
+    for update in updates {
+        if case .erred(let erred) = update.kind { found[erred.key] = erred.error }
+    }
+    return found
+}
+
+/// Resident memory of a process, from /proc.
+func residentBytes(of pid: Int32) -> Int64 {
+    ProcessMemory.residentBytes(of: pid) ?? 0
+}
+
+/// The scheduler against what any client could send, and against hung workers.
+@Suite(.timeLimit(.minutes(1))) struct RobustnessTests {
+    static func call<Result: Sendable>(
+        _ address: String,
+        _ body: @Sendable (Drover_V1_Scheduler.Client<HTTP2ClientTransport.Posix>) async throws -> Result
+    ) async throws -> Result {
+        let endpoint = try #require(HostAndPort(address))
+        return try await withGRPCClient(
+            transport: .http2NIOPosix(
+                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+        ) { grpc in try await body(Drover_V1_Scheduler.Client(wrapping: grpc)) }
+    }
+
+    @Test func cyclesErrTheirSubmitterWhileAnotherClientsComputationFinishes() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let futures = try client.map(Builtins.sleep, Array(repeating: 0.02, count: 200))
+        let rssBefore = residentBytes(of: cluster.scheduler.pid)
+
+        let raw = try RawClient(cluster.address, id: "raw-cycles")
+        let noop = { (key: TaskKey, dependencies: [TaskKey]) in
+            TaskSpec(key: key, function: "noop", arguments: dependencies.map { .key($0) })
+        }
+        raw.submit([noop("a", ["b"]), noop("b", ["a"])], wants: ["a", "b"])
+        raw.submit([noop("me", ["me"])], wants: ["me"])
+        let errors = erredKeys(await raw.keyUpdates(3))
+        #expect(Set(errors.keys) == ["a", "b", "me"])
+        #expect(errors.values.allSatisfy { $0.kind == .rejected })
+        #expect(try #require(errors["a"]).message.contains("cycle"))
+        #expect(try #require(errors["me"]).message.contains("depends on itself"))
+
+        // The scheduler answers everyone throughout, and the other computation is right.
+        let identity = try await Self.call(cluster.address) { try await $0.identity(.init()) }
+        #expect(identity.workers == 2)
+        #expect(try await client.gather(futures).count == 200)
+        #expect(residentBytes(of: cluster.scheduler.pid) < rssBefore + (64 << 20))
+        // And the cyclic keys left nothing behind.
+        let status = try await client.status()
+        #expect(status.tasks <= 200)
+        raw.close()
+        await client.close()
+    }
+
+    @Test func aKeyResubmittedWithAnotherSpecIsAnErrorNamingTheKey() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let raw = try RawClient(cluster.address, id: "raw-respec")
+        let one = try 1.encodePayload()
+        let two = try 2.encodePayload()
+        raw.submit([TaskSpec(key: "k", function: "noop", arguments: [.value(one)])], wants: ["k"])
+        let first = await raw.keyUpdates(1)
+        guard case .inMemory(let memory) = first.first?.kind else {
+            Issue.record("expected the key in memory, got \(first)")
+            return
+        }
+        #expect(memory.key == "k")
+        raw.submit([TaskSpec(key: "k", function: "noop", arguments: [.value(two)])], wants: ["k"])
+        raw.submit([], wants: ["never-submitted"])
+        let errors = erredKeys(await raw.keyUpdates(2))
+        #expect(try #require(errors["k"]).message.contains("already knows the key 'k'"))
+        #expect(try #require(errors["never-submitted"]).message.contains("no task of the key"))
+        raw.close()
+    }
+
+    @Test func aSecondClientWithAnIdInUseIsRefusedAndTheFirstKeepsHearing() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let first = try RawClient(cluster.address, id: "same-id")
+        // The first registration has happened once the scheduler announced the workers to it.
+        for await update in first.updates {
+            if case .workers = update.kind { break }
+        }
+        let second = try RawClient(cluster.address, id: "same-id")
+        let refusal = try #require(await second.outcome() as? RPCError)
+        #expect(refusal.code == .alreadyExists)
+        #expect(refusal.message.contains("'same-id' is in use"))
+        first.submit(
+            [TaskSpec(key: "mine", function: "noop", arguments: [.value(try 5.encodePayload())])], wants: ["mine"])
+        let updates = await first.keyUpdates(1)
+        guard case .inMemory(let memory) = updates.first?.kind else {
+            Issue.record("the first client did not hear of its key: \(updates)")
+            return
+        }
+        #expect(memory.key == "mine")
+        first.close()
+    }
+
+    @Test func anOversizeMessageIsRefusedWithTheLimitAndLogged() async throws {
+        let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "1048576"])
+        defer { cluster.stop() }
+        let raw = try RawClient(cluster.address, id: "raw-big")
+        let big = Payload(encoding: .raw, data: Data(count: 3 << 19), typeName: "Data")
+        raw.submit([TaskSpec(key: "big", function: "count-bytes", arguments: [.value(big)])], wants: ["big"])
+        let refusal = try #require(await raw.outcome() as? RPCError)
+        #expect(refusal.code == .resourceExhausted)
+        #expect(refusal.message.contains("limit of 1048576 bytes"))
+        #expect(cluster.scheduler.log().contains("refused an oversize message"))
+        // Beyond twice the limit the transport resets the stream before Drover sees the message;
+        // the scheduler still says so in its log.
+        let huge = try RawClient(cluster.address, id: "raw-huge")
+        let hugePayload = Payload(encoding: .raw, data: Data(count: 3 << 20), typeName: "Data")
+        huge.submit([TaskSpec(key: "huge", function: "count-bytes", arguments: [.value(hugePayload)])], wants: [])
+        #expect(await huge.outcome() != nil)
+        #expect(cluster.scheduler.log().contains("could not read a message"))
+        // The scheduler goes on serving.
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        #expect(try await client.submit(Builtins.add, 2, 3).result() == 5)
+        await client.close()
+    }
+
+    @Test func aForgedExitReportIsRefusedAndTheWorkerStays() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let forged = Drover_V1_WorkerExitReport.with {
+            $0.workerID = "w0"; $0.address = cluster.workerAddresses[0]; $0.cause = "forged"
+            $0.nanny = "127.0.0.1:1"
+        }
+        let refusal = try await #require(throws: RPCError.self) {
+            try await Self.call(cluster.address) { try await $0.reportWorkerExit(forged) }
+        }
+        #expect(refusal.code == .permissionDenied)
+        #expect(refusal.message.contains("'w0'"))
+        let identity = try await Self.call(cluster.address) { try await $0.identity(.init()) }
+        #expect(identity.workers == 1)
+        #expect(cluster.scheduler.log().contains("refused an exit report"))
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        #expect(try await client.submit(Builtins.add, 1, 1).result() == 2)
+        await client.close()
+    }
+
+    @Test func aSmallResultRidesInlineAndNeedsNoGetData() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let future = try client.submit(Builtins.add, 40, 2)
+        _ = try await client.wait([future])
+        // The only worker cannot answer a GetData now: the value must already be here.
+        cluster.workers[0].signal(SIGSTOP)
+        defer { cluster.workers[0].signal(SIGCONT) }
+        #expect(try await future.result() == 42)
+        await client.close()
+    }
+
+    @Test func aHungWorkerIsRemovedAfterItsTTLAndRejoinsWhenItWakes() async throws {
+        let cluster = try await LocalTestCluster(workers: 2, schedulerArguments: ["--worker-ttl", "2"])
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let futures = try client.map(Builtins.sleep, Array(repeating: 0.05, count: 80))
+        _ = try await client.wait(futures, returnWhen: .firstCompleted)
+        cluster.workers[0].signal(SIGSTOP)
+        // Everything finishes on the other worker (its unstarted tasks are stolen without its
+        // answer), and the stopped one is removed.
+        #expect(try await client.gather(futures).count == 80)
+        try await eventually(client) { $0.workers.count == 1 }
+        #expect(cluster.scheduler.log().contains("worker removed"))
+        cluster.workers[0].signal(SIGCONT)
+        // It learns it was removed, registers afresh, and computes correctly.
+        try await client.waitForWorkers(2)
+        let pinned = try client.submit(Builtins.add, 20, 22, workers: ["w0"])
+        #expect(try await pinned.result() == 42)
+        let status = try await client.status()
+        #expect(status.workers.count == 2)
+        #expect(cluster.workers[0].log().contains("The scheduler removed this worker"))
+        await client.close()
+    }
+}
