@@ -1,4 +1,9 @@
-/// A nanny's service: what it supervises, for launchers, dashboards and tests.
+/// A nanny's service: what it supervises, for launchers, dashboards and tests, and the
+/// scheduler's request to kill a hung worker. Clients do not need it.
+///
+/// A nanny starts and restarts worker processes; each registers with the scheduler with
+/// `RegisterWorker.nanny` set to the nanny's address. When one dies, the nanny reports why with
+/// Scheduler.ReportWorkerExit (`WorkerExitReport.nanny` set to the same address).
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -8,7 +8,12 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// A nanny's service: what it supervises, for launchers, dashboards and tests.
+/// A nanny's service: what it supervises, for launchers, dashboards and tests, and the
+/// scheduler's request to kill a hung worker. Clients do not need it.
+///
+/// A nanny starts and restarts worker processes; each registers with the scheduler with
+/// `RegisterWorker.nanny` set to the nanny's address. When one dies, the nanny reports why with
+/// Scheduler.ReportWorkerExit (`WorkerExitReport.nanny` set to the same address).
 
 public import SwiftProtobuf
 
@@ -27,6 +32,7 @@ public nonisolated struct Drover_V1_KillWorkerRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The worker's id (RegisterWorker.id) and the address it served on.
   public var workerID: String = String()
 
   public var address: String = String()

@@ -1,5 +1,23 @@
 /// The scheduler's services: long-lived bidirectional streams for workers and clients, each
 /// message a batch, and small unary calls for identity.
+///
+/// A client in another language needs ClientStream (this file), Worker.GetData (worker.proto,
+/// to fetch results) and the value encodings of task.proto. The sequence:
+///   1. Open ClientStream; send ClientEvents whose first event is RegisterClient with a fresh id.
+///   2. Send SubmitGraph: TaskSpecs (arguments as JSON or packed Payloads, dependencies as
+///      Argument.key) and `wants`, the keys whose results it wants.
+///   3. Read ClientUpdates: KeyInMemory (done: `inline` holds a small value, else GetData it from
+///      one of `holders`) or KeyErred (failed or rejected); KeyLost means wait for a new
+///      KeyInMemory.
+///   4. Send ReleaseKeys for the keys it no longer wants, so the workers free them.
+/// Closing the stream releases everything the client wanted.
+///
+/// Limits: the scheduler accepts messages of up to 256 MiB by default (`drover scheduler
+/// --max-message-bytes`); an oversize message is refused with RESOURCE_EXHAUSTED, whose message
+/// names the limit, and ends the stream. Values larger than a few MiB belong on the workers
+/// (Worker.PutData, then ScatteredData) rather than in SubmitGraph. The scheduler's own messages
+/// are cut into batches of about 4 MiB, but can be larger: a client should raise its gRPC receive
+/// limit (grpcio's default is 4 MiB; the Swift client allows 256 MiB).
 
 // DO NOT EDIT.
 // swift-format-ignore-file
@@ -130,7 +148,8 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A client's connection: it registers first, then submits graphs and releases keys; the
-        /// > scheduler reports on the keys it wants.
+        /// > scheduler reports on the keys it wants. The first event of the first message must be
+        /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_ClientEvents` messages.
@@ -167,7 +186,9 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+        /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+        /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_WorkerExitReport` messages.
@@ -213,7 +234,8 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A client's connection: it registers first, then submits graphs and releases keys; the
-        /// > scheduler reports on the keys it wants.
+        /// > scheduler reports on the keys it wants. The first event of the first message must be
+        /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_ClientEvents` messages.
@@ -250,7 +272,9 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+        /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+        /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
@@ -295,7 +319,8 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A client's connection: it registers first, then submits graphs and releases keys; the
-        /// > scheduler reports on the keys it wants.
+        /// > scheduler reports on the keys it wants. The first event of the first message must be
+        /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
         ///
         /// - Parameters:
         ///   - request: A stream of `Drover_V1_ClientEvents` messages.
@@ -333,7 +358,9 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+        /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+        /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
         ///
         /// - Parameters:
         ///   - request: A `Drover_V1_WorkerExitReport` message.
@@ -527,7 +554,8 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A client's connection: it registers first, then submits graphs and releases keys; the
-        /// > scheduler reports on the keys it wants.
+        /// > scheduler reports on the keys it wants. The first event of the first message must be
+        /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Drover_V1_ClientEvents` messages.
@@ -574,7 +602,9 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+        /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+        /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
@@ -647,7 +677,8 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A client's connection: it registers first, then submits graphs and releases keys; the
-        /// > scheduler reports on the keys it wants.
+        /// > scheduler reports on the keys it wants. The first event of the first message must be
+        /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Drover_V1_ClientEvents` messages.
@@ -714,7 +745,9 @@ extension Drover_V1_Scheduler {
         /// > Source IDL Documentation:
         /// >
         /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-        /// > removes the worker with that cause, which `KilledWorker` errors then name.
+        /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+        /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+        /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
@@ -781,7 +814,8 @@ extension Drover_V1_Scheduler.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > A client's connection: it registers first, then submits graphs and releases keys; the
-    /// > scheduler reports on the keys it wants.
+    /// > scheduler reports on the keys it wants. The first event of the first message must be
+    /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
     ///
     /// - Parameters:
     ///   - request: A streaming request producing `Drover_V1_ClientEvents` messages.
@@ -838,7 +872,9 @@ extension Drover_V1_Scheduler.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-    /// > removes the worker with that cause, which `KilledWorker` errors then name.
+    /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+    /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+    /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Drover_V1_WorkerExitReport` message.
@@ -904,7 +940,8 @@ extension Drover_V1_Scheduler.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > A client's connection: it registers first, then submits graphs and releases keys; the
-    /// > scheduler reports on the keys it wants.
+    /// > scheduler reports on the keys it wants. The first event of the first message must be
+    /// > RegisterClient (else FAILED_PRECONDITION). The stream stays open for the client's life.
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -970,7 +1007,9 @@ extension Drover_V1_Scheduler.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > A nanny saw one of its workers die and says why (exit code, signal, OOM kill). The scheduler
-    /// > removes the worker with that cause, which `KilledWorker` errors then name.
+    /// > removes the worker with that cause, which `KilledWorker` errors then name. Only the nanny
+    /// > the worker registered under may report (`WorkerExitReport.nanny` must equal
+    /// > `RegisterWorker.nanny`); any other report is refused with PERMISSION_DENIED.
     ///
     /// - Parameters:
     ///   - message: request message to send.

@@ -10,6 +10,24 @@
 
 /// The scheduler's services: long-lived bidirectional streams for workers and clients, each
 /// message a batch, and small unary calls for identity.
+///
+/// A client in another language needs ClientStream (this file), Worker.GetData (worker.proto,
+/// to fetch results) and the value encodings of task.proto. The sequence:
+///   1. Open ClientStream; send ClientEvents whose first event is RegisterClient with a fresh id.
+///   2. Send SubmitGraph: TaskSpecs (arguments as JSON or packed Payloads, dependencies as
+///      Argument.key) and `wants`, the keys whose results it wants.
+///   3. Read ClientUpdates: KeyInMemory (done: `inline` holds a small value, else GetData it from
+///      one of `holders`) or KeyErred (failed or rejected); KeyLost means wait for a new
+///      KeyInMemory.
+///   4. Send ReleaseKeys for the keys it no longer wants, so the workers free them.
+/// Closing the stream releases everything the client wanted.
+///
+/// Limits: the scheduler accepts messages of up to 256 MiB by default (`drover scheduler
+/// --max-message-bytes`); an oversize message is refused with RESOURCE_EXHAUSTED, whose message
+/// names the limit, and ends the stream. Values larger than a few MiB belong on the workers
+/// (Worker.PutData, then ScatteredData) rather than in SubmitGraph. The scheduler's own messages
+/// are cut into batches of about 4 MiB, but can be larger: a client should raise its gRPC receive
+/// limit (grpcio's default is 4 MiB; the Swift client allows 256 MiB).
 
 public import SwiftProtobuf
 
@@ -132,19 +150,26 @@ public nonisolated struct Drover_V1_WorkerEvent: Sendable {
   public init() {}
 }
 
+/// The first event on a worker stream. A registration without an id, with an address that is not
+/// host:port, with threads outside 1...65536, or with an id or nanny over 4096 bytes is refused
+/// with INVALID_ARGUMENT.
 public nonisolated struct Drover_V1_RegisterWorker: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Unique while connected; a worker that registers again under the same id replaces itself.
+  /// Unique while connected; a worker that registers again under the same id replaces itself
+  /// (the older stream is ended). The Swift worker uses its name, or else its address.
   public var id: String = String()
 
-  /// Where peers and clients fetch its data, e.g. "127.0.0.1:40123".
+  /// Where peers and clients fetch its data (Worker.GetData), e.g. "127.0.0.1:40123". Clients
+  /// see it in KeyInMemory.holders and WorkersChanged.
   public var address: String = String()
 
+  /// How many tasks it runs at once.
   public var threads: Int32 = 0
 
+  /// Bytes of memory it may use (0: no limit).
   public var memoryLimit: Int64 = 0
 
   /// The functions it can run (names), so the scheduler can explain an unknown function.
@@ -159,6 +184,7 @@ public nonisolated struct Drover_V1_RegisterWorker: Sendable {
   public init() {}
 }
 
+/// A task of this worker's (ComputeTask) finished; the worker holds the result.
 public nonisolated struct Drover_V1_TaskFinished: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -166,14 +192,15 @@ public nonisolated struct Drover_V1_TaskFinished: Sendable {
 
   public var key: String = String()
 
+  /// Size of the result's encoded bytes.
   public var nbytes: Int64 = 0
 
   public var durationSeconds: Double = 0
 
   public var typeName: String = String()
 
-  /// The result itself when it is small: the scheduler passes it on to the clients waiting for
-  /// it, which then need no GetData.
+  /// The result itself when it is small (nbytes <= 1024): the scheduler passes it on to the
+  /// clients waiting for it (KeyInMemory.inline), which then need no GetData.
   public var inline: Drover_V1_Payload {
     get {_inline ?? Drover_V1_Payload()}
     set {_inline = newValue}
@@ -190,6 +217,7 @@ public nonisolated struct Drover_V1_TaskFinished: Sendable {
   fileprivate var _inline: Drover_V1_Payload? = nil
 }
 
+/// A task of this worker's failed (the function threw, an argument did not decode, ...).
 public nonisolated struct Drover_V1_TaskFailed: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -211,6 +239,8 @@ public nonisolated struct Drover_V1_TaskFailed: Sendable {
   fileprivate var _error: Drover_V1_TaskError? = nil
 }
 
+/// Sent every second (and at once when the worker pauses or resumes). A paused worker is given no
+/// new tasks; the rest shows on the dashboard and in Identity.
 public nonisolated struct Drover_V1_Heartbeat: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -219,6 +249,7 @@ public nonisolated struct Drover_V1_Heartbeat: Sendable {
   /// Resident set size of the worker process.
   public var memoryBytes: Int64 = 0
 
+  /// Tasks running now.
   public var executing: Int32 = 0
 
   /// Results held in memory.
@@ -246,7 +277,7 @@ public nonisolated struct Drover_V1_Heartbeat: Sendable {
 }
 
 /// The worker is shutting down (SIGTERM): place nothing new on it, move the results only it
-/// holds to other workers, then send it Close.
+/// holds to other workers, then send it Close. Meanwhile it finishes what it runs and serves data.
 public nonisolated struct Drover_V1_Retiring: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -260,7 +291,8 @@ public nonisolated struct Drover_V1_Retiring: Sendable {
 }
 
 /// Tasks that began executing since the last message (not those merely queued on the worker): if
-/// the worker dies, these are the ones it died running.
+/// the worker dies, these are the ones it died running (they count towards KIND_KILLED_WORKER;
+/// tasks it had not started are simply placed again).
 public nonisolated struct Drover_V1_TasksStarted: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -281,6 +313,7 @@ public nonisolated struct Drover_V1_KeysAcquired: Sendable {
 
   public var keys: [String] = []
 
+  /// The size of each, in the order of `keys`.
   public var nbytes: [Int64] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -288,7 +321,9 @@ public nonisolated struct Drover_V1_KeysAcquired: Sendable {
   public init() {}
 }
 
-/// The worker could not fetch `key` from the worker at `holder_address`.
+/// The worker could not fetch `key` from the worker at `holder_address` (empty: ComputeTask named
+/// no holder). The scheduler forgets that copy; when none is left, the key is lost (KeyLost) and
+/// recomputed.
 public nonisolated struct Drover_V1_MissingData: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -303,6 +338,7 @@ public nonisolated struct Drover_V1_MissingData: Sendable {
   public init() {}
 }
 
+/// The answer to a StealRequest.
 public nonisolated struct Drover_V1_StealAnswer: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -310,7 +346,8 @@ public nonisolated struct Drover_V1_StealAnswer: Sendable {
 
   public var key: String = String()
 
-  /// True when the worker had already started the task and keeps it.
+  /// True when the worker had already started the task and keeps it; false when it dropped it,
+  /// and the scheduler places it on another worker.
   public var started: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -391,6 +428,9 @@ public nonisolated struct Drover_V1_WorkerCommand: Sendable {
   public init() {}
 }
 
+/// Run this task and keep its result. The worker fetches the dependencies it lacks (GetData from
+/// `dependencies`), runs ready tasks in priority order, and answers with TasksStarted, then
+/// TaskFinished or TaskFailed.
 public nonisolated struct Drover_V1_ComputeTask: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -405,6 +445,8 @@ public nonisolated struct Drover_V1_ComputeTask: Sendable {
   /// Clears the value of `spec`. Subsequent reads from it will return its default value.
   public mutating func clearSpec() {self._spec = nil}
 
+  /// Lower runs first after `priority_user`: the submission's sequence number, then the task's
+  /// position in it.
   public var priorityGeneration: Int64 = 0
 
   public var priorityIndex: Int64 = 0
@@ -422,6 +464,7 @@ public nonisolated struct Drover_V1_ComputeTask: Sendable {
   fileprivate var _spec: Drover_V1_TaskSpec? = nil
 }
 
+/// A key and the workers holding it.
 public nonisolated struct Drover_V1_DependencyLocation: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -429,6 +472,7 @@ public nonisolated struct Drover_V1_DependencyLocation: Sendable {
 
   public var key: String = String()
 
+  /// Worker addresses (RegisterWorker.address) to GetData it from.
   public var addresses: [String] = []
 
   public var nbytes: Int64 = 0
@@ -438,7 +482,7 @@ public nonisolated struct Drover_V1_DependencyLocation: Sendable {
   public init() {}
 }
 
-/// Drop these results, or cancel these tasks.
+/// Drop these results, or cancel these tasks (a running one finishes, and its result is dropped).
 public nonisolated struct Drover_V1_FreeKeys: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -451,7 +495,10 @@ public nonisolated struct Drover_V1_FreeKeys: Sendable {
   public init() {}
 }
 
-/// Give up `key` if it has not started.
+/// Work stealing: give up `key` if it has not started, and say so in a StealAnswer. The scheduler
+/// moves the task to an idler worker only when the answer says it had not started. A steal not
+/// answered within 2 s is settled as if answered, `started` being whether TasksStarted named the
+/// task; a task not started is then freed on the worker (FreeKeys).
 public nonisolated struct Drover_V1_StealRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -464,6 +511,7 @@ public nonisolated struct Drover_V1_StealRequest: Sendable {
   public init() {}
 }
 
+/// Stop: the worker ends its stream and exits (after Retiring, `reason` is "retired").
 public nonisolated struct Drover_V1_Close: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -476,7 +524,9 @@ public nonisolated struct Drover_V1_Close: Sendable {
   public init() {}
 }
 
-/// Fetch these keys from the workers named and keep them as results (a retiring worker's data).
+/// Fetch these keys from the workers named and keep them as results (a retiring worker's data),
+/// then report them in KeysAcquired. Once no result is held by the retiring worker alone and it
+/// runs nothing, it is sent Close.
 public nonisolated struct Drover_V1_Replicate: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -536,6 +586,7 @@ public nonisolated struct Drover_V1_WorkerExitAck: Sendable {
   public init() {}
 }
 
+/// A batch of client events, handled in order.
 public nonisolated struct Drover_V1_ClientEvents: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -600,11 +651,15 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
   public init() {}
 }
 
+/// The first event on a client stream. The scheduler answers with WorkersChanged.
 public nonisolated struct Drover_V1_RegisterClient: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Names this connection: 1 to 4096 bytes (else INVALID_ARGUMENT), and not in use by another
+  /// open connection (else ALREADY_EXISTS). Use a random one per connection; the Swift client
+  /// uses "client-" and 12 random hex digits.
   public var id: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -612,15 +667,32 @@ public nonisolated struct Drover_V1_RegisterClient: Sendable {
   public init() {}
 }
 
+/// New tasks, and the keys the client wants. The scheduler checks the submission as a whole and
+/// rejects, each with a KeyErred of KIND_REJECTED (`error.key` = `key` = the task; `message` gives
+/// the reason), every task that: has an empty key, or a key or function name over 4096 bytes;
+/// names no function; carries over 64 MiB of literal arguments (Payload bytes and type names);
+/// appears twice in the submission with different specs; reuses a key the scheduler knows with a
+/// different spec; depends on itself; is part of, or depends on, a dependency cycle (a graph must
+/// be acyclic); depends on a key neither in the submission nor known to the scheduler; or depends
+/// on a rejected task. A task whose Argument has no kind set is rejected the same way. A `wants`
+/// key that names no task (submitted or known) gets a KeyErred of KIND_REJECTED too. The rest of
+/// the submission is accepted and runs. Resubmitting a known key with the same spec is allowed and
+/// adds nothing; a SubmitGraph with only `wants` wants existing keys.
 public nonisolated struct Drover_V1_SubmitGraph: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// In the client's plan order (dependencies first); the order is the priority.
+  /// In any order within the submission; dependencies are Argument.key references to keys in it
+  /// or known to the scheduler. The order is the priority: among ready tasks of equal
+  /// SubmittedTask.priority, earlier submissions run first, and within one, earlier tasks (the
+  /// Swift client sends its plan order, dependencies first).
   public var tasks: [Drover_V1_SubmittedTask] = []
 
-  /// The keys the client holds futures for.
+  /// The keys the client holds futures for: the scheduler sends KeyInMemory or KeyErred for each
+  /// (at once for a key already done) and keeps their results until released. Wants are a set per
+  /// client, not counted: one ReleaseKeys releases a key wanted twice. Every accepted task runs;
+  /// the result of a task nobody wants is freed once no task still to run needs it.
   public var wants: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -645,6 +717,7 @@ public nonisolated struct Drover_V1_SubmittedTask: Sendable {
   /// Worker ids or addresses it may run on; empty means any.
   public var allowedWorkers: [String] = []
 
+  /// How many times to run the task again after a worker reports it failed (TaskFailed).
   public var retries: Int32 = 0
 
   /// The user's priority: higher runs first (Dask's `priority=`).
@@ -657,7 +730,11 @@ public nonisolated struct Drover_V1_SubmittedTask: Sendable {
   fileprivate var _spec: Drover_V1_TaskSpec? = nil
 }
 
-/// The client put these values on workers itself (scatter) and holds futures to them.
+/// The client put these values on workers itself (scatter) and holds futures to them: first
+/// Worker.PutData to a worker, then this. The keys are the client's choice (the Swift client uses
+/// "scatter-<type>-<random token>"). The scheduler answers with KeyInMemory, or with KeyErred
+/// (KIND_FAILED) when that worker is no longer connected. A scattered value has no lineage: if
+/// every copy is lost, it errs (KIND_FAILED) instead of KeyLost.
 public nonisolated struct Drover_V1_ScatteredData: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -677,9 +754,10 @@ public nonisolated struct Drover_V1_ScatteredKey: Sendable {
 
   public var key: String = String()
 
+  /// The size of the value's encoded bytes.
   public var nbytes: Int64 = 0
 
-  /// The address of the worker now holding it.
+  /// The address of the worker now holding it, as in WorkersChanged.addresses.
   public var workerAddress: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -687,6 +765,10 @@ public nonisolated struct Drover_V1_ScatteredKey: Sendable {
   public init() {}
 }
 
+/// The client no longer wants these keys. Per key and client: a result stays while any client
+/// wants it or a task still to run needs it, and is then freed on the workers; a task nothing
+/// refers to any more is forgotten, so its key may later name another task. Releasing a key the
+/// client does not want does nothing. A client whose stream ends releases everything it wanted.
 public nonisolated struct Drover_V1_ReleaseKeys: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -699,6 +781,7 @@ public nonisolated struct Drover_V1_ReleaseKeys: Sendable {
   public init() {}
 }
 
+/// A batch of updates, in the order they happened.
 public nonisolated struct Drover_V1_ClientUpdates: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -769,8 +852,10 @@ public nonisolated struct Drover_V1_WorkersChanged: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Their addresses (RegisterWorker.address), sorted: where to PutData (scatter).
   public var addresses: [String] = []
 
+  /// Their threads in all.
   public var threads: Int32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -778,6 +863,8 @@ public nonisolated struct Drover_V1_WorkersChanged: Sendable {
   public init() {}
 }
 
+/// A wanted key's result exists. Sent to each client wanting the key when it is computed or
+/// scattered, at once for a want already in memory, and again after a KeyLost once recomputed.
 public nonisolated struct Drover_V1_KeyInMemory: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -785,12 +872,14 @@ public nonisolated struct Drover_V1_KeyInMemory: Sendable {
 
   public var key: String = String()
 
+  /// Size of the result's encoded bytes.
   public var nbytes: Int64 = 0
 
-  /// Addresses of the workers holding it.
+  /// Addresses of the workers holding it: GetData it from any of them (Worker.GetData in
+  /// worker.proto).
   public var holders: [String] = []
 
-  /// The value, when the worker sent it along (small results).
+  /// The value, when the worker sent it along (results of at most 1 KiB): no GetData is needed.
   public var inline: Drover_V1_Payload {
     get {_inline ?? Drover_V1_Payload()}
     set {_inline = newValue}
@@ -807,6 +896,9 @@ public nonisolated struct Drover_V1_KeyInMemory: Sendable {
   fileprivate var _inline: Drover_V1_Payload? = nil
 }
 
+/// A wanted key will not be computed: its task, or a task it depends on, failed for good (after
+/// its retries), the scheduler rejected it (KIND_REJECTED, see SubmitGraph), or it was a scattered
+/// value and every copy was lost.
 public nonisolated struct Drover_V1_KeyErred: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -831,6 +923,10 @@ public nonisolated struct Drover_V1_KeyErred: Sendable {
   fileprivate var _error: Drover_V1_TaskError? = nil
 }
 
+/// Every copy of a wanted key's result was lost (the workers holding it died or left). The
+/// scheduler recomputes it from its lineage and sends KeyInMemory again (or KeyErred). The
+/// client drops the holders it had for the key and waits; a GetData that fails or answers
+/// `missing` meanwhile is retried after the next KeyInMemory.
 public nonisolated struct Drover_V1_KeyLost: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -853,6 +949,7 @@ public nonisolated struct Drover_V1_IdentityRequest: Sendable {
   public init() {}
 }
 
+/// A snapshot of the cluster, for status commands and dashboards.
 public nonisolated struct Drover_V1_IdentityResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -864,8 +961,10 @@ public nonisolated struct Drover_V1_IdentityResponse: Sendable {
 
   public var threads: Int32 = 0
 
+  /// Tasks the scheduler knows (in any state).
   public var tasks: Int32 = 0
 
+  /// Clients holding keys.
   public var clients: Int32 = 0
 
   public var workerInfo: [Drover_V1_WorkerInfo] = []
@@ -900,11 +999,13 @@ public nonisolated struct Drover_V1_WorkerInfo: @unchecked Sendable {
     set {_uniqueStorage()._memoryLimit = newValue}
   }
 
+  /// Tasks assigned to it and not yet finished.
   public var processing: Int32 {
     get {_storage._processing}
     set {_uniqueStorage()._processing = newValue}
   }
 
+  /// Results it holds.
   public var held: Int32 {
     get {_storage._held}
     set {_uniqueStorage()._held = newValue}

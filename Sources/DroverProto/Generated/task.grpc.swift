@@ -1,6 +1,35 @@
 /// Drover's language-neutral task vocabulary: values, task specs, errors, and the
 /// messages a parent and its child worker processes exchange. The cluster's gRPC
 /// services build on these types.
+///
+/// These files are the contract for clients in other languages: scheduler.proto says how to
+/// submit work and hear of results, worker.proto how to fetch and store values. A client needs
+/// Payload (values), Argument, TaskSpec and TaskError from this file.
+///
+/// A value travels as a Payload: an Encoding, the bytes, and a type_name. The Swift side encodes
+/// its types so (type_name -> encoding; "Point" stands for any Codable struct or enum):
+///   "Int", "Int64"          INT64_LE, 8 bytes       "[Int]", "[Int64]"   INT64_LE, 8 bytes each
+///   "Double"                FLOAT64_LE, 8 bytes     "[Double]"           FLOAT64_LE, 8 bytes each
+///   "Float"                 FLOAT32_LE, 4 bytes     "[Float]"            FLOAT32_LE, 4 bytes each
+///   "UInt8"                 UINT8, 1 byte           "[UInt8]"            UINT8, 1 byte each
+///   "String"                RAW, UTF-8              "[String]"           JSON ["a","b"]
+///   "Data"                  RAW, the bytes          "[Data]"             JSON, base64 strings
+///   "Bool"                  JSON true / false       "[Bool]"             JSON
+///   "Int32"                 JSON (not packed)       "[Int32]"            JSON
+///   "Int?" (any "T?")       JSON, null for nil      "[Int?]"             JSON [3,null]
+///   "Point"                 JSON object             "[Point]"            JSON array of objects
+///   "drover.v1.TaskSpec"    PROTOBUF                "[drover.v1.TaskSpec]"  LIST of PROTOBUF items
+///   "[[Int]]", "[[Double]]", "[[String]]", "[[[Int]]]": LIST, one item per inner array.
+/// A single number is a packed array of one value. An array's type_name is "[" + the element's
+/// + "]"; a Codable type's is its Swift name without the module ("Point"); a protobuf message's
+/// is its full proto name.
+///
+/// Decoding on the Swift side: a non-empty type_name must equal the expected name exactly, or
+/// the argument fails with KIND_BAD_ARGUMENT; an empty type_name is not checked. Besides its own
+/// encoding, Int, Int64, Double, Float, UInt8 and arrays of them also accept JSON (42, [1, 2, 3]),
+/// and String accepts a JSON string. So a client may send any value as JSON with an empty
+/// type_name, except Data (RAW only), protobuf messages (PROTOBUF only) and arrays of arrays or of
+/// messages (LIST only). Results come back in the Swift encodings above.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

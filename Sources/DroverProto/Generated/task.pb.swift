@@ -11,6 +11,35 @@
 /// Drover's language-neutral task vocabulary: values, task specs, errors, and the
 /// messages a parent and its child worker processes exchange. The cluster's gRPC
 /// services build on these types.
+///
+/// These files are the contract for clients in other languages: scheduler.proto says how to
+/// submit work and hear of results, worker.proto how to fetch and store values. A client needs
+/// Payload (values), Argument, TaskSpec and TaskError from this file.
+///
+/// A value travels as a Payload: an Encoding, the bytes, and a type_name. The Swift side encodes
+/// its types so (type_name -> encoding; "Point" stands for any Codable struct or enum):
+///   "Int", "Int64"          INT64_LE, 8 bytes       "[Int]", "[Int64]"   INT64_LE, 8 bytes each
+///   "Double"                FLOAT64_LE, 8 bytes     "[Double]"           FLOAT64_LE, 8 bytes each
+///   "Float"                 FLOAT32_LE, 4 bytes     "[Float]"            FLOAT32_LE, 4 bytes each
+///   "UInt8"                 UINT8, 1 byte           "[UInt8]"            UINT8, 1 byte each
+///   "String"                RAW, UTF-8              "[String]"           JSON ["a","b"]
+///   "Data"                  RAW, the bytes          "[Data]"             JSON, base64 strings
+///   "Bool"                  JSON true / false       "[Bool]"             JSON
+///   "Int32"                 JSON (not packed)       "[Int32]"            JSON
+///   "Int?" (any "T?")       JSON, null for nil      "[Int?]"             JSON [3,null]
+///   "Point"                 JSON object             "[Point]"            JSON array of objects
+///   "drover.v1.TaskSpec"    PROTOBUF                "[drover.v1.TaskSpec]"  LIST of PROTOBUF items
+///   "[[Int]]", "[[Double]]", "[[String]]", "[[[Int]]]": LIST, one item per inner array.
+/// A single number is a packed array of one value. An array's type_name is "[" + the element's
+/// + "]"; a Codable type's is its Swift name without the module ("Point"); a protobuf message's
+/// is its full proto name.
+///
+/// Decoding on the Swift side: a non-empty type_name must equal the expected name exactly, or
+/// the argument fails with KIND_BAD_ARGUMENT; an empty type_name is not checked. Besides its own
+/// encoding, Int, Int64, Double, Float, UInt8 and arrays of them also accept JSON (42, [1, 2, 3]),
+/// and String accepts a JSON string. So a client may send any value as JSON with an empty
+/// type_name, except Data (RAW only), protobuf messages (PROTOBUF only) and arrays of arrays or of
+/// messages (LIST only). Results come back in the Swift encodings above.
 
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
@@ -29,33 +58,44 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// How the bytes of a Payload are to be read.
+/// How the bytes of a Payload are to be read. Packed encodings have no header or count: the
+/// count is the byte length divided by the width, and a length that is not a multiple of the
+/// width is malformed.
 public nonisolated enum Drover_V1_Encoding: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
+
+  /// Not set: no Swift decoder accepts it.
   case unspecified // = 0
 
-  /// Opaque bytes, returned as they are.
+  /// Opaque bytes, returned as they are. Swift writes String as its UTF-8 bytes (type_name
+  /// "String") and Data as itself ("Data").
   case raw // = 1
 
-  /// Little-endian IEEE 754 binary64 values, packed.
+  /// Little-endian IEEE 754 binary64 values, packed: Double (one value) and [Double].
   case float64Le // = 2
 
-  /// Little-endian IEEE 754 binary32 values, packed.
+  /// Little-endian IEEE 754 binary32 values, packed: Float and [Float].
   case float32Le // = 3
 
-  /// Little-endian two's complement 64-bit integers, packed.
+  /// Little-endian two's complement 64-bit integers, packed: Int, Int64, [Int], [Int64].
+  /// (Int32 is not packed: it travels as JSON.)
   case int64Le // = 4
 
-  /// Unsigned bytes (an array of UInt8).
+  /// Unsigned bytes (an array of UInt8), one byte each: UInt8 and [UInt8].
   case uint8 // = 5
 
-  /// A serialized protobuf message; type_name holds its full proto name.
+  /// A serialized protobuf message; type_name holds its full proto name ("drover.v1.TaskSpec").
   case protobuf // = 6
 
-  /// UTF-8 JSON.
+  /// UTF-8 JSON, as Foundation's JSONEncoder writes it: a Codable struct is an object keyed by its
+  /// property names (in no fixed order); Bool, Int32, optionals (null for nil) and arrays of
+  /// String, Bool, Data (base64 strings), optionals and Codable types use it too.
   case json // = 7
 
-  /// A serialized ArgumentList whose items are all values: an array of arrays, of messages, ...
+  /// A serialized ArgumentList whose items are all `value`s, one Payload per element, each with
+  /// its own encoding and type_name ("[[Double]]" holds FLOAT64_LE items of type "[Double]").
+  /// Used for arrays whose elements have no packed or JSON form: arrays of arrays, of messages.
+  /// An item that is a `key` or a `list` makes the payload malformed.
   case list // = 8
   case UNRECOGNIZED(Int)
 
@@ -108,7 +148,7 @@ public nonisolated enum Drover_V1_Encoding: SwiftProtobuf.Enum, Swift.CaseIterab
 
 }
 
-/// One encoded value: an argument or a result.
+/// One encoded value: an argument or a result. See the file header for each type's encoding.
 public nonisolated struct Drover_V1_Payload: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -116,9 +156,11 @@ public nonisolated struct Drover_V1_Payload: Sendable {
 
   public var encoding: Drover_V1_Encoding = .unspecified
 
+  /// The encoded bytes; their layout is the encoding's.
   public var data: Data = Data()
 
-  /// The producer's name for the value's type ("Int", "[Double]", "drover.v1.TaskSpec").
+  /// The producer's name for the value's type ("Int", "[Double]", "Int?", "Point",
+  /// "drover.v1.TaskSpec"). A Swift decoder expecting another type refuses the value.
   /// Empty means "unknown": the consumer decodes without checking.
   public var typeName: String = String()
 
@@ -135,6 +177,7 @@ public nonisolated struct Drover_V1_Argument: Sendable {
 
   public var kind: Drover_V1_Argument.OneOf_Kind? = nil
 
+  /// A literal value.
   public var value: Drover_V1_Payload {
     get {
       if case .value(let v)? = kind {return v}
@@ -143,6 +186,9 @@ public nonisolated struct Drover_V1_Argument: Sendable {
     set {kind = .value(newValue)}
   }
 
+  /// The result of the task with this key: a dependency. The task runs once that result
+  /// exists, and receives the value. The key must be in the same submission or held by the
+  /// scheduler.
   public var key: String {
     get {
       if case .key(let v)? = kind {return v}
@@ -151,6 +197,8 @@ public nonisolated struct Drover_V1_Argument: Sendable {
     set {kind = .key(newValue)}
   }
 
+  /// A list of arguments, e.g. values and keys mixed: a Swift parameter of array type receives
+  /// the array of the items' values (each item decoded as one element).
   public var list: Drover_V1_ArgumentList {
     get {
       if case .list(let v)? = kind {return v}
@@ -162,8 +210,14 @@ public nonisolated struct Drover_V1_Argument: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
+    /// A literal value.
     case value(Drover_V1_Payload)
+    /// The result of the task with this key: a dependency. The task runs once that result
+    /// exists, and receives the value. The key must be in the same submission or held by the
+    /// scheduler.
     case key(String)
+    /// A list of arguments, e.g. values and keys mixed: a Swift parameter of array type receives
+    /// the array of the items' values (each item decoded as one element).
     case list(Drover_V1_ArgumentList)
 
   }
@@ -171,6 +225,7 @@ public nonisolated struct Drover_V1_Argument: Sendable {
   public init() {}
 }
 
+/// Items of an Argument.list, or, serialized, the bytes of an ENCODING_LIST payload (values only).
 public nonisolated struct Drover_V1_ArgumentList: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -183,17 +238,26 @@ public nonisolated struct Drover_V1_ArgumentList: Sendable {
   public init() {}
 }
 
-/// One node of a task graph.
+/// One node of a task graph: call `function` with `arguments`; its result is named `key`.
 public nonisolated struct Drover_V1_TaskSpec: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The task's and its result's name: any non-empty string of at most 4096 UTF-8 bytes, unique
+  /// for this computation. Keys are opaque to the scheduler, but a key names one task: the
+  /// scheduler rejects a key it knows with a different spec (KIND_REJECTED). The Swift client
+  /// makes "<function>-<token>", the token 32 lowercase hex digits: a deterministic 128-bit
+  /// (non-cryptographic) hash of the function name and the arguments (each value's encoding,
+  /// type_name and bytes; each key; each list), so the same call gets the same key and is
+  /// computed once; with `pure: false` the token is random. Another language may use any unique
+  /// scheme (a UUID, its own hash) and need not reproduce the Swift token.
   public var key: String = String()
 
-  /// The stable name the function is registered under on every worker.
+  /// The stable name the function is registered under on every worker (at most 4096 bytes).
   public var function: String = String()
 
+  /// One per parameter of the function, in order.
   public var arguments: [Drover_V1_Argument] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -209,10 +273,12 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
 
   public var kind: Drover_V1_TaskError.Kind = .unspecified
 
+  /// The task that failed: the culprit, which may be a dependency of the key a client wanted.
   public var key: String = String()
 
   public var function: String = String()
 
+  /// What happened, for people.
   public var message: String = String()
 
   /// Where the task ran, e.g. "pid 4242" or a worker address.
@@ -292,7 +358,7 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
 }
 
 /// Parent -> child worker process: run one task whose arguments are already resolved
-/// (no `key` arguments remain).
+/// (no `key` arguments remain). Internal to a worker; clients never see it.
 public nonisolated struct Drover_V1_ExecuteRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -311,7 +377,7 @@ public nonisolated struct Drover_V1_ExecuteRequest: Sendable {
   public init() {}
 }
 
-/// Child worker process -> parent.
+/// Child worker process -> parent. Internal to a worker.
 public nonisolated struct Drover_V1_ExecuteResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

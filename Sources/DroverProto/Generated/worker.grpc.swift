@@ -1,4 +1,17 @@
 /// A worker's service: its results, for peers (data transfer) and clients (gather, scatter).
+///
+/// Values travel as DataChunks, the same way in both directions:
+/// - The chunks of one key follow each other, in order, with no other key's chunk between them;
+///   keys follow each other in the order asked for (GetData) or sent (PutData).
+/// - The first chunk of a key carries `encoding`, `type_name` and `total_bytes`; later chunks
+///   carry only `key` and `data`. The value's bytes are the chunks' `data` concatenated.
+/// - Each chunk's `data` is at most 1 MiB (1,048,576 bytes); `last` is set on the key's final
+///   chunk. An empty value is one chunk with no data and `last` set.
+/// - Chunks are packed into DataChunks messages of about 1 MiB: many small values share one
+///   message, a large value takes a message per chunk.
+/// A worker's server accepts messages of up to 16 MiB; an oversize one is refused with
+/// RESOURCE_EXHAUSTED naming the limit. A chunk of another key arriving in the middle of a value
+/// makes PutData fail with INVALID_ARGUMENT.
 
 // DO NOT EDIT.
 // swift-format-ignore-file
@@ -83,7 +96,9 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-        /// > share a message.
+        /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+        /// > result was freed, or lost with a previous process): try another holder, or wait for the
+        /// > scheduler's next update on the key.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_GetDataRequest` messages.
@@ -102,6 +117,8 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+        /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+        /// > address, so that the scheduler tracks them; the keys are the client's choice.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_DataChunks` messages.
@@ -129,7 +146,9 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-        /// > share a message.
+        /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+        /// > result was freed, or lost with a previous process): try another holder, or wait for the
+        /// > scheduler's next update on the key.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
@@ -148,6 +167,8 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+        /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+        /// > address, so that the scheduler tracks them; the keys are the client's choice.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Drover_V1_DataChunks` messages.
@@ -173,7 +194,9 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-        /// > share a message.
+        /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+        /// > result was freed, or lost with a previous process): try another holder, or wait for the
+        /// > scheduler's next update on the key.
         ///
         /// - Parameters:
         ///   - request: A `Drover_V1_GetDataRequest` message.
@@ -193,6 +216,8 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+        /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+        /// > address, so that the scheduler tracks them; the keys are the client's choice.
         ///
         /// - Parameters:
         ///   - request: A stream of `Drover_V1_DataChunks` messages.
@@ -311,7 +336,9 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-        /// > share a message.
+        /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+        /// > result was freed, or lost with a previous process): try another holder, or wait for the
+        /// > scheduler's next update on the key.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
@@ -335,6 +362,8 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+        /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+        /// > address, so that the scheduler tracks them; the keys are the client's choice.
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Drover_V1_DataChunks` messages.
@@ -375,7 +404,9 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-        /// > share a message.
+        /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+        /// > result was freed, or lost with a previous process): try another holder, or wait for the
+        /// > scheduler's next update on the key.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
@@ -408,6 +439,8 @@ extension Drover_V1_Worker {
         /// > Source IDL Documentation:
         /// >
         /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+        /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+        /// > address, so that the scheduler tracks them; the keys are the client's choice.
         ///
         /// - Parameters:
         ///   - request: A streaming request producing `Drover_V1_DataChunks` messages.
@@ -447,7 +480,9 @@ extension Drover_V1_Worker.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-    /// > share a message.
+    /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+    /// > result was freed, or lost with a previous process): try another holder, or wait for the
+    /// > scheduler's next update on the key.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Drover_V1_GetDataRequest` message.
@@ -475,6 +510,8 @@ extension Drover_V1_Worker.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+    /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+    /// > address, so that the scheduler tracks them; the keys are the client's choice.
     ///
     /// - Parameters:
     ///   - request: A streaming request producing `Drover_V1_DataChunks` messages.
@@ -508,7 +545,9 @@ extension Drover_V1_Worker.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Streams the results of `keys`, key after key, cut into chunks of at most 1 MiB; small values
-    /// > share a message.
+    /// > share a message. A key the worker does not hold gets one chunk with `missing` set (the
+    /// > result was freed, or lost with a previous process): try another holder, or wait for the
+    /// > scheduler's next update on the key.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -540,6 +579,8 @@ extension Drover_V1_Worker.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Stores values sent the same way (scatter); the worker then holds them for the scheduler.
+    /// > The client then sends ScatteredData (scheduler.proto) naming the keys and this worker's
+    /// > address, so that the scheduler tracks them; the keys are the client's choice.
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.

@@ -9,6 +9,19 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// A worker's service: its results, for peers (data transfer) and clients (gather, scatter).
+///
+/// Values travel as DataChunks, the same way in both directions:
+/// - The chunks of one key follow each other, in order, with no other key's chunk between them;
+///   keys follow each other in the order asked for (GetData) or sent (PutData).
+/// - The first chunk of a key carries `encoding`, `type_name` and `total_bytes`; later chunks
+///   carry only `key` and `data`. The value's bytes are the chunks' `data` concatenated.
+/// - Each chunk's `data` is at most 1 MiB (1,048,576 bytes); `last` is set on the key's final
+///   chunk. An empty value is one chunk with no data and `last` set.
+/// - Chunks are packed into DataChunks messages of about 1 MiB: many small values share one
+///   message, a large value takes a message per chunk.
+/// A worker's server accepts messages of up to 16 MiB; an oversize one is refused with
+/// RESOURCE_EXHAUSTED naming the limit. A chunk of another key arriving in the middle of a value
+/// makes PutData fail with INVALID_ARGUMENT.
 
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
@@ -32,6 +45,7 @@ public nonisolated struct Drover_V1_GetDataRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Keys this worker holds: KeyInMemory.holders or DependencyLocation.addresses name it.
   public var keys: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -48,17 +62,22 @@ public nonisolated struct Drover_V1_DataChunk: Sendable {
 
   public var key: String = String()
 
+  /// First chunk only: the value's Payload.encoding and Payload.type_name.
   public var encoding: Drover_V1_Encoding = .unspecified
 
   public var typeName: String = String()
 
+  /// First chunk only: the length of the whole value's bytes.
   public var totalBytes: Int64 = 0
 
+  /// The next at most 1 MiB of the value's bytes.
   public var data: Data = Data()
 
+  /// Set on the key's final chunk (and on a `missing` chunk).
   public var last: Bool = false
 
-  /// Set instead of data when the worker does not hold the key.
+  /// Set instead of data when the worker does not hold the key: why, for people. Such a chunk
+  /// has only `key`, `missing` and `last` set.
   public var missing: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -84,6 +103,7 @@ public nonisolated struct Drover_V1_PutDataResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The keys stored, sorted.
   public var keys: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
