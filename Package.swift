@@ -136,6 +136,22 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
+        // Fuzz targets (decoding, WorkerState, SchedulerState) for the tests and for drover-fuzz.
+        .target(
+            name: "DroverFuzzing",
+            dependencies: [
+                "DroverCore", "DroverProto", "DroverScheduler", "DroverWorker", "DroverTestKit",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: upcomingFeatures
+        ),
+        // A seeded runner; scripts/fuzz builds it with --sanitize=fuzzer as a libFuzzer binary.
+        .executableTarget(name: "drover-fuzz", dependencies: ["DroverFuzzing"], swiftSettings: upcomingFeatures),
+        .testTarget(
+            name: "DroverFuzzingTests",
+            dependencies: ["DroverCore", "DroverFuzzing", "DroverProto", "DroverWorker"],
+            swiftSettings: upcomingFeatures
+        ),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
         .testTarget(
             name: "IntegrationTests",

@@ -130,8 +130,8 @@ struct ProtoReader {
         case 0: return (key >> 3, .varint(try varint()))
         case 1: try skip(8)
         case 2:
-            let length = Int(try varint())
-            guard length >= 0, data.endIndex - offset >= length else { throw .truncated }
+            // A length past Int.max cannot be in the data (and `Int(_:)` would trap on it).
+            guard let length = Int(exactly: try varint()), data.endIndex - offset >= length else { throw .truncated }
             let value = data[offset..<(offset + length)]
             offset += length
             return (key >> 3, .bytes(Data(value)))
