@@ -196,7 +196,6 @@ extension MessageFuzzing {
 extension MessageFuzzing {
     /// As `WorkerRPCService.putData` (and `DataFetch.fetch` on the receiving side).
     static func dataChunks(_ message: Drover_V1_DataChunks) throws {
-        if KnownFindings.reservesTooMuch(message) { return }
         var assembler = DataChunks.Assembler()
         for chunk in message.chunks { try assembler.add(chunk) }
         for payload in assembler.values.values { probe(payload) }

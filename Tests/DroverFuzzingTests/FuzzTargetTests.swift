@@ -9,14 +9,6 @@ import Testing
 
     @Test(arguments: FuzzTarget.allCases)
     func seededInputsFindNothing(target: FuzzTarget) {
-        guard target == .decode else {
-            // Open findings in WorkerState and SchedulerState (code this branch may not change):
-            // the checks stay as they are and the failures are recorded as known until fixed.
-            withKnownIssue("WorkerState and SchedulerState invariants broken by fuzzed events", isIntermittent: true) {
-                runSeeds(target)
-            }
-            return
-        }
         runSeeds(target)
     }
 

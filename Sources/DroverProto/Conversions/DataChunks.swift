@@ -71,6 +71,8 @@ public enum DataChunks {
         public private(set) var values: [TaskKey: Payload] = [:]
         public private(set) var missing: [TaskKey: String] = [:]
         private var current: (key: TaskKey, payload: Payload)?
+        /// The most a value's announced size reserves before its bytes arrive.
+        static let maxReservedBytes: Int64 = 64 << 20
 
         public init() {}
 
@@ -91,8 +93,13 @@ public enum DataChunks {
                 payload.data.append(chunk.data)
                 current = (currentKey, payload)
             } else {
+                guard chunk.totalBytes >= 0 else {
+                    throw ProtoConversionError(message: "'\(key)' claims \(chunk.totalBytes) bytes in all")
+                }
                 var data = Data()
-                data.reserveCapacity(Int(chunk.totalBytes))
+                // The claim is the peer's word, not a fact: reserve at most what a few chunks
+                // carry, and let the data that really comes grow the buffer.
+                data.reserveCapacity(Int(min(chunk.totalBytes, Self.maxReservedBytes)))
                 data.append(chunk.data)
                 let proto = Drover_V1_Payload.with {
                     $0.encoding = chunk.encoding

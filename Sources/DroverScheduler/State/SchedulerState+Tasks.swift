@@ -38,6 +38,13 @@ extension SchedulerState {
             clients[client, default: []].insert(key)
             tasks[key]!.wantedBy.insert(client)
         }
+        // Tasks that need a result that erred err at once, with their dependents, before anything
+        // they need is started for nothing.
+        for key in added where tasks[key]?.state == .released {
+            if let failed = tasks[key]!.dependencies.first(where: { tasks[$0]?.state == .erred }) {
+                markErred(key, tasks[failed]!.error!, into: &actions)
+            }
+        }
         for key in added where tasks[key]?.state == .released { ensureComputing(key, into: &actions) }
         for key in wants {
             guard let task = tasks[key] else { continue }
@@ -97,6 +104,11 @@ extension SchedulerState {
         var stack: [(key: TaskKey, expanded: Bool)] = [(root, false)]
         while let (key, expanded) = stack.popLast() {
             guard let task = tasks[key], task.state == .released else { continue }
+            if task.isScattered {
+                // Nothing can compute it again (its holders are gone with it).
+                markErred(key, scatteredValueLost(key), into: &actions)
+                continue
+            }
             if !expanded {
                 stack.append((key, true))
                 for dependency in task.dependencies where tasks[dependency]?.state == .released {
@@ -137,9 +149,10 @@ extension SchedulerState {
         switch task.state {
         case .processing where task.processingOn == worker:
             unassign(key, from: worker)
-            if let duration { recordDuration(duration, of: task.spec.function) }
+            // A worker's word on sizes and durations is not trusted to be sane.
+            if let duration, duration.isFinite, duration >= 0 { recordDuration(duration, of: task.spec.function) }
             tasks[key]!.state = .memory
-            tasks[key]!.nbytes = nbytes
+            tasks[key]!.nbytes = max(0, nbytes)
             addHolder(worker, of: key)
             for client in task.wantedBy { actions.append(.notify(client, inMemoryNotice(tasks[key]!))) }
             for dependent in task.dependents {

@@ -45,15 +45,20 @@ extension SchedulerState {
         for source in replicating.keys {
             replicating[source] = replicating[source]!.filter { $0.value != id }
         }
+        // Every copy it held goes first, so that no task is made ready on an input that is
+        // about to be found lost below.
+        var lostKeys: [TaskKey] = []
         for key in worker.hasWhat.sorted() {
             tasks[key]?.whoHas.remove(id)
             if tasks[key]?.state == .memory && tasks[key]!.whoHas.isEmpty {
-                lost(key, into: &actions)
+                tasks[key]!.state = .released
+                lostKeys.append(key)
             }
         }
         let started = Set(worker.processing.filter { tasks[$0]?.hasStarted == true })
         for key in worker.processing.sorted() {
-            guard var task = tasks[key] else { continue }
+            // An earlier task's error may have reached this one already.
+            guard var task = tasks[key], task.state == .processing, task.processingOn == id else { continue }
             task.processingOn = nil
             task.stealingTo = nil
             task.hasStarted = false
@@ -82,6 +87,11 @@ extension SchedulerState {
                 ensureComputing(key, into: &actions)
             }
         }
+        // Then the lost copies: clients hear of them, and what still needs them waits for them
+        // (those the tasks above need are already on their way again). Scattered values first:
+        // they cannot be recomputed, and what needs them errs.
+        for key in lostKeys where tasks[key]?.isScattered == true { lost(key, into: &actions) }
+        for key in lostKeys where tasks[key]?.isScattered == false { lost(key, into: &actions) }
         // Tasks waiting for a worker that may no longer exist.
         for task in tasks.values where task.state == .queued && workers.isEmpty {
             tasks[task.key]!.state = .noWorker
@@ -91,16 +101,22 @@ extension SchedulerState {
         }
     }
 
+    /// The error of a scattered value whose every copy is gone.
+    func scatteredValueLost(_ key: TaskKey) -> TaskError {
+        TaskError(
+            kind: .failed, key: key, function: "scatter",
+            message: "the scattered value '\(key)' was lost: every worker holding it is gone, "
+                + "and a scattered value has no lineage to recompute it from")
+    }
+
     /// Every copy of a result is gone: tell the clients, and recompute it if anything needs it.
+    ///
+    /// The key may already be on its way again (another lost key's recomputation needed it).
     mutating func lost(_ key: TaskKey, into actions: inout [Action]) {
-        let task = tasks[key]!
-        tasks[key]!.state = .released
+        guard let task = tasks[key] else { return }
+        if task.state == .memory { tasks[key]!.state = .released }
         if task.isScattered {
-            let error = TaskError(
-                kind: .failed, key: key, function: "scatter",
-                message: "the scattered value '\(key)' was lost: every worker holding it is gone, "
-                    + "and a scattered value has no lineage to recompute it from")
-            markErred(key, error, into: &actions)
+            markErred(key, scatteredValueLost(key), into: &actions)
             return
         }
         for client in task.wantedBy.sorted() { actions.append(.notify(client, .lost(key))) }

@@ -222,9 +222,8 @@ extension WorkerState {
         guard let record = records[key], record.state == .executing else { return }
         executingCount -= 1
         if record.isCancelled {
-            records[key] = nil
             actions.append(.forget(key))
-            releaseInputs(of: record, into: &actions)
+            unassign(key, record, into: &actions)
             return
         }
         records[key]!.state = .memory
@@ -237,9 +236,13 @@ extension WorkerState {
     private mutating func executionFailed(_ key: TaskKey, error: TaskError, into actions: inout [Action]) {
         guard let record = records[key], record.state == .executing else { return }
         executingCount -= 1
-        records[key] = nil
-        if !record.isCancelled { actions.append(.reportFailed(error)) }
-        releaseInputs(of: record, into: &actions)
+        if record.isCancelled {
+            unassign(key, record, into: &actions)
+        } else {
+            actions.append(.reportFailed(error))
+            // Local tasks that need it wait for the scheduler, which errs them too.
+            unassign(key, record, reportingMissing: false, into: &actions)
+        }
     }
 
     /// A key is in memory here: local tasks waiting for it may be ready.
@@ -335,8 +338,7 @@ extension WorkerState {
             record.isCancelled = true
             records[key] = record
         case .waiting, .ready:
-            records[key] = nil
-            releaseInputs(of: record, into: &actions)
+            unassign(key, record, into: &actions)
         case .memory:
             records[key] = record
             if record.neededBy.isEmpty {
@@ -352,6 +354,22 @@ extension WorkerState {
         }
     }
 
+    /// A task whose result will not come from here (freed, stolen, cancelled or failed). It is
+    /// gone, unless a local task needs its result: then it becomes an input like any other, with
+    /// no holder known yet, and (`reportingMissing`) the scheduler is told so: it answers with
+    /// where the result is, or recomputes it.
+    private mutating func unassign(
+        _ key: TaskKey, _ record: Record, reportingMissing: Bool = true, into actions: inout [Action]
+    ) {
+        if record.neededBy.isEmpty {
+            records[key] = nil
+        } else {
+            records[key] = Record(state: .fetch, neededBy: record.neededBy, isAssigned: false)
+            if reportingMissing { actions.append(.reportMissing(key, holder: "")) }
+        }
+        releaseInputs(of: record, into: &actions)
+    }
+
     private mutating func steal(_ key: TaskKey, into actions: inout [Action]) {
         guard let record = records[key] else {
             actions.append(.answerSteal(key, started: false))
@@ -359,8 +377,7 @@ extension WorkerState {
         }
         switch record.state {
         case .waiting, .ready:
-            records[key] = nil
-            releaseInputs(of: record, into: &actions)
+            unassign(key, record, into: &actions)
             actions.append(.answerSteal(key, started: false))
         case .executing, .memory, .fetch, .flight:
             actions.append(.answerSteal(key, started: true))
