@@ -247,3 +247,47 @@ struct WorkerHarness {
         #expect(worker.state.isPaused)
     }
 }
+
+/// A task of this worker that another local task needs, and that will not be computed here after
+/// all (found by the `worker` fuzz target: the dependent waited forever).
+@Suite struct WorkerStateUnassignTests {
+    /// "x" waits for a remote input; "y", also here, needs "x".
+    private func twoTasks() -> WorkerHarness {
+        var harness = WorkerHarness()
+        _ = harness.assign("x", ["remote": ["peer:1"]])
+        _ = harness.assign("y", ["x": []], index: 1)
+        return harness
+    }
+
+    @Test func aFreedTaskThatALocalTaskNeedsBecomesAnInputToFetch() {
+        var harness = twoTasks()
+        let actions = harness.handle(.freeRequested(["x"]))
+        #expect(actions.contains(.reportMissing("x", holder: "")))
+        #expect(harness.state.records["x"]?.state == .fetch)
+        #expect(harness.state.records["x"]?.isAssigned == false)
+        // Its result arrives from elsewhere: "y" runs.
+        let arrived = harness.handle(.fetchFinished(["x": 8], from: "peer:2"))
+        #expect(arrived.contains(.execute("y")))
+    }
+
+    @Test func aStolenTaskThatALocalTaskNeedsBecomesAnInputToFetch() {
+        var harness = twoTasks()
+        let actions = harness.handle(.stealRequested("x"))
+        #expect(actions.contains(.answerSteal("x", started: false)))
+        #expect(actions.contains(.reportMissing("x", holder: "")))
+        #expect(harness.state.records["y"]?.waitingOn == ["x"])
+    }
+
+    @Test func aFailedTaskLeavesItsLocalDependentWaitingForTheSchedulersWord() {
+        var harness = WorkerHarness()
+        _ = harness.assign("x")
+        _ = harness.assign("y", ["x": []], index: 1)
+        let error = TaskError(kind: .failed, key: "x", function: "f", message: "boom")
+        let actions = harness.handle(.executionFailed("x", error))
+        #expect(actions.contains(.reportFailed(error)))
+        #expect(!actions.contains(.reportMissing("x", holder: "")))
+        // The scheduler errs "y" too and frees it: nothing is left.
+        _ = harness.handle(.freeRequested(["y"]))
+        #expect(harness.state.records.isEmpty)
+    }
+}
