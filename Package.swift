@@ -135,6 +135,19 @@ let package = Package(
             dependencies: ["DroverCLI", "DroverCore"],
             swiftSettings: upcomingFeatures
         ),
+        // Careless users' programs: one computes on the processes scheduler without calling
+        // Drover.bootstrap, one starts Client.local without handing the child roles to
+        // DroverCommand.main. Tests check that each is told what to fix instead of multiplying.
+        .executableTarget(
+            name: "drover-test-forgets-bootstrap",
+            dependencies: ["DroverCore", "DroverLocal"],
+            swiftSettings: upcomingFeatures
+        ),
+        .executableTarget(
+            name: "drover-test-forgets-roles",
+            dependencies: ["DroverCore", "DroverClient"],
+            swiftSettings: upcomingFeatures
+        ),
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
         // Fuzz targets (decoding, WorkerState, SchedulerState) for the tests and for drover-fuzz.
         .target(

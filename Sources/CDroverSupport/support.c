@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 
 int drover_set_parent_death_signal(int signal) {
@@ -26,4 +27,8 @@ int drover_set_current_thread_name(const char *name) {
 
 int drover_release_free_memory(void) {
     return malloc_trim(0);
+}
+
+int drover_spawn_file_actions_add_close_from(void *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

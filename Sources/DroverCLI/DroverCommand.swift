@@ -37,6 +37,8 @@ public struct DroverCommand: AsyncParsableCommand {
     /// `registry` instead and exits.
     public static func main(registry: TaskRegistry) async {
         await Drover.bootstrap(registry)
+        // This process now plays the role it was started for; the processes it starts are legitimate.
+        ChildRole.clear()
         Drover.joinCgroup()
         if ProcessInfo.processInfo.environment[Drover.exitWithParentVariable] != nil {
             Drover.exitWithParent()

@@ -6,7 +6,9 @@ import Synchronization
 /// A scheduler and a nanny with its workers, started as child processes of this program on
 /// loopback, like Dask's `LocalCluster`. The program must be a `drover` binary
 /// (`DroverCommand.main(registry:)`), so that `scheduler` and `nanny` are its subcommands; its
-/// children exit with it. Each worker runs in a cgroup with its share of the host's memory (or the
+/// children exit with it. A program that does not hand those roles to `DroverCommand.main` is
+/// reported by the error thrown here, after its first two children, not by thousands of processes
+/// (``ChildRole``). Each worker runs in a cgroup with its share of the host's memory (or the
 /// limit given), and the nanny restarts workers that die.
 public final class LocalCluster: Sendable {
     /// The scheduler's address.
@@ -37,6 +39,7 @@ public final class LocalCluster: Sendable {
         dashboard: Bool = true,
         executable: String? = nil
     ) async throws {
+        ChildRole.refuseUnplayedRole(starting: "a local cluster")
         let executable = executable ?? ProcessPool.currentExecutablePath
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("drover-local-\(getpid())").path
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)

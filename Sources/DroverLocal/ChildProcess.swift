@@ -24,10 +24,14 @@ final class ChildProcess: @unchecked Sendable {
 
     struct SpawnError: Error, CustomStringConvertible {
         var description: String
+        /// The process ran the program's `main` again (``ChildRole``): every process of this
+        /// program would do the same, so the pool starts no more.
+        var ranMainAgain = false
     }
 
     /// Starts `executable` in the task-worker role and waits for its greeting.
     init(executable: String) throws {
+        ChildRole.refuseUnplayedRole(starting: "a worker process of the processes scheduler")
         self.executable = executable
         var fds: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
@@ -43,6 +47,7 @@ final class ChildProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment[Self.fdVariable] = String(Self.childFD)
         environment[Self.parentVariable] = String(getpid())
+        ChildRole.mark(&environment, role: ChildRole.taskProcess)
         let pid: pid_t
         do {
             pid = try Spawn.start(
@@ -66,7 +71,16 @@ final class ChildProcess: @unchecked Sendable {
             _ = Glibc.kill(pid, SIGKILL)
         }
         guard let greeting, greeting.id == 0 else {
-            let exit = reap()
+            let status = reapStatus()
+            if ChildRole.ranMainAgain(status: status) {
+                throw SpawnError(
+                    description: "the worker process '\(executable)' (pid \(pid)) ran the program's main again "
+                        + "instead of serving tasks (it exited with code \(ChildRole.exitCode) before starting "
+                        + "processes of its own): call `await Drover.bootstrap(registry)` first thing in main, "
+                        + "before anything computes on .processes",
+                    ranMainAgain: true)
+            }
+            let exit = Spawn.describe(status: status)
             throw SpawnError(
                 description: "worker process '\(executable)' (pid \(pid)) \(exit) without serving tasks: "
                     + "its main must call Drover.bootstrap(registry) first"
@@ -97,10 +111,15 @@ final class ChildProcess: @unchecked Sendable {
     /// Ends the process (if it still runs), collects its exit status and describes it.
     func reap() -> String {
         guard !isReaped else { return "exited" }
+        return Spawn.describe(status: reapStatus())
+    }
+
+    /// Closes the socket (the process ends on end of stream) and collects the raw wait status.
+    private func reapStatus() -> Int32 {
         close(socket)
         let status = Spawn.wait(pid)
         isReaped = true
-        return Spawn.describe(status: status)
+        return status
     }
 
     deinit {

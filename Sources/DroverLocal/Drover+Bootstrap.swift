@@ -24,6 +24,7 @@ extension Drover {
         }
         unsetenv(ChildProcess.fdVariable)
         unsetenv(ChildProcess.parentVariable)
+        ChildRole.clear()
         let thread = ThreadPool(threads: 1, name: "drover-task")
         await withTaskExecutorPreference(thread) {
             await TaskProcessWorker(fd: fd, registry: registry).serve()

@@ -9,16 +9,20 @@ public final class ListeningProcess: Sendable {
     /// otherwise the caller's to reap with ``Spawn/wait(_:)``.
     public let pid: pid_t
     private let command: String
+    /// The role it was started to play (its first argument: `scheduler`, `nanny`, `worker`).
+    private let role: String
     /// The write end of the child's stdin, when it was given one.
     private let input: Mutex<Int32>
     /// The address from the `LISTENING` line, and the lines before it.
     private let line: Task<(address: String, earlier: [String])?, Never>
 
     private init(
-        pid: pid_t, command: String, input: Int32, line: Task<(address: String, earlier: [String])?, Never>
+        pid: pid_t, command: String, role: String, input: Int32,
+        line: Task<(address: String, earlier: [String])?, Never>
     ) {
         self.pid = pid
         self.command = command
+        self.role = role
         self.input = Mutex(input)
         self.line = line
     }
@@ -27,6 +31,11 @@ public final class ListeningProcess: Sendable {
     /// keeps open) or is inherited when nil. Its stdout is read on a thread of its own for as long
     /// as it runs, so it never blocks on a full pipe. With `withInput`, its stdin is a pipe that
     /// ``send(_:)`` writes to; otherwise it is inherited.
+    ///
+    /// The child's environment names its role (``ChildRole``): a program that runs its own `main`
+    /// again instead of that role exits before starting processes, and ``listeningAddress()``
+    /// says what to fix. A process that was itself started for a role it has not turned into
+    /// exits here instead of starting anything.
     public static func launch(
         _ executable: String,
         arguments: [String],
@@ -34,6 +43,10 @@ public final class ListeningProcess: Sendable {
         stderr: Int32? = nil,
         withInput: Bool = false
     ) throws -> ListeningProcess {
+        let role = arguments.first ?? "child"
+        ChildRole.refuseUnplayedRole(starting: "its own '\(role)' process")
+        var environment = environment
+        ChildRole.mark(&environment, role: role)
         let output = try pipePair()
         var descriptors: [(from: Int32, to: Int32)] = [(output.write, 1)]
         if let stderr { descriptors.append((stderr, 2)) }
@@ -86,8 +99,8 @@ public final class ListeningProcess: Sendable {
             }
         }
         return ListeningProcess(
-            pid: pid, command: "'\(executable) \(arguments.joined(separator: " "))'", input: input?.write ?? -1,
-            line: line)
+            pid: pid, command: "'\(executable) \(arguments.joined(separator: " "))'", role: role,
+            input: input?.write ?? -1, line: line)
     }
 
     /// Starts the process and waits for its `LISTENING` line.
@@ -109,6 +122,19 @@ public final class ListeningProcess: Sendable {
         if let address = await line.value?.address { return address }
         closeInput()
         let status = Spawn.wait(pid)
+        if ChildRole.ranMainAgain(status: status) {
+            let routing =
+                "if let role = CommandLine.arguments.dropFirst().first, "
+                + "[\"scheduler\", \"nanny\", \"worker\"].contains(role) { "
+                + "await DroverCommand.main(registry: registry); exit(0) }"
+            let what: String =
+                "\(command) (pid \(pid)) ran the program's main again instead of serving as the \(role) "
+                + "(it exited with code \(ChildRole.exitCode) before starting processes of its own)"
+            throw Spawn.Failure(
+                description: what + ": a program that starts a local cluster must hand its child roles to "
+                    + "DroverCommand.main first thing in main: `" + routing + "`."
+            )
+        }
         throw Spawn.Failure(description: "\(command) \(Spawn.describe(status: status)) before listening.")
     }
 

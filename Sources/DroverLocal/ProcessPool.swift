@@ -19,6 +19,9 @@ public final class ProcessPool: TaskRunner, @unchecked Sendable {
     private struct State {
         var idle: [ChildProcess] = []
         var nextRequestID: UInt64 = 1
+        /// Set once a process ran the program's main again: the program must be fixed, and any
+        /// further process would only do the same.
+        var refusal: ChildProcess.SpawnError?
     }
 
     var executor: any TaskExecutor { threads }
@@ -122,13 +125,20 @@ public final class ProcessPool: TaskRunner, @unchecked Sendable {
     }
 
     private func checkOut() throws -> (ChildProcess, UInt64) {
-        let (idle, requestID) = state.withLock { state in
+        let (idle, requestID, refusal) = state.withLock { state in
             defer { state.nextRequestID += 1 }
-            return (state.idle.popLast(), state.nextRequestID)
+            return (state.idle.popLast(), state.nextRequestID, state.refusal)
         }
+        if let idle { return (idle, requestID) }
+        if let refusal { throw refusal }
         // The loop never runs more tasks than processes, so a missing idle process means one died
         // (or none started yet): start a fresh one.
-        return (try idle ?? ChildProcess(executable: executable), requestID)
+        do {
+            return (try ChildProcess(executable: executable), requestID)
+        } catch let error as ChildProcess.SpawnError where error.ranMainAgain {
+            state.withLock { $0.refusal = $0.refusal ?? error }
+            throw error
+        }
     }
 
     private func checkIn(_ child: ChildProcess) {

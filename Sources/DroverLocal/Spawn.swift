@@ -1,3 +1,4 @@
+import CDroverSupport
 import DroverCore
 public import Foundation
 
@@ -13,8 +14,10 @@ public enum Spawn {
     }
 
     /// Starts `executable` with `arguments`; each `(from, to)` in `descriptors` makes the parent's
-    /// descriptor `from` the child's descriptor `to`. Every other descriptor of the parent must be
-    /// close-on-exec.
+    /// descriptor `from` the child's descriptor `to`. No other descriptor from 3 up reaches the
+    /// child, close-on-exec or not: a listening socket or a pipe that some library opened without
+    /// the flag would otherwise live on in every child (and keep a port bound or a pipe open after
+    /// this process exits). Descriptors 0, 1 and 2 are inherited unless `descriptors` replaces them.
     ///
     /// - Returns: The child's pid; reap it with ``wait(_:)``.
     public static func start(
@@ -43,6 +46,17 @@ public enum Spawn {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         for (from, to) in descriptors {
             posix_spawn_file_actions_adddup2(&actions, from, to)
+        }
+        // After the dup2s, which may read from any descriptor: close every one from 3 up that is
+        // not a target (glibc ignores closing one that is not open).
+        let targets = Set(descriptors.map(\.to))
+        let firstUnused = max(3, (targets.max() ?? 0) + 1)
+        for fd in 3..<firstUnused where !targets.contains(fd) {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        let closing = drover_spawn_file_actions_add_close_from(&actions, firstUnused)
+        guard closing == 0 else {
+            throw Failure(description: "cannot start '\(executable)': \(String(cString: strerror(closing)))")
         }
         let argv = [executable] + arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }

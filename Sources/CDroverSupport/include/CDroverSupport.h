@@ -16,4 +16,9 @@ int drover_set_current_thread_name(const char *name);
 /// malloc_trim(0): gives memory malloc holds free back to the kernel; 1 if any was released.
 int drover_release_free_memory(void);
 
+/// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `from` up.
+/// `actions` is a `posix_spawn_file_actions_t *` (untyped here, so that this header does not bring
+/// <spawn.h>'s types into Swift under this module's name).
+int drover_spawn_file_actions_add_close_from(void *actions, int from);
+
 #endif

@@ -1,0 +1,27 @@
+// A careless user's program: it starts a local cluster with `Client.local`, but does not hand the
+// child roles (`scheduler`, `nanny`, `worker`) to `DroverCommand.main`, so each child runs this main
+// again. It prints `RESULT <address>` or `ERROR <message>` on stdout.
+//
+// With `DROVER_TEST_MAIN_RUNS` naming a file, every run of this main appends its pid there: the
+// tests count how many processes ran it.
+import DroverClient
+import DroverCore
+import Foundation
+
+if let log = ProcessInfo.processInfo.environment["DROVER_TEST_MAIN_RUNS"] {
+    let fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+    if fd >= 0 {
+        _ = "\(getpid())\n".withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+}
+
+do {
+    let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, memoryLimit: "0")
+    print("RESULT \(cluster.address)")
+    await client.close()
+    cluster.close()
+} catch {
+    print("ERROR \(String(describing: error).replacingOccurrences(of: "\n", with: " "))")
+    exit(1)
+}
