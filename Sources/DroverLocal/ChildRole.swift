@@ -1,5 +1,5 @@
 import DroverCore
-public import Foundation
+import Foundation
 
 /// The role a child process was started to play, carried in its environment, so that a program
 /// that runs its own `main` again instead of playing it stops before it starts processes of its own.
