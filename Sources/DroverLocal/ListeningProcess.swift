@@ -132,7 +132,8 @@ public final class ListeningProcess: Sendable {
                 + "(it exited with code \(ChildRole.exitCode) before starting processes of its own)"
             throw Spawn.Failure(
                 description: what + ": a program that starts a local cluster must hand its child roles to "
-                    + "DroverCommand.main first thing in main: `" + routing + "`."
+                    + "DroverCommand.main first thing in main: `" + routing + "`.",
+                ranMainAgain: true
             )
         }
         throw Spawn.Failure(description: "\(command) \(Spawn.describe(status: status)) before listening.")

@@ -7,9 +7,13 @@ public import Foundation
 public enum Spawn {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        /// The child ran the program's `main` again instead of the role it was started for
+        /// (``ChildRole``): starting it again would do the same.
+        public var ranMainAgain: Bool
 
-        public init(description: String) {
+        public init(description: String, ranMainAgain: Bool = false) {
             self.description = description
+            self.ranMainAgain = ranMainAgain
         }
     }
 

@@ -221,8 +221,16 @@ public actor Nanny {
                 await started.one()
             }
             let cause: String
+            var givesUp = false
             var report = Drover_V1_WorkerExitReport()
             switch outcome {
+            case .failure(let error as Spawn.Failure) where error.ranMainAgain:
+                // Every restart would run the program's main again: say so once, and stop.
+                logger.error(
+                    "worker cannot start: the program does not serve the worker role",
+                    metadata: ["worker.name": "\(slots[index].name)", "error": "\(error)"])
+                cause = "it failed to start: \(error)"
+                givesUp = true
             case .failure(let error):
                 cause = "it failed to start: \(error)"
             case .success(let pid):
@@ -246,6 +254,10 @@ public actor Nanny {
             removeCgroup(slot.cgroup)
             slots[index].cgroup = nil
             slots[index].pid = 0
+            if givesUp {
+                slots[index].lastCause = cause
+                return
+            }
             if isStopping {
                 logger.info("worker stopped", metadata: ["worker.name": "\(slot.name)", "cause": "\(cause)"])
                 break

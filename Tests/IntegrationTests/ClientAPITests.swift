@@ -129,6 +129,22 @@ import Testing
         await client.close()
     }
 
+    @Test func aGatherOfManyKeysIsCutIntoRequestsUnderTheWorkersLimit() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(1)
+        let futures = try await client.scatter(each: Array(0..<300))
+        let connections = PeerConnections()
+        // Requests of at most 64 bytes of keys: dozens of them, one value each or two.
+        let values = try await DataFetch.fetch(
+            futures.map(\.key), from: cluster.workerAddresses[0], connections: connections, maxRequestKeyBytes: 64)
+        #expect(values.count == 300)
+        #expect(try futures.map { try Int.decode(payload: values[$0.key]!) } == Array(0..<300))
+        await connections.close()
+        await client.close()
+    }
+
     @Test func badInputOnAWorkersPortIsRefusedAndTheWorkerKeepsServing() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }

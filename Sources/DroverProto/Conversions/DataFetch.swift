@@ -11,8 +11,38 @@ public enum DataFetch {
     ///
     /// - Throws: ``ProtoConversionError`` for a malformed address or stream; the RPC's error when
     ///   the worker cannot be reached (its connection is then dropped from `connections`).
+    ///
+    /// Requests are cut to ``maxRequestKeyBytes`` of keys each (a gather of half a million keys would
+    /// otherwise be one message over the worker's limit) and sent one after another on the same
+    /// connection.
     public static func fetch(
-        _ keys: [TaskKey], from address: String, connections: PeerConnections, idleTimeout: Duration = idleTimeout
+        _ keys: [TaskKey], from address: String, connections: PeerConnections, idleTimeout: Duration = idleTimeout,
+        maxRequestKeyBytes: Int = maxRequestKeyBytes
+    ) async throws -> [TaskKey: Payload] {
+        var values: [TaskKey: Payload] = [:]
+        var start = keys.startIndex
+        while start < keys.endIndex {
+            var end = start
+            var bytes = 0
+            while end < keys.endIndex
+                && (end == start || bytes + keys[end].rawValue.utf8.count + 8 <= maxRequestKeyBytes)
+            {
+                bytes += keys[end].rawValue.utf8.count + 8
+                end += 1
+            }
+            let part = try await fetchOnce(
+                keys[start..<end], from: address, connections: connections, idleTimeout: idleTimeout)
+            values.merge(part) { first, _ in first }
+            start = end
+        }
+        return values
+    }
+
+    /// The most bytes of keys one `GetData` request carries: well under a worker's message limit.
+    public static let maxRequestKeyBytes = 1 << 20
+
+    private static func fetchOnce(
+        _ keys: ArraySlice<TaskKey>, from address: String, connections: PeerConnections, idleTimeout: Duration
     ) async throws -> [TaskKey: Payload] {
         let client = try connections.client(for: address)
         let request = Drover_V1_GetDataRequest.with { $0.keys = keys.map(\.rawValue) }
