@@ -306,13 +306,30 @@ public final class Client: Sendable {
                     }
                 case .failure(let error):
                     attempts += 1
-                    guard attempts <= Self.gatherAttempts else { throw error }
-                    logger.debug("gather failed; waiting for new copies", metadata: ["peer.address": "\(worker)"])
-                    forgetLocations(of: keys, on: worker)
+                    guard attempts <= Self.gatherAttempts else {
+                        throw ClientError(
+                            message: "Could not fetch \(keys.count) results from the worker at \(worker) after "
+                                + "\(attempts) attempts: \(error)")
+                    }
+                    if isConnected(worker) {
+                        // Still there by the scheduler's word: a passing failure, or the scheduler
+                        // has yet to notice it is gone. Try again shortly; a refusal that persists
+                        // reaches the caller instead of a wait for news that never comes.
+                        logger.debug("gather failed; trying again", metadata: ["peer.address": "\(worker)"])
+                        try await Task.sleep(for: .milliseconds(50 << min(attempts, 6)))
+                    } else {
+                        logger.debug("gather failed; waiting for new copies", metadata: ["peer.address": "\(worker)"])
+                        forgetLocations(of: keys, on: worker)
+                    }
                 }
             }
         }
         return payloads
+    }
+
+    /// Whether the scheduler last said `worker` (an address) is connected.
+    private func isConnected(_ worker: String) -> Bool {
+        state.withLock { $0.workers.contains(worker) }
     }
 
     /// Whether the client still believes `key` is on `worker` (false once it was told otherwise).

@@ -87,6 +87,57 @@ final class RawClient: Sendable {
     }
 }
 
+/// A worker written from the `.proto` files alone: registers on `Scheduler.WorkerStream` with the
+/// address it is given, and answers every task with a finished report of `nbytes` (it holds
+/// nothing: a `GetData` to its address fails).
+final class RawWorker: Sendable {
+    private let call: Task<Void, any Error>
+
+    init(_ address: String, id: String, serving: String, nbytes: Int64) throws {
+        let endpoint = try #require(HostAndPort(address))
+        call = Task {
+            try await withGRPCClient(
+                transport: .http2NIOPosix(
+                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            ) { grpc in
+                let (reports, finished) = AsyncStream.makeStream(of: Drover_V1_WorkerEvent.self)
+                try await Drover_V1_Scheduler.Client(wrapping: grpc).workerStream(
+                    requestProducer: { writer in
+                        try await writer.write(
+                            .with {
+                                $0.events = [
+                                    .with {
+                                        $0.register = .with {
+                                            $0.id = id; $0.address = serving; $0.threads = 1
+                                        }
+                                    }
+                                ]
+                            })
+                        for await report in reports { try await writer.write(.with { $0.events = [report] }) }
+                    },
+                    onResponse: { response in
+                        for try await batch in response.messages {
+                            for command in batch.commands {
+                                guard case .compute(let compute) = command.kind else { continue }
+                                finished.yield(
+                                    .with {
+                                        $0.finished = .with {
+                                            $0.key = compute.spec.key; $0.nbytes = nbytes; $0.durationSeconds = 0.01
+                                        }
+                                    })
+                            }
+                        }
+                        finished.finish()
+                    })
+            }
+        }
+    }
+
+    func stop() {
+        call.cancel()
+    }
+}
+
 /// The erred key updates among `updates`, by key.
 func erredKeys(_ updates: [Drover_V1_ClientUpdate]) -> [String: Drover_V1_TaskError] {
     var found: [String: Drover_V1_TaskError] = [:]
@@ -242,6 +293,20 @@ func residentBytes(of pid: Int32) -> Int64 {
         cluster.workers[0].signal(SIGSTOP)
         defer { cluster.workers[0].signal(SIGCONT) }
         #expect(try await future.result() == 42)
+        await client.close()
+    }
+
+    @Test func aHolderThatKeepsRefusingGetDataIsAnErrorNotAnEndlessWait() async throws {
+        let cluster = try await LocalTestCluster(workers: 0, schedulerArguments: ["--worker-ttl", "0"])
+        defer { cluster.stop() }
+        // A worker the scheduler believes in, at an address where nothing listens.
+        let fake = try RawWorker(cluster.address, id: "fake", serving: "127.0.0.1:1", nbytes: 4096)
+        defer { fake.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(1)
+        let future = try client.submit(Builtins.add, 1, 2)
+        let error = await #expect(throws: ClientError.self) { try await future.result() }
+        #expect(error?.message.contains("Could not fetch 1 results from the worker at 127.0.0.1:1") == true)
         await client.close()
     }
 
