@@ -34,15 +34,18 @@ public final class ProcessHarness: Sendable {
         pid = try Spawn.start(
             executable, arguments: arguments, descriptors: [(null, 0), (pipeFDs[1], 1), (log, 2)]
         )
+        self.lines = Self.lines(of: pipeFDs[0])
+    }
+
+    /// The lines written to `fd`, read on a thread of its own until end of file (then `fd` is
+    /// closed), so that neither a full pipe nor the read blocks Swift's pool.
+    public static func lines(of fd: Int32) -> AsyncStream<String> {
         let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        self.lines = lines
-        let readEnd = pipeFDs[0]
-        // A thread of its own reads stdout, so neither a full pipe nor the read blocks Swift's pool.
         Thread.detachNewThread {
             var buffer = [UInt8]()
             var chunk = [UInt8](repeating: 0, count: 4096)
             while true {
-                let count = read(readEnd, &chunk, chunk.count)
+                let count = read(fd, &chunk, chunk.count)
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
                 buffer.append(contentsOf: chunk[0..<count])
@@ -51,9 +54,10 @@ public final class ProcessHarness: Sendable {
                     buffer.removeSubrange(...newline)
                 }
             }
-            close(readEnd)
+            close(fd)
             continuation.finish()
         }
+        return lines
     }
 
     /// Waits for the first stdout line starting with `prefix` and returns the rest of it.

@@ -84,7 +84,7 @@ struct CarelessRun {
             throw error
         }
         close(pipeFDs[1])
-        let lines = Self.lines(of: pipeFDs[0])
+        let lines = ProcessHarness.lines(of: pipeFDs[0])
         let collected = await withTaskGroup(of: [String]?.self) { group in
             group.addTask {
                 var all: [String] = []
@@ -119,25 +119,4 @@ struct CarelessRun {
         for file in files { try? FileManager.default.removeItem(atPath: file) }
     }
 
-    /// The lines written to `fd`, read on a thread of its own until end of file.
-    private static func lines(of fd: Int32) -> AsyncStream<String> {
-        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-        Thread.detachNewThread {
-            var buffer: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = read(fd, &chunk, chunk.count)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                buffer.append(contentsOf: chunk[0..<count])
-                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                    continuation.yield(String(decoding: buffer[..<newline], as: UTF8.self))
-                    buffer.removeSubrange(...newline)
-                }
-            }
-            close(fd)
-            continuation.finish()
-        }
-        return lines
-    }
 }
