@@ -4,10 +4,15 @@
 //   and calls `LLVMFuzzerTestOneInput`, the target named by `DROVER_FUZZ_TARGET`.
 import DroverFuzzing
 
-#if DROVER_LIBFUZZER
-    // libFuzzer's main runs; nothing at the top level.
-#else
-    SeededRunner.main(Array(CommandLine.arguments.dropFirst()))
+// No top-level code (the file is parsed as a library in both builds, inactive `#if` branches
+// included): the seeded runner's `main` is an `@main` type that the libFuzzer build leaves out.
+#if !DROVER_LIBFUZZER
+    @main
+    enum DroverFuzzMain {
+        static func main() {
+            SeededRunner.main(Array(CommandLine.arguments.dropFirst()))
+        }
+    }
 #endif
 
 /// libFuzzer's entry point: one input to the target `DROVER_FUZZ_TARGET` names (default `decode`).
