@@ -103,7 +103,7 @@ func hasExited(_ pid: Int32) async -> Bool {
 func childProcesses(of pid: Int32) -> [Int32] {
     let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
     return threads.flatMap { thread in
-        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/children", encoding: .utf8)) ?? "")
+        (ProcessTable.text(of: "/proc/\(pid)/task/\(thread)/children") ?? "")
             .split(separator: " ").compactMap { Int32($0) }
     }
 }

@@ -15,7 +15,7 @@ enum ProcessTable {
     /// The pids of `parent`'s children.
     static func children(of parent: pid_t) -> [pid_t] {
         allProcessIDs().filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            guard let stat = text(of: "/proc/\(pid)/stat"),
                 let end = stat.lastIndex(of: ")")
             else { return false }
             // After "pid (comm) ": state, then the parent's pid.
@@ -43,7 +43,7 @@ enum ProcessTable {
     static func listeningSocketInodes() -> Set<UInt64> {
         var inodes: Set<UInt64> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = text(of: table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
                 let fields = line.split(separator: " ")
@@ -51,6 +51,24 @@ enum ProcessTable {
             }
         }
         return inodes
+    }
+
+    /// The whole text of a `/proc` file. (`String(contentsOfFile:)` stops after the first page of
+    /// a file whose size the kernel reports as 0: `/proc/net/tcp` lost its later sockets.)
+    static func text(of path: String) -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(descriptor, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func allProcessIDs() -> [pid_t] {
