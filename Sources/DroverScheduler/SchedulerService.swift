@@ -22,8 +22,10 @@ public actor SchedulerService {
     private let exitReportGrace: Duration
     /// The origin of the state machine's clock (``SchedulerState/now``).
     private let started = ContinuousClock.now
-    /// Worker connections the scheduler ended, and why (read once by the connection's writer).
-    private var removedStreams: [ObjectIdentifier: String] = [:]
+    /// Worker connections the scheduler ended, and why (read once by the connection's writer). The
+    /// entry holds the queue, so that its identifier cannot pass to a new one meanwhile.
+    private var removedStreams: [ObjectIdentifier: (outbox: BatchingQueue<Drover_V1_WorkerCommand>, reason: String)] =
+        [:]
 
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
@@ -50,7 +52,9 @@ public actor SchedulerService {
             throw RPCError(code: .invalidArgument, message: "Refused the worker's registration: \(problem).")
         }
         let id = WorkerID(registration.id)
-        if let previous = workerOutboxes[id] { removedStreams[ObjectIdentifier(previous)] = "it registered again" }
+        if let previous = workerOutboxes[id] {
+            removedStreams[ObjectIdentifier(previous)] = (previous, "it registered again")
+        }
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = outbox
         workerFunctions[id] = Set(registration.functions)
@@ -139,7 +143,7 @@ public actor SchedulerService {
 
     /// Why the scheduler ended this worker connection, if it did; asked once, by the connection.
     func removalReason(of outbox: BatchingQueue<Drover_V1_WorkerCommand>) -> String? {
-        removedStreams.removeValue(forKey: ObjectIdentifier(outbox))
+        removedStreams.removeValue(forKey: ObjectIdentifier(outbox))?.reason
     }
 
     /// A stream broke with an error: logged where an operator may need it.
@@ -428,7 +432,7 @@ public actor SchedulerService {
                     logger.warning("worker removed", metadata: ["worker.id": "\(worker)", "cause": "\(reason)"])
                     history.workerLeft(worker, cause: reason, at: Self.wallClock())
                     if let outbox = workerOutboxes.removeValue(forKey: worker) {
-                        removedStreams[ObjectIdentifier(outbox)] = reason
+                        removedStreams[ObjectIdentifier(outbox)] = (outbox, reason)
                         outbox.finish()
                     }
                     workerFunctions[worker] = nil
