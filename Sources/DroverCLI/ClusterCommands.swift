@@ -64,13 +64,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         let address = Mutex("")
         let server = GRPCServer(
             transport: activated.map {
-                .http2NIOPosix(
-                    listeningSocketDescriptor: Int($0), transportSecurity: .plaintext,
-                    config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
-            }
-                ?? .http2NIOPosix(
-                    address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
-                    config: TransportLimits.server(maxMessageBytes: maxMessageBytes)),
+                Transports.makeServer(listeningSocket: Int($0), maxMessageBytes: maxMessageBytes)
+            } ?? Transports.makeServer(host: host, port: port, maxMessageBytes: maxMessageBytes),
             services: [
                 SchedulerRPCService(
                     service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })

@@ -140,8 +140,7 @@ struct NannyBench: AsyncParsableCommand {
     static func nannyWorkers(_ address: String) async throws -> [Drover_V1_NannyWorker] {
         guard let endpoint = HostAndPort(address) else { throw ValidationError("bad nanny address \(address)") }
         return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .ipv4(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            transport: try Transports.makeClient(to: endpoint)
         ) { client in
             try await Drover_V1_Nanny.Client(wrapping: client).status(.init()).workers
         }

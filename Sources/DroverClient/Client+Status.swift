@@ -69,9 +69,7 @@ extension ClusterStatus {
         options.timeout = timeout
         do {
             let response = try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                    config: TransportLimits.client)
+                transport: try Transports.makeClient(to: endpoint)
             ) { grpc in
                 try await Drover_V1_Scheduler.Client(wrapping: grpc).identity(
                     Drover_V1_IdentityRequest(), options: options)

@@ -99,9 +99,7 @@ public final class Client: Sendable {
         self.scheduler = scheduler
         self.logger = logger
         let grpc = GRPCClient(
-            transport: try .http2NIOPosix(
-                target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext,
-                config: TransportLimits.client)
+            transport: try Transports.makeClient(to: scheduler)
         )
         self.schedulerClient = grpc
         let box = WeakClient()

@@ -119,15 +119,11 @@ public actor Nanny {
         }
         removeStaleCgroups()
         let server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4(host: options.host, port: options.nannyPort), transportSecurity: .plaintext,
-                config: TransportLimits.server()),
+            transport: Transports.makeServer(host: options.host, port: options.nannyPort),
             services: [NannyRPCService(nanny: self)]
         )
         try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: options.scheduler.host, port: options.scheduler.port), transportSecurity: .plaintext,
-                config: TransportLimits.client)
+            transport: try Transports.makeClient(to: options.scheduler)
         ) { client in
             let scheduler = Drover_V1_Scheduler.Client(wrapping: client)
             try await withThrowingDiscardingTaskGroup { group in

@@ -35,9 +35,7 @@ extension SchedulerService {
             options.timeout = .seconds(5)
             do {
                 let killed = try await withGRPCClient(
-                    transport: .http2NIOPosix(
-                        target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                        config: TransportLimits.client)
+                    transport: try Transports.makeClient(to: endpoint)
                 ) { client in
                     try await Drover_V1_Nanny.Client(wrapping: client).killWorker(
                         .with {

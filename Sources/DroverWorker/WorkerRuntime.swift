@@ -123,10 +123,8 @@ public actor WorkerRuntime {
     /// - Throws: When the server cannot listen.
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         let server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext,
-                config: TransportLimits.server(maxMessageBytes: TransportLimits.maxWorkerMessageBytes)
-            ),
+            transport: Transports.makeServer(
+                host: options.host, port: options.port, maxMessageBytes: TransportLimits.maxWorkerMessageBytes),
             services: [WorkerRPCService(runtime: self)]
         )
         defer {
@@ -208,10 +206,7 @@ public actor WorkerRuntime {
         while !Task.isCancelled {
             do {
                 try await withGRPCClient(
-                    transport: .http2NIOPosix(
-                        target: .dns(host: options.scheduler.host, port: options.scheduler.port),
-                        transportSecurity: .plaintext, config: TransportLimits.client
-                    )
+                    transport: try Transports.makeClient(to: options.scheduler)
                 ) { client in
                     try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
                 }

@@ -54,8 +54,7 @@ final class NannyCluster: Sendable {
     func status(_ nanny: Int = 0) async throws -> Drover_V1_NannyStatus {
         let endpoint = try #require(HostAndPort(nannyAddresses[nanny]))
         return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .ipv4(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            transport: try Transports.makeClient(to: endpoint)
         ) { client in
             var options = CallOptions.defaults
             options.timeout = .seconds(5)

@@ -28,8 +28,7 @@ final class RawClient: Sendable {
         call = Task {
             defer { received.finish() }
             try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+                transport: try Transports.makeClient(to: endpoint)
             ) { grpc in
                 var options = CallOptions.defaults
                 options.maxRequestMessageBytes = 1 << 30
@@ -109,8 +108,7 @@ func residentBytes(of pid: Int32) -> Int64 {
     ) async throws -> Result {
         let endpoint = try #require(HostAndPort(address))
         return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            transport: try Transports.makeClient(to: endpoint)
         ) { grpc in try await body(Drover_V1_Scheduler.Client(wrapping: grpc)) }
     }
 

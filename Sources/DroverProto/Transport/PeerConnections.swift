@@ -32,9 +32,7 @@ public final class PeerConnections: Sendable {
         return try connections.withLock { connections in
             if let existing = connections[endpoint] { return existing.client }
             let client = GRPCClient(
-                transport: try .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                    config: TransportLimits.client)
+                transport: try Transports.makeClient(to: endpoint)
             )
             let runner = Task { _ = try? await client.runConnections() }
             connections[endpoint] = Connection(client: client, runner: runner)

@@ -1,0 +1,108 @@
+public import GRPCCore
+public import GRPCNIOTransportHTTP2
+
+/// The one place Drover makes gRPC transports: every server and client gets the limits in
+/// ``TransportLimits`` and, when ``Security/isEncrypted``, mutual TLS with the process's
+/// certificate.
+///
+/// Servers ask for a client certificate signed by the CA (without checking the client's host
+/// name); clients check the server's certificate against the CA and the host they dialled.
+public enum Transports {
+    /// A server transport listening on `host:port`.
+    ///
+    /// - Parameters:
+    ///   - host: The IPv4 address to listen on.
+    ///   - port: The port (0: any free port).
+    ///   - maxMessageBytes: The largest message the services accept (see ``TransportLimits``).
+    ///   - security: TLS settings, or plaintext.
+    public static func makeServer(
+        host: String, port: Int, maxMessageBytes: Int = TransportLimits.maxMessageBytes,
+        security: Security = .insecurePlaintext
+    ) -> HTTP2ServerTransport.Posix {
+        .http2NIOPosix(
+            address: .ipv4(host: host, port: port), transportSecurity: serverSecurity(security),
+            config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
+    }
+
+    /// A server transport on a socket that is already listening (systemd socket activation).
+    ///
+    /// - Parameters:
+    ///   - descriptor: The listening socket.
+    ///   - maxMessageBytes: The largest message the services accept (see ``TransportLimits``).
+    ///   - security: TLS settings, or plaintext.
+    public static func makeServer(
+        listeningSocket descriptor: Int, maxMessageBytes: Int = TransportLimits.maxMessageBytes,
+        security: Security = .insecurePlaintext
+    ) -> HTTP2ServerTransport.Posix {
+        .http2NIOPosix(
+            listeningSocketDescriptor: descriptor, transportSecurity: serverSecurity(security),
+            config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
+    }
+
+    /// A client transport to `endpoint`.
+    ///
+    /// - Throws: When the transport cannot be made (for TLS: a certificate or key that does not load).
+    public static func makeClient(
+        to endpoint: HostAndPort, security: Security = .insecurePlaintext
+    ) throws -> HTTP2ClientTransport.Posix {
+        try .http2NIOPosix(
+            target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: clientSecurity(security),
+            config: TransportLimits.client)
+    }
+
+    /// A client transport to an address `host:port`, `tcp://host:port` or `tls://host:port`.
+    ///
+    /// - Parameters:
+    ///   - address: The server's address.
+    ///   - role: What the server is, for messages ("scheduler", "worker", "nanny").
+    ///   - security: TLS settings, or plaintext.
+    /// - Throws: ``SecurityError`` for an address that is not `host:port`, or a `tls://` address
+    ///   without certificates; otherwise as ``makeClient(to:security:)``.
+    public static func makeClient(
+        address: String, role: String, security: Security = .insecurePlaintext
+    ) throws -> HTTP2ClientTransport.Posix {
+        try makeClient(to: endpoint(address, role: role, security: security), security: security)
+    }
+
+    /// Parses `address` and checks it agrees with `security`.
+    ///
+    /// - Throws: ``SecurityError`` for an address that is not `host:port`, or a `tls://` address
+    ///   without certificates.
+    public static func endpoint(_ address: String, role: String, security: Security) throws(SecurityError)
+        -> HostAndPort
+    {
+        guard let endpoint = HostAndPort(address) else {
+            throw SecurityError("'\(address)' is not a \(role) address of the form host:port.")
+        }
+        if address.hasPrefix("tls://") && !security.isEncrypted {
+            throw SecurityError(
+                "The \(role) address \(address) asks for TLS, but no certificates are given: pass --tls-ca-file, "
+                    + "--tls-cert and --tls-key.")
+        }
+        return endpoint
+    }
+
+    // MARK: - TLS settings
+
+    static func serverSecurity(_ security: Security) -> HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let files = security.tlsFiles else { return .plaintext }
+        return .mTLS(
+            certificateChain: [.file(path: files.certificate, format: .pem)],
+            privateKey: .file(path: files.key, format: .pem)
+        ) { tls in
+            tls.trustRoots = .certificates([.file(path: files.ca, format: .pem)])
+            tls.clientCertificateVerification = .noHostnameVerification
+        }
+    }
+
+    static func clientSecurity(_ security: Security) -> HTTP2ClientTransport.Posix.TransportSecurity {
+        guard let files = security.tlsFiles else { return .plaintext }
+        return .mTLS(
+            certificateChain: [.file(path: files.certificate, format: .pem)],
+            privateKey: .file(path: files.key, format: .pem)
+        ) { tls in
+            tls.trustRoots = .certificates([.file(path: files.ca, format: .pem)])
+            tls.serverCertificateVerification = .fullVerification
+        }
+    }
+}
