@@ -45,6 +45,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "The largest message accepted, in bytes; larger ones are refused with resourceExhausted.")
     var maxMessageBytes = TransportLimits.maxMessageBytes
 
+    @OptionGroup(title: "TLS") var tls: TLSOptions
+
     /// How long RPCs in flight get to finish after SIGTERM before the server stops; workers' and
     /// clients' streams never end on their own, and reconnect to the next scheduler.
     static let shutdownGrace = Duration.seconds(1)
@@ -53,6 +55,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         DroverLogging.bootstrap(component: .scheduler)
         let logger = makeLogger("drover.scheduler", level: logLevel)
         let activated = try ServiceManager.listeningSocket()
+        let security = try tls.security()
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive.") }
         guard workerTTL >= 0, workerTTL.isFinite else {
             throw ValidationError(
@@ -60,12 +63,12 @@ struct SchedulerCommand: AsyncParsableCommand {
         }
         var configuration = SchedulerState.Configuration()
         configuration.workerTTL = workerTTL > 0 ? .milliseconds(Int64(workerTTL * 1000)) : nil
-        let service = SchedulerService(configuration: configuration, logger: logger)
+        let service = SchedulerService(configuration: configuration, security: security, logger: logger)
         let address = Mutex("")
         let server = GRPCServer(
             transport: activated.map {
-                Transports.makeServer(listeningSocket: Int($0), maxMessageBytes: maxMessageBytes)
-            } ?? Transports.makeServer(host: host, port: port, maxMessageBytes: maxMessageBytes),
+                Transports.makeServer(listeningSocket: Int($0), maxMessageBytes: maxMessageBytes, security: security)
+            } ?? Transports.makeServer(host: host, port: port, maxMessageBytes: maxMessageBytes, security: security),
             services: [
                 SchedulerRPCService(
                     service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })
@@ -113,7 +116,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             }
             announce(text)
             logger.info(
-                "scheduler listening", metadata: ["address": "\(text)", "socket.activated": "\(activated != nil)"])
+                "scheduler listening",
+                metadata: [
+                    "address": "\(text)", "socket.activated": "\(activated != nil)", "tls": "\(security.isEncrypted)",
+                ])
             ServiceManager.notify(.ready, logger: logger)
             group.addTask {
                 await StatusReporter(logger: logger) { await service.summary() }.run()
@@ -210,6 +216,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
+    @OptionGroup(title: "TLS") var tls: TLSOptions
+
     func validate() throws {
         for (option, fraction) in [
             ("--memory-target-fraction", memoryTargetFraction), ("--memory-spill-fraction", memorySpillFraction),
@@ -221,8 +229,12 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         DroverLogging.bootstrap(component: nanny.isEmpty && !noNanny ? .nanny : .worker)
-        guard let endpoint = HostAndPort(scheduler) else {
-            throw ValidationError("'\(scheduler)' is not a scheduler address of the form host:port.")
+        let security = try tls.security()
+        let endpoint: HostAndPort
+        do {
+            endpoint = try Transports.endpoint(scheduler, role: "scheduler", security: security)
+        } catch {
+            throw ValidationError(error.message)
         }
         // As `dask worker`: a nanny unless told otherwise; the nanny starts its workers with --nanny.
         if nanny.isEmpty && !noNanny {
@@ -230,7 +242,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await NannyOptions.runNanny(
                 scheduler: endpoint, workers: nworkers, threads: nthreads, memoryLimit: memoryLimit ?? "auto",
                 host: host, workerPort: port, nannyPort: 0, localDirectory: localDirectory, name: name,
-                drainTimeout: 10, logLevel: logLevel)
+                drainTimeout: 10, logLevel: logLevel, security: security)
             return
         }
         var (name, port) = (self.name, self.port)
@@ -247,7 +259,8 @@ struct WorkerCommand: AsyncParsableCommand {
             options: .init(
                 scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit,
                 memoryTargetFraction: memoryTargetFraction, memorySpillFraction: memorySpillFraction,
-                memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny),
+                memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny,
+                security: security),
             registry: DroverCommand.registry,
             logger: logger
         )

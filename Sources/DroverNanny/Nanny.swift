@@ -39,14 +39,18 @@ public actor Nanny {
         public var drainTimeout: Duration
         /// Keep one worker process started ahead of need, so a replacement costs no process start.
         public var standby: Bool
+        /// TLS for the nanny's server and its scheduler connection; its workers get the worker
+        /// certificate beside the nanny's (``Security/forRole(_:)``), or the nanny's own.
+        public var security: Security
 
         public init(
             scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: Int64?, host: String = "127.0.0.1",
             workerPort: Int = 0, nannyPort: Int = 0, localDirectory: String? = nil, name: String,
             executable: String, logLevel: String = "info", drainTimeout: Duration = .seconds(10),
-            standby: Bool = true
+            standby: Bool = true, security: Security = .insecurePlaintext
         ) {
             self.standby = standby
+            self.security = security
             self.scheduler = scheduler
             self.workers = workers
             self.threads = threads
@@ -119,11 +123,11 @@ public actor Nanny {
         }
         removeStaleCgroups()
         let server = GRPCServer(
-            transport: Transports.makeServer(host: options.host, port: options.nannyPort),
+            transport: Transports.makeServer(host: options.host, port: options.nannyPort, security: options.security),
             services: [NannyRPCService(nanny: self)]
         )
         try await withGRPCClient(
-            transport: try Transports.makeClient(to: options.scheduler)
+            transport: try Transports.makeClient(to: options.scheduler, security: options.security)
         ) { client in
             let scheduler = Drover_V1_Scheduler.Client(wrapping: client)
             try await withThrowingDiscardingTaskGroup { group in
@@ -343,6 +347,7 @@ public actor Nanny {
         ]
         if let limit = options.memoryLimit { arguments += ["--memory-limit", String(limit)] }
         if let directory = options.localDirectory { arguments += ["--local-directory", directory] }
+        arguments += options.security.forRole(.worker).arguments
         do {
             let process = try ListeningProcess.launch(
                 options.executable, arguments: arguments + extra, environment: environment, withInput: withInput)

@@ -30,12 +30,13 @@ extension SchedulerService {
             return
         }
         let logger = self.logger
+        let security = self.security
         Task {
             var options = CallOptions.defaults
             options.timeout = .seconds(5)
             do {
                 let killed = try await withGRPCClient(
-                    transport: try Transports.makeClient(to: endpoint)
+                    transport: try Transports.makeClient(to: endpoint, security: security)
                 ) { client in
                     try await Drover_V1_Nanny.Client(wrapping: client).killWorker(
                         .with {

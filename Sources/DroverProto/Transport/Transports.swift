@@ -1,5 +1,6 @@
-public import GRPCCore
+import GRPCCore
 public import GRPCNIOTransportHTTP2
+import Glibc
 
 /// The one place Drover makes gRPC transports: every server and client gets the limits in
 /// ``TransportLimits`` and, when ``Security/isEncrypted``, mutual TLS with the process's
@@ -46,8 +47,17 @@ public enum Transports {
         to endpoint: HostAndPort, security: Security = .insecurePlaintext
     ) throws -> HTTP2ClientTransport.Posix {
         try .http2NIOPosix(
-            target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: clientSecurity(security),
-            config: TransportLimits.client)
+            target: target(endpoint), transportSecurity: clientSecurity(security), config: TransportLimits.client)
+    }
+
+    /// An IP address as an IP target (TLS then checks the certificate's IP names against the
+    /// address: an IP cannot be sent as SNI), a name as a DNS target.
+    static func target(_ endpoint: HostAndPort) -> any ResolvableTarget {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, endpoint.host, &v4) == 1 { return .ipv4(address: endpoint.host, port: endpoint.port) }
+        if inet_pton(AF_INET6, endpoint.host, &v6) == 1 { return .ipv6(address: endpoint.host, port: endpoint.port) }
+        return .dns(host: endpoint.host, port: endpoint.port)
     }
 
     /// A client transport to an address `host:port`, `tcp://host:port` or `tls://host:port`.
