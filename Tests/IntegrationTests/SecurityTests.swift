@@ -85,6 +85,34 @@ import Testing
         #expect(error.message.contains("The scheduler at \(cluster.address) does not use TLS"))
     }
 
+    @Test func aLocalClusterUsesTLSUnlessToldToGiveItUp() async throws {
+        let cluster = try await LocalCluster(
+            workers: 1, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks)
+        let certificates = try #require(cluster.security.certificateDirectory)
+        #expect(cluster.security.isEncrypted)
+        #expect(try FileManager.default.attributesOfItem(atPath: certificates.path)[.posixPermissions] as? Int == 0o700)
+        let keyMode = try FileManager.default.attributesOfItem(atPath: certificates.keyFile(for: .client))
+        #expect(keyMode[.posixPermissions] as? Int == 0o600)
+        let plaintext = try await Client.connect(cluster.address, setAsDefault: false)
+        let error = try await #require(throws: ClientError.self) { try await plaintext.waitForWorkers(1) }
+        #expect(error.message.contains("requires TLS"))
+        await plaintext.close()
+        let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
+        #expect(try await client.submit(Builtins.add, 1, 2).result() == 3)
+        await client.close()
+        cluster.close()
+        #expect(!FileManager.default.fileExists(atPath: certificates.path), "the throwaway CA is removed")
+
+        let open = try await LocalCluster(
+            workers: 1, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks,
+            insecurePlaintext: true)
+        defer { open.close() }
+        #expect(!open.security.isEncrypted)
+        let anyone = try await Client.connect(open.address, setAsDefault: false)
+        #expect(try await anyone.submit(Builtins.add, 1, 2).result() == 3)
+        await anyone.close()
+    }
+
     @Test func halfTheFlagsOrAMissingFileAreRefusedBeforeAnythingStarts() async throws {
         let security = try Security.temporary()
         let directory = try #require(security.certificateDirectory)
