@@ -72,7 +72,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             services: [
                 SchedulerRPCService(
                     service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })
-            ]
+            ],
+            interceptors: Transports.interceptors(security: security, logger: logger)
         )
         let (stopRequests, requestStop) = AsyncStream<Void>.makeStream()
         let signals = ShutdownSignals {

@@ -124,7 +124,8 @@ public actor Nanny {
         removeStaleCgroups()
         let server = GRPCServer(
             transport: Transports.makeServer(host: options.host, port: options.nannyPort, security: options.security),
-            services: [NannyRPCService(nanny: self)]
+            services: [NannyRPCService(nanny: self)],
+            interceptors: Transports.interceptors(security: options.security, logger: logger)
         )
         try await withGRPCClient(
             transport: try Transports.makeClient(to: options.scheduler, security: options.security)

@@ -131,7 +131,8 @@ public actor WorkerRuntime {
             transport: Transports.makeServer(
                 host: options.host, port: options.port, maxMessageBytes: TransportLimits.maxWorkerMessageBytes,
                 security: options.security),
-            services: [WorkerRPCService(runtime: self)]
+            services: [WorkerRPCService(runtime: self)],
+            interceptors: Transports.interceptors(security: options.security, logger: logger)
         )
         defer {
             store.removeAll()

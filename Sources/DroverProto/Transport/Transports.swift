@@ -1,6 +1,7 @@
-import GRPCCore
+public import GRPCCore
 public import GRPCNIOTransportHTTP2
 import Glibc
+public import Logging
 
 /// The one place Drover makes gRPC transports: every server and client gets the limits in
 /// ``TransportLimits`` and, when ``Security/isEncrypted``, mutual TLS with the process's
@@ -90,6 +91,12 @@ public enum Transports {
                     + "--tls-cert and --tls-key.")
         }
         return endpoint
+    }
+
+    /// The interceptors a server with `security` installs: with TLS, ``RoleInterceptor`` checks
+    /// every call against ``AccessPolicy``; without, there is no certificate to check.
+    public static func interceptors(security: Security, logger: Logger) -> [any ServerInterceptor] {
+        security.isEncrypted ? [RoleInterceptor(logger: logger)] : []
     }
 
     // MARK: - TLS settings
