@@ -111,7 +111,10 @@ public actor WorkerRuntime {
             limit: options.memoryLimit, targetFraction: options.memoryTargetFraction,
             spillFraction: options.memorySpillFraction, pauseFraction: options.memoryPauseFraction)
         self.state = WorkerState(threads: options.threads, address: "")
-        let parent = options.localDirectory ?? FileManager.default.temporaryDirectory.path
+        // Under systemd, the unit's RuntimeDirectory= (private to the service) when no directory is given.
+        let runtimeDirectory = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first
+        let parent =
+            options.localDirectory ?? runtimeDirectory.map(String.init) ?? FileManager.default.temporaryDirectory.path
         self.store = DataStore(
             directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier))
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
