@@ -36,6 +36,12 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Flag(help: "Serve no dashboard.")
     var noDashboard = false
 
+    @Option(help: "A bearer token the dashboard's /api and /metrics require (Authorization: Bearer …, or ?token=).")
+    var dashboardToken: String?
+
+    @Option(help: "A file holding the dashboard's bearer token (instead of --dashboard-token).")
+    var dashboardTokenFile: String?
+
     @Option(
         help: ArgumentHelp(
             "Remove a worker not heard from for this many seconds (0: never).",
@@ -97,8 +103,12 @@ struct SchedulerCommand: AsyncParsableCommand {
             address.withLock { $0 = text }
             if !noDashboard {
                 // Launchers read stdout up to LISTENING: the dashboard's line comes first.
+                // With TLS the dashboard serves HTTPS with the scheduler's certificate.
+                let token = try dashboardBearer()
                 let dashboard = Dashboard(
-                    service: service, host: dashboardHost ?? host, port: dashboardPort, logger: logger)
+                    service: service, host: dashboardHost ?? host, port: dashboardPort, token: token,
+                    certificateFile: security.certificateFile, keyFile: security.keyFile, logger: logger)
+                let scheme = dashboard.isHTTPS ? "https" : "http"
                 let (bound, listening) = AsyncStream<String>.makeStream()
                 group.addTask {
                     do {
@@ -110,8 +120,12 @@ struct SchedulerCommand: AsyncParsableCommand {
                     return .dashboard
                 }
                 for await address in bound {
-                    FileHandle.standardOutput.write(Data("DASHBOARD http://\(address)/status\n".utf8))
-                    logger.info("dashboard listening", metadata: ["url": "http://\(address)/status"])
+                    FileHandle.standardOutput.write(Data("DASHBOARD \(scheme)://\(address)/status\n".utf8))
+                    logger.info(
+                        "dashboard listening",
+                        metadata: [
+                            "url": "\(scheme)://\(address)/status", "token": "\(token != nil)",
+                        ])
                     break
                 }
             }
@@ -153,6 +167,16 @@ struct SchedulerCommand: AsyncParsableCommand {
     }
 
     private enum Finished { case server, reporter, stopRequested, graceOver, dashboard }
+
+    /// The dashboard's token from --dashboard-token or --dashboard-token-file (its first line).
+    private func dashboardBearer() throws -> String? {
+        if let dashboardToken { return dashboardToken.isEmpty ? nil : dashboardToken }
+        guard let dashboardTokenFile else { return nil }
+        guard let text = try? String(contentsOfFile: dashboardTokenFile, encoding: .utf8),
+            let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
+        else { throw ValidationError("--dashboard-token-file \(dashboardTokenFile): no token in that file.") }
+        return String(line)
+    }
 
     /// The address the scheduler gives out: --host and the bound port, or for a socket that
     /// systemd passed, its IPv4 address (--host when it listens on every address, or on IPv6).
