@@ -12,7 +12,9 @@ struct ClusterBench: AsyncParsableCommand {
         abstract: "Throughput, latency, transfer, startup and scheduler memory of a local cluster.",
         discussion: """
             Benchmarks: map_gather, submit_result, tree_reduce, transfer, startup, scheduler_rss.
-            Workloads a-d run on 2 workers x 1 thread; startup starts 4 workers.
+            Workloads a-d run on 2 workers x 1 thread; startup starts 4 workers. The clusters are \
+            plaintext, as before TLS became Client.local's default; --tls runs a-d on a TLS cluster \
+            too and prints the two side by side.
             """
     )
 
@@ -40,6 +42,9 @@ struct ClusterBench: AsyncParsableCommand {
     @Flag(help: "Also run the same workloads on Dask (needs $DROVER_DASK_PYTHON or .venv-bench; see scripts/bench).")
     var compareDask = false
 
+    @Flag(help: "Also run workloads a-d on a cluster with mutual TLS, beside plaintext, with the ratio.")
+    var tls = false
+
     /// One figure: ours, and the JSON line fields of Dask's that match it.
     struct Figure {
         var bench: String
@@ -65,14 +70,10 @@ struct ClusterBench: AsyncParsableCommand {
             ).map(String.init))
         print("\(ProcessInfo.processInfo.activeProcessorCount) cores; median of \(repeats) runs where repeated")
         var figures: [Figure] = []
+        var tlsFigures: [Figure] = []
         if !selected.isDisjoint(with: ["map_gather", "submit_result", "tree_reduce", "transfer"]) {
-            let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1)
-            if selected.contains("map_gather") { figures += try await mapGather(client) }
-            if selected.contains("submit_result") { figures += try await submitResult(client) }
-            if selected.contains("tree_reduce") { figures += try await treeReduce(client) }
-            if selected.contains("transfer") { figures += try await transfer(client) }
-            await client.close()
-            cluster.close()
+            figures += try await workloads(selected, insecurePlaintext: true)
+            if tls { tlsFigures = try await workloads(selected, insecurePlaintext: false) }
         }
         if selected.contains("startup") { figures += try await startup() }
         if selected.contains("scheduler_rss") { figures += try await schedulerMemory() }
@@ -106,6 +107,34 @@ struct ClusterBench: AsyncParsableCommand {
         var headers = ["workload", "drover", "target"]
         if compareDask { headers += ["dask", "drover vs dask"] }
         print(Table(headers: headers, rows: rows).render())
+        if tls { print("\n" + Self.compare(plaintext: figures, tls: tlsFigures)) }
+    }
+
+    /// Workloads a-d on a local cluster of 2 workers x 1 thread, plaintext or mutual TLS.
+    func workloads(_ selected: Set<String>, insecurePlaintext: Bool) async throws -> [Figure] {
+        var figures: [Figure] = []
+        let (client, cluster) = try await Client.local(
+            workers: 2, threadsPerWorker: 1, insecurePlaintext: insecurePlaintext)
+        if selected.contains("map_gather") { figures += try await mapGather(client) }
+        if selected.contains("submit_result") { figures += try await submitResult(client) }
+        if selected.contains("tree_reduce") { figures += try await treeReduce(client) }
+        if selected.contains("transfer") { figures += try await transfer(client) }
+        await client.close()
+        cluster.close()
+        return figures
+    }
+
+    /// The TLS figures beside the plaintext ones: the cost of TLS as plaintext's advantage
+    /// (above 1.00x: TLS is slower).
+    static func compare(plaintext: [Figure], tls: [Figure]) -> String {
+        let rows = zip(plaintext, tls).map { plain, secure in
+            let cost = plain.higherIsBetter ? plain.value / secure.value : secure.value / plain.value
+            return [
+                plain.label, format(plain.value) + " " + plain.unit, format(secure.value) + " " + secure.unit,
+                String(format: "%.2fx", cost),
+            ]
+        }
+        return Table(headers: ["workload", "plaintext", "mutual TLS", "TLS cost"], rows: rows).render()
     }
 
     // MARK: - Workloads
@@ -235,7 +264,7 @@ struct ClusterBench: AsyncParsableCommand {
         var times: [Duration] = []
         for _ in 0..<repeats {
             let start = ContinuousClock.now
-            let (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 1)
+            let (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 1, insecurePlaintext: true)
             times.append(ContinuousClock.now - start)
             await client.close()
             cluster.close()
@@ -250,7 +279,7 @@ struct ClusterBench: AsyncParsableCommand {
 
     /// (f) The scheduler's resident memory per finished task that a future holds.
     func schedulerMemory() async throws -> [Figure] {
-        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1)
+        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
         defer { cluster.close() }
         _ = try await client.gather(try client.map(Builtins.noop, Array(0..<1000), pure: false))
         try await Self.waitUntilReleased(client)

@@ -36,6 +36,12 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Flag(help: "Serve no dashboard.")
     var noDashboard = false
 
+    @Option(help: "A bearer token the dashboard's /api and /metrics require (Authorization: Bearer …, or ?token=).")
+    var dashboardToken: String?
+
+    @Option(help: "A file holding the dashboard's bearer token (instead of --dashboard-token).")
+    var dashboardTokenFile: String?
+
     @Option(
         help: ArgumentHelp(
             "Remove a worker not heard from for this many seconds (0: never).",
@@ -45,6 +51,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "The largest message accepted, in bytes; larger ones are refused with resourceExhausted.")
     var maxMessageBytes = TransportLimits.maxMessageBytes
 
+    @OptionGroup(title: "TLS") var tls: TLSOptions
+
     /// How long RPCs in flight get to finish after SIGTERM before the server stops; workers' and
     /// clients' streams never end on their own, and reconnect to the next scheduler.
     static let shutdownGrace = Duration.seconds(1)
@@ -53,6 +61,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         DroverLogging.bootstrap(component: .scheduler)
         let logger = makeLogger("drover.scheduler", level: logLevel)
         let activated = try ServiceManager.listeningSocket()
+        let security = try tls.security()
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive.") }
         guard workerTTL >= 0, workerTTL.isFinite else {
             throw ValidationError(
@@ -60,21 +69,17 @@ struct SchedulerCommand: AsyncParsableCommand {
         }
         var configuration = SchedulerState.Configuration()
         configuration.workerTTL = workerTTL > 0 ? .milliseconds(Int64(workerTTL * 1000)) : nil
-        let service = SchedulerService(configuration: configuration, logger: logger)
+        let service = SchedulerService(configuration: configuration, security: security, logger: logger)
         let address = Mutex("")
         let server = GRPCServer(
             transport: activated.map {
-                .http2NIOPosix(
-                    listeningSocketDescriptor: Int($0), transportSecurity: .plaintext,
-                    config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
-            }
-                ?? .http2NIOPosix(
-                    address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
-                    config: TransportLimits.server(maxMessageBytes: maxMessageBytes)),
+                Transports.makeServer(listeningSocket: Int($0), maxMessageBytes: maxMessageBytes, security: security)
+            } ?? Transports.makeServer(host: host, port: port, maxMessageBytes: maxMessageBytes, security: security),
             services: [
                 SchedulerRPCService(
                     service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })
-            ]
+            ],
+            interceptors: Transports.interceptors(security: security, logger: logger)
         )
         let (stopRequests, requestStop) = AsyncStream<Void>.makeStream()
         let signals = ShutdownSignals {
@@ -98,8 +103,12 @@ struct SchedulerCommand: AsyncParsableCommand {
             address.withLock { $0 = text }
             if !noDashboard {
                 // Launchers read stdout up to LISTENING: the dashboard's line comes first.
+                // With TLS the dashboard serves HTTPS with the scheduler's certificate.
+                let token = try dashboardBearer()
                 let dashboard = Dashboard(
-                    service: service, host: dashboardHost ?? host, port: dashboardPort, logger: logger)
+                    service: service, host: dashboardHost ?? host, port: dashboardPort, token: token,
+                    certificateFile: security.certificateFile, keyFile: security.keyFile, logger: logger)
+                let scheme = dashboard.isHTTPS ? "https" : "http"
                 let (bound, listening) = AsyncStream<String>.makeStream()
                 group.addTask {
                     do {
@@ -111,14 +120,21 @@ struct SchedulerCommand: AsyncParsableCommand {
                     return .dashboard
                 }
                 for await address in bound {
-                    FileHandle.standardOutput.write(Data("DASHBOARD http://\(address)/status\n".utf8))
-                    logger.info("dashboard listening", metadata: ["url": "http://\(address)/status"])
+                    FileHandle.standardOutput.write(Data("DASHBOARD \(scheme)://\(address)/status\n".utf8))
+                    logger.info(
+                        "dashboard listening",
+                        metadata: [
+                            "url": "\(scheme)://\(address)/status", "token": "\(token != nil)",
+                        ])
                     break
                 }
             }
             announce(text)
             logger.info(
-                "scheduler listening", metadata: ["address": "\(text)", "socket.activated": "\(activated != nil)"])
+                "scheduler listening",
+                metadata: [
+                    "address": "\(text)", "socket.activated": "\(activated != nil)", "tls": "\(security.isEncrypted)",
+                ])
             ServiceManager.notify(.ready, logger: logger)
             group.addTask {
                 await StatusReporter(logger: logger) { await service.summary() }.run()
@@ -151,6 +167,16 @@ struct SchedulerCommand: AsyncParsableCommand {
     }
 
     private enum Finished { case server, reporter, stopRequested, graceOver, dashboard }
+
+    /// The dashboard's token from --dashboard-token or --dashboard-token-file (its first line).
+    private func dashboardBearer() throws -> String? {
+        if let dashboardToken { return dashboardToken.isEmpty ? nil : dashboardToken }
+        guard let dashboardTokenFile else { return nil }
+        guard let text = try? String(contentsOfFile: dashboardTokenFile, encoding: .utf8),
+            let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
+        else { throw ValidationError("--dashboard-token-file \(dashboardTokenFile): no token in that file.") }
+        return String(line)
+    }
 
     /// The address the scheduler gives out: --host and the bound port, or for a socket that
     /// systemd passed, its IPv4 address (--host when it listens on every address, or on IPv6).
@@ -215,6 +241,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
+    @OptionGroup(title: "TLS") var tls: TLSOptions
+
     func validate() throws {
         for (option, fraction) in [
             ("--memory-target-fraction", memoryTargetFraction), ("--memory-spill-fraction", memorySpillFraction),
@@ -226,8 +254,12 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         DroverLogging.bootstrap(component: nanny.isEmpty && !noNanny ? .nanny : .worker)
-        guard let endpoint = HostAndPort(scheduler) else {
-            throw ValidationError("'\(scheduler)' is not a scheduler address of the form host:port.")
+        let security = try tls.security()
+        let endpoint: HostAndPort
+        do {
+            endpoint = try Transports.endpoint(scheduler, role: "scheduler", security: security)
+        } catch {
+            throw ValidationError(error.message)
         }
         // As `dask worker`: a nanny unless told otherwise; the nanny starts its workers with --nanny.
         if nanny.isEmpty && !noNanny {
@@ -235,7 +267,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await NannyOptions.runNanny(
                 scheduler: endpoint, workers: nworkers, threads: nthreads, memoryLimit: memoryLimit ?? "auto",
                 host: host, workerPort: port, nannyPort: 0, localDirectory: localDirectory, name: name,
-                drainTimeout: 10, logLevel: logLevel)
+                drainTimeout: 10, logLevel: logLevel, security: security)
             return
         }
         var (name, port) = (self.name, self.port)
@@ -252,7 +284,8 @@ struct WorkerCommand: AsyncParsableCommand {
             options: .init(
                 scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit,
                 memoryTargetFraction: memoryTargetFraction, memorySpillFraction: memorySpillFraction,
-                memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny),
+                memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny,
+                security: security),
             registry: DroverCommand.registry,
             logger: logger
         )

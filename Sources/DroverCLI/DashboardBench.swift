@@ -91,7 +91,7 @@ struct DashboardBench: AsyncParsableCommand {
     ) async throws -> [ClusterBench.Figure] {
         let cluster = try await LocalCluster(workers: 2, threadsPerWorker: 1, dashboard: dashboard)
         defer { cluster.close() }
-        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
         try await client.waitForWorkers(2)
         var pages: [pid_t] = []
         let profiles = FileManager.default.temporaryDirectory.appendingPathComponent(

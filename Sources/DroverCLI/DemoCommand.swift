@@ -169,8 +169,8 @@ struct ClusterDemo: AsyncParsableCommand {
     }
 }
 
-/// The client of a demo: connected to the scheduler at `scheduler` once a worker has joined, or
-/// to a new local cluster (`Client.local`) when there is none.
+/// The client of a demo: connected to the scheduler at `scheduler` once a worker has joined (with
+/// TLS when `DROVER_TLS_*` are set), or to a new local cluster (`Client.local`, TLS) when there is none.
 func demoCluster(
     scheduler: String?, workers: Int, threadsPerWorker: Int, memoryLimit: String = "auto"
 ) async throws -> (Client, LocalCluster?) {
@@ -179,7 +179,8 @@ func demoCluster(
             workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit)
         return (client, cluster)
     }
-    let client = try await Client.connect(scheduler)
+    // A TLS cluster's certificates come from the environment ($DROVER_TLS_CA_FILE, …).
+    let client = try await Client.connect(scheduler, security: try TLSOptions.parse([]).security())
     try await client.waitForWorkers(1)
     return (client, nil)
 }

@@ -20,7 +20,7 @@ public struct DroverCommand: AsyncParsableCommand {
         abstract: "A Dask-style task scheduler: lazy graphs on threads, processes or a cluster.",
         subcommands: [
             SchedulerCommand.self, WorkerCommand.self, NannyCommand.self, StatusCommand.self, DemoCommand.self,
-            BenchCommand.self, FunctionsCommand.self,
+            BenchCommand.self, FunctionsCommand.self, CertsCommand.self,
         ]
     )
 

@@ -98,7 +98,7 @@ struct NannyBench: AsyncParsableCommand {
         // A worker that has run a while: the nanny has its standby ready (it starts it 250 ms after
         // its workers, so that the two do not compete for the cores).
         try await Task.sleep(for: .milliseconds(500))
-        let worker = try await nannyWorkers(cluster.nannyAddress).first { $0.pid > 0 }
+        let worker = try await nannyWorkers(cluster.nannyAddress, security: cluster.security).first { $0.pid > 0 }
         guard let worker, client.workerAddresses == [worker.address] else {
             throw ValidationError("the nanny's worker is not registered")
         }
@@ -108,7 +108,8 @@ struct NannyBench: AsyncParsableCommand {
             try await Task.sleep(for: .microseconds(200))
         }
         let elapsed = ContinuousClock.now - start
-        while try await nannyWorkers(cluster.nannyAddress).first(where: { $0.pid > 0 })?.address
+        while try await nannyWorkers(cluster.nannyAddress, security: cluster.security).first(where: { $0.pid > 0 })?
+            .address
             != client.workerAddresses.first
         {
             try await Task.sleep(for: .milliseconds(5))
@@ -137,11 +138,10 @@ struct NannyBench: AsyncParsableCommand {
         return LocalBench.median(times).inSeconds * 1e3
     }
 
-    static func nannyWorkers(_ address: String) async throws -> [Drover_V1_NannyWorker] {
+    static func nannyWorkers(_ address: String, security: Security) async throws -> [Drover_V1_NannyWorker] {
         guard let endpoint = HostAndPort(address) else { throw ValidationError("bad nanny address \(address)") }
         return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .ipv4(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            transport: try Transports.makeClient(to: endpoint, security: security)
         ) { client in
             try await Drover_V1_Nanny.Client(wrapping: client).status(.init()).workers
         }

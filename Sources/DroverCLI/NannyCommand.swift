@@ -73,6 +73,8 @@ struct NannyOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
+    @OptionGroup(title: "TLS") var tls: TLSOptions
+
     func validate() throws {
         guard nworkers >= 1 else { throw ValidationError("--nworkers must be at least 1.") }
         guard nthreads >= 1 else { throw ValidationError("--nthreads must be at least 1.") }
@@ -80,13 +82,17 @@ struct NannyOptions: ParsableArguments {
     }
 
     func run(scheduler: String) async throws {
-        guard let endpoint = HostAndPort(scheduler) else {
-            throw ValidationError("'\(scheduler)' is not a scheduler address of the form host:port.")
+        let security = try tls.security()
+        let endpoint: HostAndPort
+        do {
+            endpoint = try Transports.endpoint(scheduler, role: "scheduler", security: security)
+        } catch {
+            throw ValidationError(error.message)
         }
         try await Self.runNanny(
             scheduler: endpoint, workers: nworkers, threads: nthreads, memoryLimit: memoryLimit, host: host,
             workerPort: workerPort, nannyPort: nannyPort, localDirectory: localDirectory, name: name,
-            drainTimeout: drainTimeout, standby: standby, logLevel: logLevel)
+            drainTimeout: drainTimeout, standby: standby, logLevel: logLevel, security: security)
     }
 
     /// Each worker's limit in bytes (nil: none), or an error naming the option before anything starts.
@@ -105,7 +111,7 @@ struct NannyOptions: ParsableArguments {
     static func runNanny(
         scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: String, host: String, workerPort: Int,
         nannyPort: Int, localDirectory: String?, name: String?, drainTimeout: Double, standby: Bool = true,
-        logLevel: String
+        logLevel: String, security: Security
     ) async throws {
         let limit = try resolveMemoryLimit(memoryLimit, workers: workers)
         let logger = makeLogger("drover.nanny", level: logLevel)
@@ -115,7 +121,7 @@ struct NannyOptions: ParsableArguments {
                 workerPort: workerPort, nannyPort: nannyPort, localDirectory: localDirectory,
                 name: name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())",
                 executable: ProcessPool.currentExecutablePath, logLevel: logLevel,
-                drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), standby: standby),
+                drainTimeout: .milliseconds(Int64(drainTimeout * 1000)), standby: standby, security: security),
             logger: logger
         )
         let signals = ShutdownSignals {

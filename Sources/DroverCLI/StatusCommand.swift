@@ -19,13 +19,15 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Seconds the scheduler has to answer.")
     var timeout: Double = 5
 
+    @OptionGroup(title: "TLS") var tls: TLSOptions
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be more than 0 seconds.") }
     }
 
     func run() async throws {
         let status = try await ClusterStatus.fetch(
-            from: scheduler, timeout: .milliseconds(Int64(timeout * 1000)))
+            from: scheduler, security: try tls.security(), timeout: .milliseconds(Int64(timeout * 1000)))
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

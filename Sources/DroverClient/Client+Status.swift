@@ -1,5 +1,5 @@
 public import DroverCore
-import DroverProto
+public import DroverProto
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
@@ -61,17 +61,21 @@ extension ClusterStatus {
     ///   - timeout: How long the scheduler has to answer, connecting included.
     /// - Throws: ``ClientError`` when the address is not `host:port`, the scheduler does not answer
     ///   within `timeout`, or the call fails.
-    public static func fetch(from address: String, timeout: Duration = .seconds(5)) async throws -> ClusterStatus {
-        guard let endpoint = HostAndPort(address) else {
-            throw ClientError(message: "'\(address)' is not a scheduler address of the form host:port.")
+    public static func fetch(
+        from address: String, security: Security = .insecurePlaintext, timeout: Duration = .seconds(5)
+    ) async throws -> ClusterStatus {
+        let endpoint: HostAndPort
+        do {
+            try security.validate()
+            endpoint = try Transports.endpoint(address, role: "scheduler", security: security)
+        } catch {
+            throw ClientError(message: error.message)
         }
         var options = TransportLimits.callOptions
         options.timeout = timeout
         do {
             let response = try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                    config: TransportLimits.client)
+                transport: try Transports.makeClient(to: endpoint, security: security)
             ) { grpc in
                 try await Drover_V1_Scheduler.Client(wrapping: grpc).identity(
                     Drover_V1_IdentityRequest(), options: options)
@@ -80,6 +84,11 @@ extension ClusterStatus {
         } catch let error as RPCError where error.code == .deadlineExceeded {
             throw ClientError(message: "The scheduler at \(address) did not answer within \(timeout).")
         } catch let error as RPCError {
+            if let mismatch = await ConnectionDiagnosis.explain(
+                endpoint, role: "scheduler", security: security, error: error)
+            {
+                throw ClientError(message: mismatch)
+            }
             throw ClientError(message: "The scheduler at \(address) did not answer: \(error.message)")
         }
     }

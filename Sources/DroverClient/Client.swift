@@ -20,7 +20,7 @@ public final class Client: Sendable {
     /// The connection to the scheduler: its event stream and `Identity` calls.
     let schedulerClient: GRPCClient<HTTP2ClientTransport.Posix>
     /// Connections to workers, for gather and scatter.
-    let peers = PeerConnections()
+    let peers: PeerConnections
     private let outgoing = BatchingQueue<Drover_V1_ClientEvent>()
     private let connection: Task<Void, Never>
     let state = Mutex(State())
@@ -73,35 +73,41 @@ public final class Client: Sendable {
         }
     }
 
-    /// Connects to the scheduler at `address` (`host:port`).
+    /// Connects to the scheduler at `address` (`host:port`, or `tls://host:port`).
     ///
     /// - Parameters:
+    ///   - security: The client's certificate and the cluster's CA for mutual TLS, or
+    ///     ``Security/insecurePlaintext`` for a scheduler without TLS.
     ///   - setAsDefault: Whether the client becomes the default scheduler of `compute()` on lazy
     ///     values until it is closed, as creating a `dask.distributed.Client` does.
     ///   - maxArgumentBytes: The most argument bytes one task may carry in a submission; larger
     ///     values belong on the workers already (``scatter(_:workers:)``).
-    /// - Throws: ``ClientError`` when the address is not `host:port`.
+    /// - Throws: ``ClientError`` when the address is not `host:port`, or `security` cannot work.
     public static func connect(
-        _ address: String, setAsDefault: Bool = true, maxArgumentBytes: Int = 64 << 20,
-        logger: Logger = Logger(label: "drover.client")
+        _ address: String, security: Security = .insecurePlaintext, setAsDefault: Bool = true,
+        maxArgumentBytes: Int = 64 << 20, logger: Logger = Logger(label: "drover.client")
     ) async throws -> Client {
-        guard let endpoint = HostAndPort(address) else {
-            throw ClientError(message: "'\(address)' is not a scheduler address of the form host:port.")
+        let endpoint: HostAndPort
+        do {
+            try security.validate()
+            endpoint = try Transports.endpoint(address, role: "scheduler", security: security)
+        } catch {
+            throw ClientError(message: error.message)
         }
-        let client = try Client(scheduler: endpoint, maxArgumentBytes: maxArgumentBytes, logger: logger)
+        let client = try Client(
+            scheduler: endpoint, security: security, maxArgumentBytes: maxArgumentBytes, logger: logger)
         if setAsDefault { Drover.setDefaultCluster(client) }
         return client
     }
 
-    private init(scheduler: HostAndPort, maxArgumentBytes: Int, logger: Logger) throws {
+    private init(scheduler: HostAndPort, security: Security, maxArgumentBytes: Int, logger: Logger) throws {
         self.id = ClientID("client-" + Token.random().prefix(12))
         self.maxArgumentBytes = maxArgumentBytes
         self.scheduler = scheduler
         self.logger = logger
+        self.peers = PeerConnections(security: security)
         let grpc = GRPCClient(
-            transport: try .http2NIOPosix(
-                target: .dns(host: scheduler.host, port: scheduler.port), transportSecurity: .plaintext,
-                config: TransportLimits.client)
+            transport: try Transports.makeClient(to: scheduler, security: security)
         )
         self.schedulerClient = grpc
         let box = WeakClient()
@@ -130,7 +136,13 @@ public final class Client: Sendable {
                 }
                 box.client?.closed(reason: "the client was closed")
             } catch {
-                box.client?.closed(reason: "the connection to the scheduler at \(scheduler) failed: \(error)")
+                let mismatch =
+                    (error as? RPCError)?.code == .unavailable
+                    ? await ConnectionDiagnosis.explain(scheduler, role: "scheduler", security: security, error: error)
+                    : nil
+                box.client?.closed(
+                    reason: mismatch.map { String($0.dropLast()) }  // its sentence's period: the reason is quoted
+                        ?? "the connection to the scheduler at \(scheduler) failed: \(error)")
             }
         }
         box.client = self

@@ -1,5 +1,6 @@
 public import DroverCore
 import DroverLocal
+public import DroverProto
 import Foundation
 import Synchronization
 
@@ -10,6 +11,9 @@ import Synchronization
 /// reported by the error thrown here, after its first two children, not by thousands of processes
 /// (``ChildRole``). Each worker runs in a cgroup with its share of the host's memory (or the
 /// limit given), and the nanny restarts workers that die.
+///
+/// Every connection is mutual TLS with a throwaway CA (``Security/temporary()``) unless
+/// `insecurePlaintext` says otherwise; ``security`` is what a client needs to connect.
 public final class LocalCluster: Sendable {
     /// The scheduler's address.
     public let address: String
@@ -23,6 +27,9 @@ public final class LocalCluster: Sendable {
     public let nannyAddress: String
     /// Where the processes' logs go (`scheduler.log`, `nanny.log`, which holds the workers' logs).
     public let logDirectory: String
+    /// The client's TLS settings (its certificate from the cluster's throwaway CA), or
+    /// ``Security/insecurePlaintext``.
+    public let security: Security
     private let children: Mutex<[pid_t]>
 
     /// Starts a scheduler and a nanny with `workers` workers of `threadsPerWorker` threads each.
@@ -32,23 +39,31 @@ public final class LocalCluster: Sendable {
     ///     "auto" (the host's limit ÷ workers), "300MiB", "0.25", or "0" for none.
     ///   - dashboard: Whether the scheduler serves its dashboard (on 8787, or any free port when
     ///     that is taken, as Dask's `LocalCluster`).
+    ///   - insecurePlaintext: Give up encryption and authentication: any local user who can reach
+    ///     the ports may then submit tasks, read and overwrite results.
     public init(
         workers: Int,
         threadsPerWorker: Int,
         memoryLimit: String = "auto",
         dashboard: Bool = true,
-        executable: String? = nil
+        executable: String? = nil,
+        insecurePlaintext: Bool = false
     ) async throws {
         ChildRole.refuseUnplayedRole(starting: "a local cluster")
         let executable = executable ?? ProcessPool.currentExecutablePath
         let logs = FileManager.default.temporaryDirectory.appendingPathComponent("drover-local-\(getpid())").path
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         self.logDirectory = logs
+        let security = insecurePlaintext ? Security.insecurePlaintext : try Security.temporary()
+        self.security = security
+        let certificates = security.certificateDirectory
         var pids: [pid_t] = []
         do {
             // The nanny loads while the scheduler starts; it reads the scheduler's address on stdin.
             let scheduler = try Self.launch(
-                executable, ["scheduler", "--port", "0"] + (dashboard ? [] : ["--no-dashboard"]),
+                executable,
+                ["scheduler", "--port", "0"] + (dashboard ? [] : ["--no-dashboard"])
+                    + (certificates?.security(for: .scheduler).arguments ?? []),
                 log: logs + "/scheduler.log")
             pids.append(scheduler.pid)
             let nanny = try Self.launch(
@@ -56,7 +71,7 @@ public final class LocalCluster: Sendable {
                 [
                     "nanny", "-", "--nworkers", String(workers), "--nthreads", String(threadsPerWorker),
                     "--memory-limit", memoryLimit, "--name", "local", "--drain-timeout", "3",
-                ],
+                ] + (certificates?.security(for: .nanny).arguments ?? []),
                 log: logs + "/nanny.log", withInput: true
             )
             pids.append(nanny.pid)
@@ -81,6 +96,7 @@ public final class LocalCluster: Sendable {
                 kill(pid, SIGKILL)
                 Spawn.wait(pid)
             }
+            if let certificates { try? FileManager.default.removeItem(atPath: certificates.path) }
             throw error
         }
     }
@@ -94,6 +110,10 @@ public final class LocalCluster: Sendable {
         for pid in pids.reversed() {
             kill(pid, SIGTERM)
             Spawn.wait(pid)
+        }
+        // The throwaway CA goes with the cluster (its processes have stopped reading it).
+        if !pids.isEmpty, let certificates = security.certificateDirectory {
+            try? FileManager.default.removeItem(atPath: certificates.path)
         }
     }
 
@@ -117,12 +137,16 @@ public final class LocalCluster: Sendable {
 
 extension Client {
     /// Starts a ``LocalCluster`` and connects to it; the cluster stops when the client closes.
-    public static func local(workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto") async throws
-        -> (Client, LocalCluster)
-    {
+    ///
+    /// Connections are mutual TLS with a throwaway CA unless `insecurePlaintext` gives that up
+    /// (then any local user who can reach the ports may use the cluster).
+    public static func local(
+        workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false
+    ) async throws -> (Client, LocalCluster) {
         let cluster = try await LocalCluster(
-            workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit)
-        let client = try await Client.connect(cluster.address)
+            workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit,
+            insecurePlaintext: insecurePlaintext)
+        let client = try await Client.connect(cluster.address, security: cluster.security)
         try await client.waitForWorkers(workers)
         return (client, cluster)
     }

@@ -3,8 +3,11 @@ public import DroverScheduler
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// The scheduler's web dashboard, as Dask's on port 8787: a live status page, JSON for the same
@@ -24,6 +27,14 @@ public struct Dashboard: Sendable {
     let logger: Logger
     let cache: SnapshotCache
     let metrics = MetricsExporter()
+    /// With a token, `/api/…` and `/metrics` need it (``BearerToken``).
+    var token: String?
+    /// With a certificate and key (PEM files), the dashboard serves HTTPS.
+    var certificateFile: String?
+    var keyFile: String?
+
+    /// Whether the dashboard serves HTTPS.
+    public var isHTTPS: Bool { certificateFile != nil && keyFile != nil }
 
     /// Creates a dashboard for `service`; nothing is served until ``run(onListening:)``.
     ///
@@ -32,13 +43,20 @@ public struct Dashboard: Sendable {
     ///   - port: The port to listen on: 0 for any free port; another port that is in use makes
     ///     the dashboard take any free port instead, with a warning (as Dask's does).
     ///   - updateInterval: How often the live page gets a new snapshot.
+    ///   - token: A bearer token `/api/…` and `/metrics` require; nil for none.
+    ///   - certificateFile: A certificate (PEM) to serve HTTPS with, with `keyFile`; nil for HTTP.
+    ///   - keyFile: The certificate's private key (PEM).
     public init(
         service: SchedulerService, host: String = "127.0.0.1", port: Int = 8787,
-        updateInterval: Duration = .milliseconds(500), logger: Logger
+        updateInterval: Duration = .milliseconds(500), token: String? = nil, certificateFile: String? = nil,
+        keyFile: String? = nil, logger: Logger
     ) {
         self.init(
             service: service, host: host, port: port, updateInterval: updateInterval,
             snapshotMaximumAge: .milliseconds(250), logger: logger)
+        self.token = token
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
     }
 
     /// `snapshotMaximumAge`: how long one snapshot serves every reader.
@@ -71,8 +89,10 @@ public struct Dashboard: Sendable {
 
     private func serve(port: Int, onListening: @escaping @Sendable (String) -> Void) async throws {
         let host = host
+        let router = makeRouter()
         let application = Application(
-            router: makeRouter(),
+            router: router,
+            server: try serverBuilder(),
             configuration: .init(address: .hostname(host, port: port), serverName: "drover"),
             onServerRunning: { channel in
                 onListening("\(host):\(channel.localAddress?.port ?? port)")
@@ -81,6 +101,15 @@ public struct Dashboard: Sendable {
         )
         try await application.run()
     }
+
+    /// HTTP/1.1, over TLS with the certificate when one is given.
+    private func serverBuilder() throws -> HTTPServerBuilder {
+        guard let certificateFile, let keyFile else { return .http1() }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
+        return try .tls(
+            tlsConfiguration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+    }
 }
 
 // MARK: - Routes
@@ -88,6 +117,8 @@ public struct Dashboard: Sendable {
 extension Dashboard {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        // Before the routes: a middleware applies to the routes added after it.
+        if let token { router.add(middleware: BearerTokenMiddleware(bearer: BearerToken(token: token))) }
         router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/status"]) }
         router.get("/status") { _, _ in
             Self.response(StatusPage.html, type: "text/html; charset=utf-8")

@@ -259,8 +259,12 @@ extension StatusPage {
           $('live').className = 'live ' + (on ? 'on' : 'off');
           $('live-text').textContent = on ? 'live' : 'reconnecting…';
         }
+        // With a bearer token (--dashboard-token), the page is opened as /status?token=…: the API
+        // calls carry it on (EventSource cannot send an Authorization header).
+        const token = new URLSearchParams(location.search).get('token');
+        const withToken = (url) => token ? url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : url;
         function connect() {
-          const source = new EventSource('api/v1/stream?events=1');
+          const source = new EventSource(withToken('api/v1/stream?events=1'));
           source.addEventListener('snapshot', (event) => {
             const message = JSON.parse(event.data);
             if (message.reset) stream.clear();
@@ -272,7 +276,7 @@ extension StatusPage {
           });
         }
         setInterval(() => { if (Date.now() - lastMessage > 3000) setLive(false); }, 1000);
-        fetch('api/v1/snapshot').then((r) => r.json()).then((s) => {
+        fetch(withToken('api/v1/snapshot')).then((r) => r.json()).then((s) => {
           if (latest && latest.time >= s.time) return;
           for (const run of s.taskStream) stream.set(run.sequence, run);
           render(s);

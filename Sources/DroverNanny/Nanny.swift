@@ -39,14 +39,18 @@ public actor Nanny {
         public var drainTimeout: Duration
         /// Keep one worker process started ahead of need, so a replacement costs no process start.
         public var standby: Bool
+        /// TLS for the nanny's server and its scheduler connection; its workers get the worker
+        /// certificate beside the nanny's (``Security/forRole(_:)``), or the nanny's own.
+        public var security: Security
 
         public init(
             scheduler: HostAndPort, workers: Int, threads: Int, memoryLimit: Int64?, host: String = "127.0.0.1",
             workerPort: Int = 0, nannyPort: Int = 0, localDirectory: String? = nil, name: String,
             executable: String, logLevel: String = "info", drainTimeout: Duration = .seconds(10),
-            standby: Bool = true
+            standby: Bool = true, security: Security = .insecurePlaintext
         ) {
             self.standby = standby
+            self.security = security
             self.scheduler = scheduler
             self.workers = workers
             self.threads = threads
@@ -119,15 +123,12 @@ public actor Nanny {
         }
         removeStaleCgroups()
         let server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4(host: options.host, port: options.nannyPort), transportSecurity: .plaintext,
-                config: TransportLimits.server()),
-            services: [NannyRPCService(nanny: self)]
+            transport: Transports.makeServer(host: options.host, port: options.nannyPort, security: options.security),
+            services: [NannyRPCService(nanny: self)],
+            interceptors: Transports.interceptors(security: options.security, logger: logger)
         )
         try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: options.scheduler.host, port: options.scheduler.port), transportSecurity: .plaintext,
-                config: TransportLimits.client)
+            transport: try Transports.makeClient(to: options.scheduler, security: options.security)
         ) { client in
             let scheduler = Drover_V1_Scheduler.Client(wrapping: client)
             try await withThrowingDiscardingTaskGroup { group in
@@ -359,6 +360,7 @@ public actor Nanny {
         ]
         if let limit = options.memoryLimit { arguments += ["--memory-limit", String(limit)] }
         if let directory = options.localDirectory { arguments += ["--local-directory", directory] }
+        arguments += options.security.forRole(.worker).arguments
         do {
             let process = try ListeningProcess.launch(
                 options.executable, arguments: arguments + extra, environment: environment, withInput: withInput)

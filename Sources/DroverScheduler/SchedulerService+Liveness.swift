@@ -30,14 +30,13 @@ extension SchedulerService {
             return
         }
         let logger = self.logger
+        let security = self.security
         Task {
             var options = CallOptions.defaults
             options.timeout = .seconds(5)
             do {
                 let killed = try await withGRPCClient(
-                    transport: .http2NIOPosix(
-                        target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                        config: TransportLimits.client)
+                    transport: try Transports.makeClient(to: endpoint, security: security)
                 ) { client in
                     try await Drover_V1_Nanny.Client(wrapping: client).killWorker(
                         .with {

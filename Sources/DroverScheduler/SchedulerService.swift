@@ -1,5 +1,5 @@
 public import DroverCore
-import DroverProto
+public import DroverProto
 import GRPCCore
 public import Logging
 import SwiftProtobuf
@@ -27,10 +27,14 @@ public actor SchedulerService {
     private var removedStreams: [ObjectIdentifier: (outbox: BatchingQueue<Drover_V1_WorkerCommand>, reason: String)] =
         [:]
 
+    /// TLS for the scheduler's own calls (to nannies).
+    let security: Security
+
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
-        logger: Logger
+        security: Security = .insecurePlaintext, logger: Logger
     ) {
+        self.security = security
         self.state = SchedulerState(configuration: configuration)
         self.exitReportGrace = exitReportGrace
         self.logger = logger

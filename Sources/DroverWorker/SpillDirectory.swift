@@ -1,9 +1,14 @@
 import DroverCore
 import Foundation
+import Glibc
 
-/// Spilled results as files in a directory of this process's own, `<parent>/drover-worker-<pid>/`.
+/// Spilled results as files in a directory of this process's own,
+/// `<parent>/drover-worker-<pid>-<random>/`, private to the worker's user.
 ///
-/// The directory is made on the first spill and removed by ``removeAll()``. A file holds one
+/// The directory is made on the first spill, exclusively (an existing one, made by someone who
+/// guessed the name, is an error, never used) with mode 0700, and removed by ``removeAll()``.
+/// Files are created exclusively with mode 0600 and opened without following links, so another
+/// local user can neither read a spilled value nor replace one. A file holds one
 /// ``Payload``: its encoding (8 bytes, little-endian), the length of its type name (4 bytes),
 /// the type name in UTF-8, then the data, so a value comes back byte for byte.
 struct SpillDirectory {
@@ -16,10 +21,40 @@ struct SpillDirectory {
     let path: String
     private var files: [TaskKey: File] = [:]
     private var counter = 0
+    private var isCreated = false
 
-    /// A directory for process `pid` under `parent` (not made yet).
-    init(parent: String, pid: Int32) {
-        path = URL(fileURLWithPath: parent).appendingPathComponent("drover-worker-\(pid)").path
+    /// A directory for process `pid` under `parent` (not made yet), its name ending in
+    /// `suffix` (by default 16 random hex digits, so that no one can make it first).
+    init(parent: String, pid: Int32, suffix: String = Self.randomSuffix()) {
+        path = URL(fileURLWithPath: parent).appendingPathComponent("drover-worker-\(pid)-\(suffix)").path
+    }
+
+    /// 16 hex digits from the system's random number generator.
+    static func randomSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Makes the directory, exclusively, with mode 0700.
+    private mutating func create() throws {
+        guard !isCreated else { return }
+        guard mkdir(path, 0o700) == 0 else {
+            throw Self.error(errno, path, "cannot create the spill directory (it must not exist yet)")
+        }
+        // The umask may have taken bits away; make it exactly 0700.
+        guard chmod(path, 0o700) == 0 else { throw Self.error(errno, path, "cannot set its mode") }
+        isCreated = true
+    }
+
+    private static func error(_ code: Int32, _ path: String, _ what: String) -> NSError {
+        NSError(
+            domain: NSPOSIXErrorDomain, code: Int(code),
+            userInfo: [
+                NSFilePathErrorKey: path,
+                NSLocalizedDescriptionKey: "\(what): \(path): \(String(cString: strerror(code)))",
+            ])
     }
 
     /// The type name of a spilled `key`, without reading its file.
@@ -29,14 +64,13 @@ struct SpillDirectory {
     ///
     /// - Throws: The file system's error (disk full, no permission).
     mutating func write(_ payload: Payload, for key: TaskKey) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try create()
         counter += 1
         let file = "\(path)/\(counter).spill"
+        let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw Self.error(errno, file, "cannot create a spill file") }
         do {
-            guard FileManager.default.createFile(atPath: file, contents: nil) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file])
-            }
-            let handle = try FileHandle(forWritingAtPath: file).orThrow(file)
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
             do {
                 try handle.write(contentsOf: Self.header(of: payload))
                 try handle.write(contentsOf: payload.data)
@@ -58,7 +92,9 @@ struct SpillDirectory {
     /// - Throws: The file system's error, or `CocoaError(.fileReadCorruptFile)` for a short file.
     func read(_ key: TaskKey) throws -> Payload {
         guard let file = files[key] else { throw CocoaError(.fileNoSuchFile) }
-        let handle = try FileHandle(forReadingAtPath: file.path).orThrow(file.path)
+        let descriptor = open(file.path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Self.error(errno, file.path, "cannot open a spill file") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         defer { try? handle.close() }
         let fixed = try handle.read(upToCount: 12) ?? Data()
         guard fixed.count == 12 else { throw CocoaError(.fileReadCorruptFile) }
@@ -81,7 +117,9 @@ struct SpillDirectory {
     /// Deletes every file and the directory itself.
     mutating func removeAll() {
         files = [:]
+        guard isCreated else { return }
         try? FileManager.default.removeItem(atPath: path)
+        isCreated = false
     }
 
     private static func header(of payload: Payload) -> Data {
@@ -92,12 +130,5 @@ struct SpillDirectory {
         for shift in stride(from: 0, to: 32, by: 8) { header.append(UInt8(truncatingIfNeeded: name.count >> shift)) }
         header.append(name)
         return header
-    }
-}
-
-extension Optional where Wrapped == FileHandle {
-    fileprivate func orThrow(_ path: String) throws -> FileHandle {
-        guard let self else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: path]) }
-        return self
     }
 }

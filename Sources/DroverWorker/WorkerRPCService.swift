@@ -66,6 +66,20 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
             runtime.logger.warning("PutData failed", metadata: ["error": "\(error)"])
             throw error
         }
+        // A value is never overwritten: a key this worker holds keeps its bytes, whoever sends others.
+        let held = await runtime.heldKeys(among: Array(assembler.values.keys))
+        if let key = held.first {
+            let peer = RoleInterceptor.peer(of: context)
+            runtime.logger.warning(
+                "refused a PutData of a key held here",
+                metadata: [
+                    "task.key": "\(key)", "peer.address": "\(context.remotePeer)",
+                    "peer.certificate": "\(peer.subject)",
+                ])
+            throw RPCError(
+                code: .permissionDenied,
+                message: "PutData refused: this worker already holds '\(key)', and a value is never overwritten.")
+        }
         await runtime.received(assembler.values)
         return .with { $0.keys = assembler.values.keys.map(\.rawValue).sorted() }
     }

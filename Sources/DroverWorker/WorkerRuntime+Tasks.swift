@@ -91,6 +91,11 @@ extension WorkerRuntime {
     }
 
     /// Values a client put here (scatter): kept as results the scheduler will track.
+    /// The keys among `keys` this worker holds (in memory or spilled).
+    func heldKeys(among keys: [TaskKey]) -> [TaskKey] {
+        keys.filter { store.contains($0) }.sorted { $0.rawValue < $1.rawValue }
+    }
+
     func received(_ values: [TaskKey: Payload]) {
         for (key, payload) in values { store.put(key, payload) }
         handle([.dataReceived(values.mapValues { Int64($0.data.count) })])

@@ -35,13 +35,17 @@ public actor WorkerRuntime {
         public var localDirectory: String?
         /// The address of the nanny supervising this worker; empty when none.
         public var nanny: String
+        /// TLS for the worker's server, its scheduler connection and its peer connections.
+        public var security: Security
 
         /// Creates options; the memory fractions default to Dask's 0.60, 0.70 and 0.80.
         public init(
             scheduler: HostAndPort, host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, name: String? = nil,
             memoryLimit: Int64 = 0, memoryTargetFraction: Double = 0.6, memorySpillFraction: Double = 0.7,
-            memoryPauseFraction: Double = 0.8, localDirectory: String? = nil, nanny: String = ""
+            memoryPauseFraction: Double = 0.8, localDirectory: String? = nil, nanny: String = "",
+            security: Security = .insecurePlaintext
         ) {
+            self.security = security
             self.scheduler = scheduler
             self.host = host
             self.port = port
@@ -89,7 +93,7 @@ public actor WorkerRuntime {
     }
     private let pool: ThreadPool
     /// One connection per peer, for fetching inputs.
-    let peers = PeerConnections()
+    let peers: PeerConnections
     /// Peer transfers since this process started, for heartbeats: fetches that succeeded, their
     /// bytes and seconds, and bytes served by `GetData`.
     var incomingTransfers: Int64 = 0
@@ -102,11 +106,15 @@ public actor WorkerRuntime {
         self.options = options
         self.registry = registry
         self.logger = logger
+        self.peers = PeerConnections(security: options.security)
         self.policy = MemoryPolicy(
             limit: options.memoryLimit, targetFraction: options.memoryTargetFraction,
             spillFraction: options.memorySpillFraction, pauseFraction: options.memoryPauseFraction)
         self.state = WorkerState(threads: options.threads, address: "")
-        let parent = options.localDirectory ?? FileManager.default.temporaryDirectory.path
+        // Under systemd, the unit's RuntimeDirectory= (private to the service) when no directory is given.
+        let runtimeDirectory = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first
+        let parent =
+            options.localDirectory ?? runtimeDirectory.map(String.init) ?? FileManager.default.temporaryDirectory.path
         self.store = DataStore(
             directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier))
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
@@ -123,11 +131,11 @@ public actor WorkerRuntime {
     /// - Throws: When the server cannot listen.
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
         let server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4(host: options.host, port: options.port), transportSecurity: .plaintext,
-                config: TransportLimits.server(maxMessageBytes: TransportLimits.maxWorkerMessageBytes)
-            ),
-            services: [WorkerRPCService(runtime: self)]
+            transport: Transports.makeServer(
+                host: options.host, port: options.port, maxMessageBytes: TransportLimits.maxWorkerMessageBytes,
+                security: options.security),
+            services: [WorkerRPCService(runtime: self)],
+            interceptors: Transports.interceptors(security: options.security, logger: logger)
         )
         defer {
             store.removeAll()
@@ -208,18 +216,21 @@ public actor WorkerRuntime {
         while !Task.isCancelled {
             do {
                 try await withGRPCClient(
-                    transport: .http2NIOPosix(
-                        target: .dns(host: options.scheduler.host, port: options.scheduler.port),
-                        transportSecurity: .plaintext, config: TransportLimits.client
-                    )
+                    transport: try Transports.makeClient(to: options.scheduler, security: options.security)
                 ) { client in
                     try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
                 }
             } catch let error where !isStopping {
-                logger.warning(
-                    "scheduler connection lost",
-                    metadata: ["peer.address": "\(options.scheduler)", "error": "\(error)"]
-                )
+                if let reason = await ConnectionDiagnosis.explain(
+                    options.scheduler, role: "scheduler", security: options.security, error: error)
+                {
+                    logger.error("cannot connect to the scheduler", metadata: ["reason": "\(reason)"])
+                } else {
+                    logger.warning(
+                        "scheduler connection lost",
+                        metadata: ["peer.address": "\(options.scheduler)", "error": "\(error)"]
+                    )
+                }
             } catch {}
             // A connection that got as far as registering starts the backoff over.
             if detach() { delay = .milliseconds(100) }

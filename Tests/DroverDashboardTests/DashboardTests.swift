@@ -13,14 +13,19 @@ import Testing
     /// Runs `body` with a service (two workers, one restarted after an OOM kill, a finished and a
     /// queued task) and the address of its dashboard.
     func withDashboard(
-        port: Int = 0, _ body: @Sendable (SchedulerService, String) async throws -> Void
+        port: Int = 0, token: String? = nil, certificateFile: String? = nil, keyFile: String? = nil,
+        _ body: @Sendable (SchedulerService, String) async throws -> Void
     ) async throws {
         let service = SchedulerService(logger: Logger(label: "drover.scheduler.test"))
         try await Self.populate(service)
-        let dashboard = Dashboard(
+        var configured = Dashboard(
             service: service, host: "127.0.0.1", port: port, updateInterval: .milliseconds(50),
             snapshotMaximumAge: .zero,
             logger: Logger(label: "drover.dashboard.test"))
+        configured.token = token
+        configured.certificateFile = certificateFile
+        configured.keyFile = keyFile
+        let dashboard = configured
         try await withThrowingTaskGroup(of: Void.self) { group in
             let (bound, listening) = AsyncStream<String>.makeStream()
             group.addTask { try await dashboard.run { listening.yield($0) } }
@@ -207,7 +212,7 @@ import Testing
                     #expect(!value.contains(":") || value.hasPrefix("data:"), "\(attribute)\(value)")
                 }
             }
-            #expect(page.contains("new EventSource('api/v1/stream?events=1')"))
+            #expect(page.contains("new EventSource(withToken('api/v1/stream?events=1'))"))
             #expect(page.contains(#"<tbody id="workers">"#))
         }
     }

@@ -34,7 +34,8 @@ struct TemporaryDirectory {
         #expect(outcome.failure == nil)
         #expect(store.managedBytes == 0)
         #expect(store.spilledBytes == payloads.values.reduce(0) { $0 + Int64($1.data.count) })
-        #expect(store.directoryPath == "\(temporary.path)/drover-worker-42")
+        #expect(store.directoryPath.hasPrefix("\(temporary.path)/drover-worker-42-"))
+        #expect(store.directoryPath.count == "\(temporary.path)/drover-worker-42-".count + 16)
         for (key, payload) in payloads {
             #expect(try store.peek(key) == payload)
             #expect(store.typeName(of: key) == payload.typeName)

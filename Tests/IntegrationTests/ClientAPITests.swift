@@ -156,8 +156,7 @@ import Testing
         // A message over the worker's limit.
         let error = try await #require(throws: RPCError.self) {
             try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: worker.host, port: worker.port), transportSecurity: .plaintext)
+                transport: try Transports.makeClient(to: worker)
             ) { grpc in
                 var options = CallOptions.defaults
                 options.maxRequestMessageBytes = 64 << 20
@@ -181,8 +180,7 @@ import Testing
         // A malformed stream of chunks: a value interrupted by another key.
         let malformed = try await #require(throws: RPCError.self) {
             try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: worker.host, port: worker.port), transportSecurity: .plaintext)
+                transport: try Transports.makeClient(to: worker)
             ) { grpc in
                 _ = try await Drover_V1_Worker.Client(wrapping: grpc).putData(requestProducer: { writer in
                     try await writer.write(

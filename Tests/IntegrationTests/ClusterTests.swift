@@ -1,5 +1,6 @@
 import DroverClient
 import DroverCore
+import DroverProto
 import DroverTestKit
 import Foundation
 import Testing
@@ -18,10 +19,18 @@ final class LocalTestCluster: Sendable {
     let address: String
     let workerAddresses: [String]
 
-    init(workers count: Int, threads: Int = 2, schedulerArguments: [String] = []) async throws {
+    /// A scheduler and `count` workers without nannies; with `certificates`, each process uses
+    /// its role's certificate from there (mutual TLS).
+    init(
+        workers count: Int, threads: Int = 2, schedulerArguments: [String] = [],
+        certificates: CertificateDirectory? = nil
+    ) async throws {
         let binary = TestBinaries.testTasks
+        let schedulerTLS = certificates?.security(for: .scheduler).arguments ?? []
+        let workerTLS = certificates?.security(for: .worker).arguments ?? []
         scheduler = try ProcessHarness(
-            binary, ["scheduler", "--port", "0", "--no-dashboard"] + schedulerArguments, name: "scheduler")
+            binary, ["scheduler", "--port", "0", "--no-dashboard"] + schedulerArguments + schedulerTLS,
+            name: "scheduler")
         address = try await scheduler.listeningAddress()
         var workers: [ProcessHarness] = []
         var addresses: [String] = []
@@ -31,7 +40,7 @@ final class LocalTestCluster: Sendable {
                 [
                     "worker", address, "--no-nanny", "--nthreads", String(threads), "--name", "w\(number)",
                     "--log-level", "debug",
-                ],
+                ] + workerTLS,
                 name: "worker-\(number)"
             )
             addresses.append(try await worker.listeningAddress())

@@ -10,7 +10,7 @@ import Testing
         let cluster = try await LocalCluster(
             workers: 1, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks)
         defer { cluster.close() }
-        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
         try await client.waitForWorkers(1)
         let listening = ProcessTable.listeningSocketInodes()
         let nannyListens = ProcessTable.socketInodes(of: cluster.nannyPID).intersection(listening)

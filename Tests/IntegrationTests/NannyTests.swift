@@ -29,10 +29,19 @@ final class NannyCluster: Sendable {
     let nannies: [ProcessHarness]
     let address: String
     let nannyAddresses: [String]
+    /// The client's settings: TLS with `certificates`, or plaintext.
+    let security: Security
 
-    init(_ specs: [Spec], schedulerArguments: [String] = []) async throws {
+    /// With `certificates`, the scheduler and the nannies use their roles' certificates from
+    /// there, and the nannies give their workers the worker certificate.
+    init(_ specs: [Spec], schedulerArguments: [String] = [], certificates: CertificateDirectory? = nil) async throws {
         let binary = TestBinaries.testTasks
-        scheduler = try ProcessHarness(binary, ["scheduler", "--port", "0"] + schedulerArguments, name: "scheduler")
+        security = certificates?.security(for: .client) ?? .insecurePlaintext
+        scheduler = try ProcessHarness(
+            binary,
+            ["scheduler", "--port", "0"] + schedulerArguments
+                + (certificates?.security(for: .scheduler).arguments ?? []),
+            name: "scheduler")
         address = try await scheduler.listeningAddress()
         var nannies: [ProcessHarness] = []
         var addresses: [String] = []
@@ -42,7 +51,7 @@ final class NannyCluster: Sendable {
                 [
                     "nanny", address, "--nworkers", String(spec.workers), "--nthreads", String(spec.threads),
                     "--memory-limit", spec.memoryLimit, "--name", spec.name, "--drain-timeout", "10",
-                ],
+                ] + (certificates?.security(for: .nanny).arguments ?? []),
                 name: "nanny-\(spec.name)")
             addresses.append(try await nanny.listeningAddress())
             nannies.append(nanny)
@@ -54,8 +63,7 @@ final class NannyCluster: Sendable {
     func status(_ nanny: Int = 0) async throws -> Drover_V1_NannyStatus {
         let endpoint = try #require(HostAndPort(nannyAddresses[nanny]))
         return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .ipv4(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            transport: try Transports.makeClient(to: endpoint, security: security)
         ) { client in
             var options = CallOptions.defaults
             options.timeout = .seconds(5)
@@ -135,9 +143,12 @@ let cgroupsWritable = (try? CgroupController.find()) != nil
         await cluster.stop()
     }
 
-    @Test func aWorkerKilledWithSIGKILLIsReplacedAndTheComputationFinishes() async throws {
-        let cluster = try await NannyCluster([.init(name: "k", workers: 2)])
-        let client = try await Client.connect(cluster.address, setAsDefault: false)
+    /// With TLS, the nanny's report of the exit and its Status service use its certificate.
+    @Test(arguments: [false, true])
+    func aWorkerKilledWithSIGKILLIsReplacedAndTheComputationFinishes(tls: Bool) async throws {
+        let cluster = try await NannyCluster(
+            [.init(name: "k", workers: 2)], certificates: tls ? try Security.temporary().certificateDirectory : nil)
+        let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
         try await client.waitForWorkers(2)
         let futures = try client.submit((0..<400).map { NannyTasks.slowPlus.delayed($0, 1) })
         try await eventually(client) { $0.workers.contains { $0.processing > 0 } }
@@ -152,10 +163,13 @@ let cgroupsWritable = (try? CgroupController.find()) != nil
         await cluster.stop()
     }
 
-    @Test func aHungWorkerIsKilledByItsNannyOnceTheSchedulerRemovesIt() async throws {
+    /// With TLS, the scheduler's KillWorker call to the nanny uses the scheduler's certificate.
+    @Test(arguments: [false, true])
+    func aHungWorkerIsKilledByItsNannyOnceTheSchedulerRemovesIt(tls: Bool) async throws {
         let cluster = try await NannyCluster(
-            [.init(name: "hang", workers: 2)], schedulerArguments: ["--worker-ttl", "2"])
-        let client = try await Client.connect(cluster.address, setAsDefault: false)
+            [.init(name: "hang", workers: 2)], schedulerArguments: ["--worker-ttl", "2"],
+            certificates: tls ? try Security.temporary().certificateDirectory : nil)
+        let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
         try await client.waitForWorkers(2)
         let futures = try client.submit((0..<200).map { NannyTasks.slowPlus.delayed($0, 1) })
         try await eventually(client) { $0.workers.allSatisfy { $0.processing > 0 } }

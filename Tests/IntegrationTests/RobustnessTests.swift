@@ -28,8 +28,7 @@ final class RawClient: Sendable {
         call = Task {
             defer { received.finish() }
             try await withGRPCClient(
-                transport: .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+                transport: try Transports.makeClient(to: endpoint)
             ) { grpc in
                 var options = CallOptions.defaults
                 options.maxRequestMessageBytes = 1 << 30
@@ -160,8 +159,7 @@ func residentBytes(of pid: Int32) -> Int64 {
     ) async throws -> Result {
         let endpoint = try #require(HostAndPort(address))
         return try await withGRPCClient(
-            transport: .http2NIOPosix(
-                target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext)
+            transport: try Transports.makeClient(to: endpoint)
         ) { grpc in try await body(Drover_V1_Scheduler.Client(wrapping: grpc)) }
     }
 
@@ -240,6 +238,15 @@ func residentBytes(of pid: Int32) -> Int64 {
         first.close()
     }
 
+    /// Whether `process` logs `text` within 10 s.
+    static func log(of process: ProcessHarness, contains text: String) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline && !process.log().contains(text) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.log().contains(text)
+    }
+
     @Test func anOversizeMessageIsRefusedWithTheLimitAndLogged() async throws {
         let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "1048576"])
         defer { cluster.stop() }
@@ -256,7 +263,8 @@ func residentBytes(of pid: Int32) -> Int64 {
         let hugePayload = Payload(encoding: .raw, data: Data(count: 3 << 20), typeName: "Data")
         huge.submit([TaskSpec(key: "huge", function: "count-bytes", arguments: [.value(hugePayload)])], wants: [])
         #expect(await huge.outcome() != nil)
-        #expect(cluster.scheduler.log().contains("could not read a message"))
+        // The client sees the reset before the scheduler's handler has logged it: wait for the line.
+        #expect(await Self.log(of: cluster.scheduler, contains: "could not read a message"))
         // The scheduler goes on serving.
         let client = try await Client.connect(cluster.address, setAsDefault: false)
         #expect(try await client.submit(Builtins.add, 2, 3).result() == 5)

@@ -127,10 +127,11 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `host:port` (an optional `tcp://` prefix is accepted, like Dask's addresses).
+    /// Parses `host:port` (an optional `tcp://` or `tls://` prefix is accepted, like Dask's
+    /// addresses; whether TLS is used is the process's ``Security``, not the prefix's).
     public init?(_ text: String) {
         var rest = Substring(text)
-        if rest.hasPrefix("tcp://") { rest = rest.dropFirst(6) }
+        if rest.hasPrefix("tcp://") || rest.hasPrefix("tls://") { rest = rest.dropFirst(6) }
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
             (0...65535).contains(port)
         else { return nil }

@@ -16,8 +16,12 @@ public final class PeerConnections: Sendable {
 
     private let connections = Mutex<[HostAndPort: Connection]>([:])
     private let isClosed = Atomic(false)
+    private let security: Security
 
-    public init() {}
+    /// Connections with `security` (the same for every worker).
+    public init(security: Security = .insecurePlaintext) {
+        self.security = security
+    }
 
     /// The client for `address`, connecting on first use.
     ///
@@ -32,9 +36,7 @@ public final class PeerConnections: Sendable {
         return try connections.withLock { connections in
             if let existing = connections[endpoint] { return existing.client }
             let client = GRPCClient(
-                transport: try .http2NIOPosix(
-                    target: .dns(host: endpoint.host, port: endpoint.port), transportSecurity: .plaintext,
-                    config: TransportLimits.client)
+                transport: try Transports.makeClient(to: endpoint, security: security)
             )
             let runner = Task { _ = try? await client.runConnections() }
             connections[endpoint] = Connection(client: client, runner: runner)
