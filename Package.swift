@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "drover", targets: ["drover"]),
         .library(name: "DroverCore", targets: ["DroverCore"]),
         .library(name: "DroverLocal", targets: ["DroverLocal"]),
+        .library(name: "DroverProto", targets: ["DroverProto"]),
+        .library(name: "DroverClient", targets: ["DroverClient"]),
         .library(name: "DroverCLI", targets: ["DroverCLI"]),
     ],
     dependencies: [
@@ -146,6 +148,14 @@ let package = Package(
         .executableTarget(
             name: "drover-test-forgets-roles",
             dependencies: ["DroverCore", "DroverClient"],
+            swiftSettings: upcomingFeatures
+        ),
+        // The README's "Use Drover in your package" program, built here from the fixture package's
+        // own source (Tests/Fixtures/UseDrover) so that the tests run the very file the README shows.
+        .executableTarget(
+            name: "drover-tutorial",
+            dependencies: ["DroverCore", "DroverLocal", "DroverClient", "DroverCLI"],
+            path: "Tests/Fixtures/UseDrover/Sources/tutorial",
             swiftSettings: upcomingFeatures
         ),
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
