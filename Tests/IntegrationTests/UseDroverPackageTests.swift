@@ -16,7 +16,8 @@ import Testing
         let readme = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
         let path = "\(Self.fixture)/\(file)"
         let source = try String(contentsOf: Self.repository.appendingPathComponent(path), encoding: .utf8)
-        let block = try #require(Self.codeBlock(after: "<!-- \(path) -->", in: readme), "README has no block for \(path)")
+        let block = try #require(
+            Self.codeBlock(after: "<!-- \(path) -->", in: readme), "README has no block for \(path)")
         #expect(block == source, "README's block for \(path) differs from the file")
     }
 
