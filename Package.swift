@@ -138,8 +138,8 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         // Careless users' programs: one computes on the processes scheduler without calling
-        // Drover.bootstrap, one starts Client.local without handing the child roles to
-        // DroverCommand.main. Tests check that each is told what to fix instead of multiplying.
+        // Drover.bootstrap, one starts Client.local without calling DroverCommand.bootstrap.
+        // Tests check that each is told what to fix instead of multiplying.
         .executableTarget(
             name: "drover-test-forgets-bootstrap",
             dependencies: ["DroverCore", "DroverLocal"],
@@ -147,7 +147,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "drover-test-forgets-roles",
-            dependencies: ["DroverCore", "DroverClient"],
+            dependencies: ["DroverCore", "DroverClient", "DroverLocal"],
             swiftSettings: upcomingFeatures
         ),
         // The README's "Use Drover in your package" program, built here from the fixture package's

@@ -21,12 +21,8 @@ registry.register(add)
 registry.register(sum)
 
 // Drover runs this program again as its child processes (the processes scheduler's workers, a local
-// cluster's scheduler, nanny and workers): hand those roles to Drover first thing.
-await Drover.bootstrap(registry)
-if let role = CommandLine.arguments.dropFirst().first, ["scheduler", "nanny", "worker"].contains(role) {
-    await DroverCommand.main(registry: registry)
-    exit(0)
-}
+// cluster's scheduler, nanny and workers). In those, this serves the role and exits; here it returns.
+await DroverCommand.bootstrap(registry)
 
 // Single machine, like dask.delayed: nothing runs until compute().
 let total = sum.delayed((0..<8).map { inc.delayed($0) })
