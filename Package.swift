@@ -145,6 +145,12 @@ let package = Package(
             dependencies: ["DroverCore", "DroverLocal"],
             swiftSettings: upcomingFeatures
         ),
+        // Owns a local cluster and waits, to be killed by the tests with a signal.
+        .executableTarget(
+            name: "drover-test-owner",
+            dependencies: ["DroverCore", "DroverClient", "DroverCLI"],
+            swiftSettings: upcomingFeatures
+        ),
         .executableTarget(
             name: "drover-test-forgets-roles",
             dependencies: ["DroverCore", "DroverClient", "DroverLocal"],

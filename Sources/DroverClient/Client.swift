@@ -24,6 +24,9 @@ public final class Client: Sendable {
     private let outgoing = BatchingQueue<Drover_V1_ClientEvent>()
     private let connection: Task<Void, Never>
     let state = Mutex(State())
+    /// The cluster this client started (``Client/local(workers:threadsPerWorker:memoryLimit:)``):
+    /// it lives while the client does, and ``close()`` stops it.
+    let ownedCluster = Mutex<LocalCluster?>(nil)
 
     struct State {
         var references: [TaskKey: Int] = [:]
@@ -136,12 +139,14 @@ public final class Client: Sendable {
         box.client = self
     }
 
-    /// Closes the connection; the scheduler releases every key this client held.
+    /// Closes the connection; the scheduler releases every key this client held. A client that
+    /// started its cluster (``Client/local(workers:threadsPerWorker:memoryLimit:)``) stops it too.
     public func close() async {
         Drover.clearDefaultCluster(self)
         outgoing.finish()
         await connection.value
         await peers.close()
+        ownedCluster.withLock { $0.take() }?.close()
     }
 
     deinit {

@@ -4,11 +4,11 @@ import Foundation
 import Synchronization
 
 /// A scheduler and a nanny with its workers, started as child processes of this program on
-/// loopback, like Dask's `LocalCluster`. The program must be a `drover` binary
-/// (`DroverCommand.main(registry:)`), so that `scheduler` and `nanny` are its subcommands; its
-/// children exit with it. A program that does not hand those roles to `DroverCommand.main` is
-/// reported by the error thrown here, after its first two children, not by thousands of processes
-/// (``ChildRole``). Each worker runs in a cgroup with its share of the host's memory (or the
+/// loopback, like Dask's `LocalCluster`. The program serves the roles it is started in by calling
+/// `await DroverCommand.bootstrap(registry)` first thing in `main` (or is a `drover` binary); its
+/// children exit with it. A program that does not is reported by the error thrown here, after its
+/// first two children, not by thousands of processes (``ChildRole``).
+/// ``Client/local(workers:threadsPerWorker:memoryLimit:)`` returns a client that owns one. Each worker runs in a cgroup with its share of the host's memory (or the
 /// limit given), and the nanny restarts workers that die.
 public final class LocalCluster: Sendable {
     /// The scheduler's address.
@@ -116,16 +116,38 @@ public final class LocalCluster: Sendable {
 }
 
 extension Client {
-    /// Starts a ``LocalCluster`` and connects to it; the cluster stops when the client closes.
+    /// Starts a ``LocalCluster`` and returns a client that owns it, like `Client()` in Dask: the
+    /// cluster lives while the client does (a future keeps its client), ``close()`` stops both,
+    /// and ``cluster`` is the cluster.
     public static func local(workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto") async throws
-        -> (Client, LocalCluster)
+        -> Client
     {
         let cluster = try await LocalCluster(
             workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit)
         let client = try await Client.connect(cluster.address)
-        try await client.waitForWorkers(workers)
-        return (client, cluster)
+        client.ownedCluster.withLock { $0 = cluster }
+        do {
+            try await client.waitForWorkers(workers)
+        } catch {
+            await client.close()
+            throw error
+        }
+        return client
     }
+
+    /// The same as ``local(workers:threadsPerWorker:memoryLimit:)``, with its cluster beside it;
+    /// the client owns the cluster all the same, so `let (client, _) = …` keeps it running.
+    @_disfavoredOverload
+    public static func local(workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto") async throws
+        -> (Client, LocalCluster)
+    {
+        let client: Client = try await local(
+            workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit)
+        return (client, client.cluster!)
+    }
+
+    /// The cluster this client started and owns, nil for a client that connected to one.
+    public var cluster: LocalCluster? { ownedCluster.withLock { $0 } }
 
     /// Computes a lazy value on the cluster.
     public func compute<Value: TaskValue>(_ delayed: Delayed<Value>) async throws -> Value {

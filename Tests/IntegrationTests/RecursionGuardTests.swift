@@ -69,7 +69,7 @@ struct CarelessRun {
 
     /// Runs `binary` until its stdout closes, or for at most 30 seconds; then kills whatever
     /// carries its marker.
-    init(binary: String, environment extra: [String: String] = [:]) async throws {
+    init(binary: String, arguments: [String] = [], environment extra: [String: String] = [:]) async throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("drover-\(binary)-\(UUID())").path
         let runsPath = base + ".runs"
         let logPath = base + ".log"
@@ -92,7 +92,7 @@ struct CarelessRun {
         let pid: pid_t
         do {
             pid = try Spawn.start(
-                TestBinaries.path(binary), arguments: [], environment: environment,
+                TestBinaries.path(binary), arguments: arguments, environment: environment,
                 descriptors: [(null, 0), (pipeFDs[1], 1), (log, 2)])
         } catch {
             close(pipeFDs[0])

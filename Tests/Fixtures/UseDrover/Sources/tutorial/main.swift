@@ -30,7 +30,7 @@ print("threads:", try await total.compute())
 print("processes:", try await total.compute(scheduler: .processes(workers: 4)))
 
 // Distributed, like dask.distributed: a scheduler and workers as child processes.
-let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 2, memoryLimit: "0")
+let client = try await Client.local(workers: 2, threadsPerWorker: 2, memoryLimit: "0")  // owns the cluster
 print("cluster:", try await total.compute())  // the client is now the default scheduler
 print("submit:", try await client.submit(inc, 1).result())
 print("map:", try await client.gather(try client.map(inc, Array(0..<8))))
@@ -41,5 +41,4 @@ for x in 0..<10 {
     output.append(try client.submit(add, a, b))
 }
 print("exercise:", try await client.submit(sum, output).result())
-await client.close()
-cluster.close()
+await client.close()  // stops the cluster too
