@@ -12,6 +12,17 @@ enum TestTasks {
         throw Boom(description: "boom on \(x)")
     }
 
+    /// An error that is also a task value: it reaches the client whole.
+    struct Refusal: Error, Codable, Equatable, TaskValue {
+        var reason: String
+        var code: Int
+    }
+
+    /// Throws a ``Refusal`` with the input as its code.
+    static let refuse = TaskFunction("test-refuse") { (x: Int) throws -> Int in
+        throw Refusal(reason: "refused", code: x)
+    }
+
     /// Kills its own process with the given signal, with the default action (no crash handler).
     static let crash = TaskFunction("test-crash") { (number: Int) -> Int in
         signal(Int32(number), SIG_DFL)
