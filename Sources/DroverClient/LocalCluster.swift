@@ -148,9 +148,4 @@ extension Client {
 
     /// The cluster this client started and owns, nil for a client that connected to one.
     public var cluster: LocalCluster? { ownedCluster.withLock { $0 } }
-
-    /// Computes a lazy value on the cluster.
-    public func compute<Value: TaskValue>(_ delayed: Delayed<Value>) async throws -> Value {
-        try await submit(delayed).result()
-    }
 }

@@ -18,6 +18,12 @@ enum TestTasks {
         var code: Int
     }
 
+    /// Creates the file at `path` after `milliseconds` (a side effect the tests can see), returns 1.
+    static let touch = TaskFunction("test-touch") { (path: String, milliseconds: Int) async throws -> Int in
+        try await Task.sleep(for: .milliseconds(milliseconds))
+        return FileManager.default.createFile(atPath: path, contents: Data()) ? 1 : 0
+    }
+
     /// Throws a ``Refusal`` with the input as its code.
     static let refuse = TaskFunction("test-refuse") { (x: Int) throws -> Int in
         throw Refusal(reason: "refused", code: x)

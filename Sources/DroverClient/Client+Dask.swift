@@ -1,0 +1,123 @@
+public import DroverCore
+import Foundation
+import Synchronization
+
+// The parts of `dask.distributed.Client` a Dask user reaches for, on top of submit and gather.
+
+extension Client {
+    // MARK: - compute and persist
+
+    /// Starts computing `delayed` on the cluster and returns its future at once, like Dask's
+    /// `client.compute(x)` (`x.compute()` waits for the value instead).
+    public func compute<Value: TaskValue>(_ delayed: Delayed<Value>) throws -> Future<Value> {
+        try submit(delayed)
+    }
+
+    /// Starts computing `values` on the cluster in one submission, one future each.
+    public func compute<Value: TaskValue>(_ values: [Delayed<Value>]) throws -> [Future<Value>] {
+        try submit(values)
+    }
+
+    /// Starts computing `values` on the cluster and keeps their results there, like Dask's
+    /// `client.persist(x)`: the futures hold the results on the workers, and a graph built on them
+    /// (a future goes wherever a lazy value does: `sum.delayed(persisted)`) starts from them
+    /// instead of computing them again.
+    ///
+    /// Dask's `persist` returns the same collection type with futures inside; a `Delayed` here is a
+    /// call to compute, so the futures themselves are what is returned.
+    public func persist<Value: TaskValue>(_ values: [Delayed<Value>]) throws -> [Future<Value>] {
+        try submit(values)
+    }
+
+    /// Persists one lazy value; see ``persist(_:)-([Delayed<Value>])``.
+    public func persist<Value: TaskValue>(_ delayed: Delayed<Value>) throws -> Future<Value> {
+        try submit(delayed)
+    }
+
+    // MARK: - Where results are
+
+    /// The workers holding each future's result, as this client last heard from the scheduler
+    /// (Dask's `client.who_has`); a future not finished holds none.
+    public func whoHas<Value: TaskValue>(_ futures: [Future<Value>]) -> [TaskKey: [String]] {
+        state.withLock { state in
+            var holders: [TaskKey: [String]] = [:]
+            for future in futures {
+                if case .inMemory(let workers, _) = state.keys[future.key] {
+                    holders[future.key] = workers
+                } else {
+                    holders[future.key] = []
+                }
+            }
+            return holders
+        }
+    }
+
+    /// The keys of this client's results that each worker holds (Dask's `client.has_what`, limited
+    /// to the keys this client holds futures of).
+    public func hasWhat() -> [String: [TaskKey]] {
+        state.withLock { state in
+            var held: [String: [TaskKey]] = [:]
+            for worker in state.workers { held[worker] = [] }
+            for (key, known) in state.keys {
+                guard state.references[key, default: 0] > 0, case .inMemory(let workers, _) = known else { continue }
+                for worker in workers { held[worker, default: []].append(key) }
+            }
+            return held.mapValues { $0.sorted { $0.rawValue < $1.rawValue } }
+        }
+    }
+
+    /// The workers connected, as the scheduler last said.
+    public var workers: [String] { state.withLock { $0.workers } }
+
+    // MARK: - Running on every worker
+
+    /// Runs `function` once on every connected worker and returns each worker's result, like
+    /// Dask's `client.run`. Each call is a task restricted to its worker (`workers:`), never merged
+    /// with another (`pure: false`), so it waits for a free thread there.
+    ///
+    /// - Returns: The results by worker, as ``workers`` names them.
+    public func run<each A: TaskArgument, each Parameter: TaskValue, Result: TaskValue>(
+        _ function: TaskFunction<repeat each Parameter, Result>,
+        _ arguments: repeat each A
+    ) async throws -> [String: Result] where repeat (each A).Value == each Parameter {
+        var futures: [(worker: String, future: Future<Result>)] = []
+        for worker in workers {
+            futures.append((worker, try submit(function, repeat each arguments, pure: false, workers: [worker])))
+        }
+        // Closures, not key paths: a key path into a tuple crashed at run time in this
+        // parameter-pack generic function (Swift 6.3).
+        let values = try await gather(futures.map { $0.future })
+        return Dictionary(uniqueKeysWithValues: zip(futures.map { $0.worker }, values))
+    }
+
+    // MARK: - Fire and forget
+
+    /// Lets the tasks of `futures` run to completion even when every future of theirs is dropped,
+    /// like Dask's `fire_and_forget`: this client keeps a reference until each is done (finished,
+    /// failed or cancelled), then lets the cluster free it.
+    ///
+    /// Unlike Dask, where the scheduler keeps the task, the reference lives in this client: a task
+    /// still running when the client closes is released with its other keys.
+    public func fireAndForget<Value: TaskValue>(_ futures: [Future<Value>]) {
+        for future in futures {
+            Task { [self] in
+                _ = try? await self.wait([future])
+            }
+        }
+    }
+
+    /// Lets one task run to completion without its future; see ``fireAndForget(_:)-([Future<Value>])``.
+    public func fireAndForget<Value: TaskValue>(_ future: Future<Value>) {
+        fireAndForget([future])
+    }
+}
+
+extension Client: CustomStringConvertible {
+    /// Like Dask's `<Client: 'tcp://127.0.0.1:8786' processes=4 threads=8>`: the scheduler and the
+    /// workers this client last heard of.
+    public var description: String {
+        let (workers, closed) = state.withLock { ($0.workers.count, $0.closedReason != nil) }
+        let owned = cluster == nil ? "" : ", local cluster"
+        return "<Client: '\(scheduler)' workers=\(workers)\(closed ? ", closed" : "")\(owned)>"
+    }
+}

@@ -1,0 +1,112 @@
+import DroverClient
+import DroverCore
+import DroverLocal
+import DroverTestKit
+import Foundation
+import Testing
+
+/// The parts of Dask's client API beyond submit and gather, each on a real cluster
+/// (`drover-test-tasks` scheduler and workers).
+@Suite(.timeLimit(.minutes(1))) struct DaskAPITests {
+    static let touch = TaskFunction("test-touch") { (_: String, _: Int) -> Int in 0 }
+    static let processID = TaskFunction("test-pid") { (_: Int) -> Int in 0 }
+
+    @Test func computeAndPersistReturnFuturesAtOnce() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let parts = (0..<4).map { Builtins.plus.delayed($0, 1) }
+        let total = Builtins.sum.delayed(parts)
+        let future = try client.compute(total)
+        #expect(future.key == total.key)
+        #expect(try await future.result() == 10)
+        // Persisted parts stay on the cluster; a graph built on them starts from them.
+        let persisted = try client.persist(parts)
+        #expect(try await client.gather(persisted) == [1, 2, 3, 4])
+        let doubled = Builtins.sum.delayed(persisted.map { Builtins.plus.delayed($0, $0) })
+        #expect(try await client.compute(doubled).result() == 20)
+        await client.close()
+    }
+
+    @Test func descriptionsReadLikeDasks() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        #expect(client.description == "<Client: '\(cluster.address)' workers=2>")
+        let future = try client.submit(Builtins.plus, 1, 2)
+        _ = try await future.result()
+        #expect(future.description == "<Future: finished, type: Int, key: \(future.key)>")
+        #expect(future.key.rawValue.hasPrefix("plus-"))
+        await client.close()
+    }
+
+    @Test func whoHasAndHasWhatNameTheWorkersHoldingResults() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        let futures = try client.map(Builtins.noop, Array(0..<6))
+        _ = try await client.gather(futures)
+        let whoHas = client.whoHas(futures)
+        let workers = Set(client.workers)
+        #expect(Set(whoHas.keys) == Set(futures.map(\.key)))
+        for (key, holders) in whoHas {
+            #expect(!holders.isEmpty && Set(holders).isSubset(of: workers), "\(key): \(holders)")
+        }
+        let hasWhat = client.hasWhat()
+        #expect(Set(hasWhat.keys) == workers)
+        #expect(Set(hasWhat.values.joined()) == Set(futures.map(\.key)))
+        for (worker, keys) in hasWhat {
+            for key in keys { #expect(whoHas[key]?.contains(worker) == true) }
+        }
+        await client.close()
+    }
+
+    @Test func runCallsTheFunctionOnEveryWorker() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        let pids = try await client.run(Self.processID, 0)
+        #expect(Set(pids.keys) == Set(client.workers))
+        #expect(Set(pids.values) == Set(cluster.workers.map { Int($0.pid) }))
+        await client.close()
+    }
+
+    @Test func aFiredAndForgottenTaskRunsWithoutItsFuture() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("drover-fire-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The task waits for an input that takes a second (`inc`): without fireAndForget, dropping
+        // its future releases it before it can start, and the file never appears.
+        client.fireAndForget(try client.submit(Self.touch, path, try client.submit(Builtins.inc, 0)))
+        var created = false
+        for _ in 0..<500 where !created {
+            try await Task.sleep(for: .milliseconds(20))
+            created = FileManager.default.fileExists(atPath: path)
+        }
+        #expect(created, "the task never ran")
+        await client.close()
+    }
+
+    @Test func aDelayedGraphIsDrawnAsDotText() throws {
+        let parts = (0..<2).map { Builtins.plus.delayed($0, 1) }
+        let total = Builtins.sum.delayed(parts)
+        let dot = total.dot()
+        #expect(dot.hasPrefix("digraph drover {\n    rankdir=BT;"))
+        #expect(dot.components(separatedBy: "label=\"plus\"").count - 1 == 2)
+        #expect(dot.components(separatedBy: "label=\"sum\"").count - 1 == 1)
+        #expect(dot.components(separatedBy: " -> ").count - 1 == 2)
+        #expect(dot.contains("tooltip=\"\(total.key)\""))
+        do {
+            let svg = try total.svg()
+            #expect(svg.contains("<svg"))
+        } catch let error as GraphvizError {
+            // Without Graphviz the error says how to get it.
+            #expect(error.description.contains("install graphviz"))
+        }
+    }
+}
