@@ -121,3 +121,38 @@ extension Client: CustomStringConvertible {
         return "<Client: '\(scheduler)' workers=\(workers)\(closed ? ", closed" : "")\(owned)>"
     }
 }
+
+extension Client {
+    // MARK: - Progress of lazy values
+
+    /// Computes `values` on the cluster while drawing a progress bar per function over every task
+    /// of their graphs, like Dask's `progress(x.persist())`, and returns their futures once every
+    /// task is done.
+    ///
+    /// Unlike ``progress(_:output:interval:)`` over futures, the bars count the tasks the values
+    /// depend on too (the client holds each of them until the bars are done, then lets the
+    /// cluster free what only they needed).
+    ///
+    /// - Returns: The values' futures, as ``persist(_:)-([Delayed<Value>])`` returns them.
+    /// - Throws: ``ClientError`` as `submit` does, or when the client closes first.
+    @discardableResult
+    public func progress<Value: TaskValue>(
+        _ values: [Delayed<Value>], output: ProgressOutput = .standardOutput, interval: Duration = .milliseconds(100)
+    ) async throws -> [Future<Value>] {
+        let nodes = DelayedNode.dependenciesFirst(values.map { $0.node })
+        // Every task is a root, so the client hears of each; each key is held by a bare retain.
+        let keys = try submit(nodes: nodes)
+        defer { for key in keys { release(key) } }
+        let futures = values.map { Future<Value>(key: $0.key, client: self) }
+        try await progress(of: keys, output: output, interval: interval)
+        return futures
+    }
+
+    /// Computes one lazy value with progress bars; see ``progress(_:output:interval:)-([Delayed<Value>],_,_)``.
+    @discardableResult
+    public func progress<Value: TaskValue>(
+        _ value: Delayed<Value>, output: ProgressOutput = .standardOutput, interval: Duration = .milliseconds(100)
+    ) async throws -> Future<Value> {
+        try await progress([value], output: output, interval: interval)[0]
+    }
+}
