@@ -1,5 +1,7 @@
 public import DroverCore
+import DroverProto
 import Foundation
+import SwiftProtobuf
 import Synchronization
 
 // The parts of `dask.distributed.Client` a Dask user reaches for, on top of submit and gather.
@@ -154,5 +156,29 @@ extension Client {
         _ value: Delayed<Value>, output: ProgressOutput = .standardOutput, interval: Duration = .milliseconds(100)
     ) async throws -> Future<Value> {
         try await progress([value], output: output, interval: interval)[0]
+    }
+}
+
+extension Client {
+    // MARK: - Restart
+
+    /// Restarts every worker, like Dask's `client.restart()`: each future of every client errs
+    /// (``TaskError/Kind/workerDied``, saying the cluster was restarted), the scheduler forgets every
+    /// task, and each worker's nanny kills it and starts a fresh one. Workers without a nanny keep
+    /// running, with nothing on them.
+    ///
+    /// Returns once the scheduler has handled the request, so every future of this client has
+    /// erred; the fresh workers register shortly after (``waitForWorkers(_:)``).
+    ///
+    /// - Throws: ``ClientError`` when the connection is gone.
+    public func restart() async throws {
+        // The scheduler answers in order, and a wanted key it does not know is answered at once
+        // (KIND_REJECTED): that answer marks that the restart before it has been handled.
+        let barrier = TaskKey("restart-barrier-" + Token.random().prefix(12))
+        retain(barrier)
+        defer { release(barrier) }
+        send(.with { $0.restart = Drover_V1_RestartWorkers() })
+        send(.with { $0.submit = .with { $0.wants = [barrier.rawValue] } })
+        _ = try await wait(for: barrier)
     }
 }

@@ -156,6 +156,8 @@ extension MessageFuzzing {
                 _ = SchedulerState.Event.graphSubmitted("c-fuzz", tasks: tasks, wants: submit.wants.map { TaskKey($0) })
             case .release(let release):
                 events.append(.keysReleased("c-fuzz", release.keys.map { TaskKey($0) }))
+            case .restart:
+                events.append(.restartRequested("c-fuzz"))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(

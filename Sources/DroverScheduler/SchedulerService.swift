@@ -270,6 +270,9 @@ public actor SchedulerService {
                         key: TaskKey($0.key), nbytes: $0.nbytes, workerAddress: $0.workerAddress)
                 }
                 translated.append(.dataScattered(id, values))
+            case .restart:
+                logger.info("restart requested", metadata: ["client.id": "\(id)"])
+                translated.append(.restartRequested(id))
             case .register, nil:
                 continue
             }

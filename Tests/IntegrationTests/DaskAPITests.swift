@@ -109,4 +109,40 @@ import Testing
             #expect(error.description.contains("install graphviz"))
         }
     }
+
+    /// `client.restart()` during a computation: its futures err saying so, the nanny starts fresh
+    /// workers (new processes), and the cluster computes again.
+    @Test func restartDuringAComputationErrsItsFuturesAndRestartsTheWorkers() async throws {
+        let cluster = try await LocalCluster(
+            workers: 2, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks)
+        defer { cluster.close() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        let oldWorkers = Set(client.workers)
+        let oldPIDs = Set(try await client.run(Self.processID, 0).values)
+        let finished = try client.submit(Builtins.plus, 1, 2)
+        #expect(try await finished.result() == 3)
+        let running = try client.map(Builtins.sleep, Array(repeating: 30.0, count: 4), pure: false)
+
+        try await client.restart()
+
+        for future in running {
+            let error = try await #require(throws: TaskError.self) { try await future.result() }
+            #expect(error.kind == .workerDied)
+            #expect(error.message.contains("the cluster was restarted"), "\(error.message)")
+        }
+        #expect(finished.status == .error)
+        // Fresh workers register (new processes, new addresses) and compute again.
+        var fresh: Set<String> = []
+        for _ in 0..<1000 {
+            fresh = Set(client.workers).subtracting(oldWorkers)
+            if fresh.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(fresh.count == 2, "workers after restart: \(client.workers), before: \(oldWorkers)")
+        let newPIDs = Set(try await client.run(Self.processID, 0).values)
+        #expect(newPIDs.isDisjoint(with: oldPIDs))
+        #expect(try await client.submit(Builtins.plus, 2, 3).result() == 5)
+        await client.close()
+    }
 }

@@ -638,6 +638,14 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .scattered(newValue)}
   }
 
+  public var restart: Drover_V1_RestartWorkers {
+    get {
+      if case .restart(let v)? = kind {return v}
+      return Drover_V1_RestartWorkers()
+    }
+    set {kind = .restart(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -645,8 +653,23 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     case submit(Drover_V1_SubmitGraph)
     case release(Drover_V1_ReleaseKeys)
     case scattered(Drover_V1_ScatteredData)
+    case restart(Drover_V1_RestartWorkers)
 
   }
+
+  public init() {}
+}
+
+/// Restart every worker (Dask's client.restart): the scheduler tells each client of each key it
+/// wants that it erred (KIND_WORKER_DIED, the message says the cluster was restarted), forgets
+/// every task, and asks each worker's nanny to kill it (Nanny.KillWorker), which starts a fresh
+/// one. Workers without a nanny keep running, with nothing on them.
+public nonisolated struct Drover_V1_RestartWorkers: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -2162,7 +2185,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2222,6 +2245,19 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .scattered(v)
         }
       }()
+      case 5: try {
+        var v: Drover_V1_RestartWorkers?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .restart(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .restart(v)
+        }
+      }()
       default: break
       }
     }
@@ -2249,6 +2285,10 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .scattered(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
+    case .restart?: try {
+      guard case .restart(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2256,6 +2296,25 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
 
   public static func ==(lhs: Drover_V1_ClientEvent, rhs: Drover_V1_ClientEvent) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_RestartWorkers: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RestartWorkers"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_RestartWorkers, rhs: Drover_V1_RestartWorkers) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -109,6 +109,8 @@ public struct SchedulerState: Sendable {
         /// A client dropped its last future to these keys.
         case keysReleased(ClientID, [TaskKey])
         case clientDisconnected(ClientID)
+        /// A client asked for every worker to be restarted (Dask's `client.restart`).
+        case restartRequested(ClientID)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -246,6 +248,8 @@ public struct SchedulerState: Sendable {
         case .clientDisconnected(let client):
             release(Array(clients[client] ?? []), by: client, into: &actions)
             clients[client] = nil
+        case .restartRequested(let client):
+            restart(requestedBy: client, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -275,7 +279,7 @@ extension SchedulerState.Event {
         case .dataMissing(_, _, let reporter):
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
-            .dataScattered, .keysReleased, .clientDisconnected, .balanceTimerFired, .clockTicked:
+            .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .balanceTimerFired, .clockTicked:
             nil
         }
     }
