@@ -43,7 +43,7 @@ enum ProcessTable {
     static func listeningSocketInodes() -> Set<UInt64> {
         var inodes: Set<UInt64> = []
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = readWhole(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
                 let fields = line.split(separator: " ")
@@ -51,6 +51,24 @@ enum ProcessTable {
             }
         }
         return inodes
+    }
+
+    /// The whole of a /proc file, read until end of file: such files report size 0, and a
+    /// reader that trusts the size or reads once gets the first page only (a busy machine's socket
+    /// table is longer, and a listening socket past it looked absent).
+    private static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func allProcessIDs() -> [pid_t] {
