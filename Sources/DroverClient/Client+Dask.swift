@@ -182,3 +182,16 @@ extension Client {
         _ = try await wait(for: barrier)
     }
 }
+
+extension Client {
+    // MARK: - Shutdown
+
+    /// Stops the cluster, like Dask's `client.shutdown()`: the scheduler asks each nanny to stop
+    /// (its workers retire, then it exits), closes each worker without a nanny, and stops itself;
+    /// then this client closes (a ``Client/local(workers:threadsPerWorker:memoryLimit:)`` client
+    /// also reaps its cluster's processes). Other clients of the cluster lose their connection.
+    public func shutdown() async {
+        send(.with { $0.shutdown = Drover_V1_ShutdownCluster() })
+        await close()
+    }
+}

@@ -158,6 +158,8 @@ extension MessageFuzzing {
                 events.append(.keysReleased("c-fuzz", release.keys.map { TaskKey($0) }))
             case .restart:
                 events.append(.restartRequested("c-fuzz"))
+            case .shutdown:
+                events.append(.shutdownRequested("c-fuzz"))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(

@@ -24,6 +24,9 @@ public actor SchedulerService {
     private let started = ContinuousClock.now
     /// Worker connections the scheduler ended, and why (read once by the connection's writer).
     private var removedStreams: [ObjectIdentifier: String] = [:]
+    /// Why the scheduler was asked to stop (a client's shutdown), for the command that runs it.
+    public nonisolated let stopRequests: AsyncStream<String>
+    private let stopContinuation: AsyncStream<String>.Continuation
 
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
@@ -32,6 +35,7 @@ public actor SchedulerService {
         self.state = SchedulerState(configuration: configuration)
         self.exitReportGrace = exitReportGrace
         self.logger = logger
+        (stopRequests, stopContinuation) = AsyncStream.makeStream()
     }
 
     // MARK: - Workers
@@ -273,6 +277,9 @@ public actor SchedulerService {
             case .restart:
                 logger.info("restart requested", metadata: ["client.id": "\(id)"])
                 translated.append(.restartRequested(id))
+            case .shutdown:
+                logger.info("shutdown requested", metadata: ["client.id": "\(id)"])
+                translated.append(.shutdownRequested(id))
             case .register, nil:
                 continue
             }
@@ -438,6 +445,11 @@ public actor SchedulerService {
                     workersChanged = true
                 case .killWorker(let worker, let address, let nanny, let reason):
                     askNannyToKill(worker, address: address, nanny: nanny, reason: reason)
+                case .stopNanny(let nanny, let reason):
+                    askNannyToStop(nanny, reason: reason)
+                case .stopScheduler(let reason):
+                    logger.info("scheduler asked to stop", metadata: ["reason": "\(reason)"])
+                    stopContinuation.yield(reason)
                 case .awaitExitReport(let worker, let incarnation, let cause):
                     let grace = exitReportGrace
                     Task {

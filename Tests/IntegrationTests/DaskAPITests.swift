@@ -145,4 +145,34 @@ import Testing
         #expect(try await client.submit(Builtins.plus, 2, 3).result() == 5)
         await client.close()
     }
+
+    /// `client.shutdown()` of a cluster it did not start: the scheduler, the nanny and its workers
+    /// all exit.
+    @Test func shutdownStopsTheSchedulerTheNannyAndItsWorkers() async throws {
+        let cluster = try await LocalCluster(
+            workers: 2, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks)
+        defer { cluster.close() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(2)
+        let workers = try await client.run(Self.processID, 0).values.map { Int32($0) }
+        await client.shutdown()
+        for pid in [cluster.schedulerPID, cluster.nannyPID] + workers {
+            #expect(await hasEnded(pid), "process \(pid) is still running after shutdown")
+        }
+    }
+
+    /// Whether `pid` has exited (or is a zombie: the cluster's processes are this process's
+    /// children until reaped) within 15 s.
+    private func hasEnded(_ pid: Int32) async -> Bool {
+        func ended() -> Bool {
+            guard kill(pid, 0) == 0 else { return true }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            guard let end = stat.lastIndex(of: ")") else { return true }
+            return stat[stat.index(after: end)...].split(separator: " ").first == "Z"
+        }
+        for _ in 0..<750 where !ended() {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return ended()
+    }
 }

@@ -111,6 +111,8 @@ public struct SchedulerState: Sendable {
         case clientDisconnected(ClientID)
         /// A client asked for every worker to be restarted (Dask's `client.restart`).
         case restartRequested(ClientID)
+        /// A client asked for the whole cluster to stop (Dask's `client.shutdown`).
+        case shutdownRequested(ClientID)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -146,6 +148,10 @@ public struct SchedulerState: Sendable {
         case disconnect(WorkerID, reason: String)
         /// Ask the nanny at `nanny` to kill its worker serving at `address` (a hung process).
         case killWorker(WorkerID, address: String, nanny: String, reason: String)
+        /// Ask the nanny at this address to stop (its workers retire, then it exits).
+        case stopNanny(String, reason: String)
+        /// Stop the scheduler itself (after the actions before this one are sent).
+        case stopScheduler(reason: String)
     }
 
     /// A task sent to a worker.
@@ -250,6 +256,8 @@ public struct SchedulerState: Sendable {
             clients[client] = nil
         case .restartRequested(let client):
             restart(requestedBy: client, into: &actions)
+        case .shutdownRequested(let client):
+            shutdown(requestedBy: client, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -279,7 +287,8 @@ extension SchedulerState.Event {
         case .dataMissing(_, _, let reporter):
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
-            .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .balanceTimerFired, .clockTicked:
+            .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested,
+            .balanceTimerFired, .clockTicked:
             nil
         }
     }
