@@ -27,6 +27,8 @@ public final class Client: Sendable {
     /// The cluster this client started (``Client/local(workers:threadsPerWorker:memoryLimit:)``):
     /// it lives while the client does, and ``close()`` stops it.
     let ownedCluster = Mutex<LocalCluster?>(nil)
+    /// `Variable.get` calls waiting for the scheduler's answer.
+    let variableRequests = VariableRequests()
 
     struct State {
         var references: [TaskKey: Int] = [:]
@@ -439,6 +441,9 @@ public final class Client: Sendable {
                 case .lost(let lost):
                     key = TaskKey(lost.key)
                     keyState = .lost
+                case .variable(let variable):
+                    variableRequests.answer(variable.request, with: Payload(proto: variable.value))
+                    continue
                 case .workers, nil:
                     continue
                 }
@@ -480,6 +485,7 @@ public final class Client: Sendable {
         for waiter in waiters { waiter.resume(throwing: error) }
         for waiter in workerWaiters { waiter.resume(throwing: error) }
         for watcher in watchers { watcher.finish() }  // short of their count: the caller sees why
+        variableRequests.failAll(error)
     }
 
     /// The keys, each once, as they complete (finish, fail or are cancelled); those already done

@@ -160,6 +160,10 @@ extension MessageFuzzing {
                 events.append(.restartRequested("c-fuzz"))
             case .shutdown:
                 events.append(.shutdownRequested("c-fuzz"))
+            case .setVariable(let set):
+                events.append(.variableSet("c-fuzz", name: set.name, Payload(proto: set.value)))
+            case .getVariable(let get):
+                events.append(.variableRequested("c-fuzz", name: get.name, request: get.request))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(
@@ -265,6 +269,7 @@ extension MessageFuzzing {
             case .erred(let erred): _ = TaskError(proto: erred.error)
             case .lost(let lost): _ = TaskKey(lost.key)
             case .workers(let workers): _ = workers.addresses.count + Int(workers.threads)
+            case .variable(let variable): probe(Payload(proto: variable.value))
             case nil: continue
             }
         }

@@ -280,6 +280,10 @@ public actor SchedulerService {
             case .shutdown:
                 logger.info("shutdown requested", metadata: ["client.id": "\(id)"])
                 translated.append(.shutdownRequested(id))
+            case .setVariable(let set):
+                translated.append(.variableSet(id, name: set.name, Payload(proto: set.value)))
+            case .getVariable(let get):
+                translated.append(.variableRequested(id, name: get.name, request: get.request))
             case .register, nil:
                 continue
             }
@@ -503,6 +507,14 @@ public actor SchedulerService {
             }
         case .lost(let key):
             .with { $0.lost = .with { $0.key = key.rawValue } }
+        case .variable(let request, let name, let value):
+            .with {
+                $0.variable = .with {
+                    $0.request = request
+                    $0.name = name
+                    $0.value = value.proto
+                }
+            }
         }
     }
 }

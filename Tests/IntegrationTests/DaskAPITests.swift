@@ -175,4 +175,20 @@ import Testing
         }
         return ended()
     }
+
+    /// A `Variable` is held by the scheduler: one client waits for it, another sets it.
+    @Test func aVariableSetByOneClientReachesAnotherThatWaits() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let waiter = try await Client.connect(cluster.address, setAsDefault: false)
+        let setter = try await Client.connect(cluster.address, setAsDefault: false)
+        let waiting = Task { try await Variable<[Int]>("shared", client: waiter).get() }
+        try Variable<[Int]>("shared", client: setter).set([1, 2, 3])
+        #expect(try await waiting.value == [1, 2, 3])
+        // One client's set and get travel in order on its stream: the last set wins.
+        try Variable<[Int]>("shared", client: setter).set([4])
+        #expect(try await Variable<[Int]>("shared", client: setter).get() == [4])
+        await setter.close()
+        await waiter.close()
+    }
 }

@@ -26,7 +26,8 @@ extension Drover_V1_ClientEvent {
             submit.tasks.reduce(0) { $0 + $1.spec.estimatedBytes + 16 } + submit.wants.reduce(0) { $0 + $1.utf8.count }
         case .scattered(let scattered): scattered.keys.count * 96
         case .release(let release): release.keys.reduce(0) { $0 + $1.utf8.count + 2 }
-        case .register, .restart, .shutdown, nil: 64
+        case .setVariable(let set): set.name.utf8.count + set.value.data.count + 64
+        case .register, .restart, .shutdown, .getVariable, nil: 64
         }
     }
 }

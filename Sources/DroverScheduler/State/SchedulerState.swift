@@ -113,6 +113,10 @@ public struct SchedulerState: Sendable {
         case restartRequested(ClientID)
         /// A client asked for the whole cluster to stop (Dask's `client.shutdown`).
         case shutdownRequested(ClientID)
+        /// A client set a variable (Dask's `Variable.set`).
+        case variableSet(ClientID, name: String, Payload)
+        /// A client asked for a variable's value (Dask's `Variable.get`), answered once it is set.
+        case variableRequested(ClientID, name: String, request: UInt64)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -169,6 +173,8 @@ public struct SchedulerState: Sendable {
         case erred(TaskKey, TaskError)
         /// Every copy of the result was lost; it is being recomputed.
         case lost(TaskKey)
+        /// The value of a variable, answering the client's request.
+        case variable(request: UInt64, name: String, Payload)
     }
 
     public let configuration: Configuration
@@ -195,6 +201,9 @@ public struct SchedulerState: Sendable {
     /// The nanny each supervised worker id last registered under: only that nanny may report the
     /// worker's exit.
     public internal(set) var nannies: [WorkerID: String] = [:]
+    /// Variables by name (Dask's `distributed.Variable`), and the requests waiting for a name to be set.
+    public internal(set) var variables: [String: Payload] = [:]
+    var variableRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -254,10 +263,15 @@ public struct SchedulerState: Sendable {
         case .clientDisconnected(let client):
             release(Array(clients[client] ?? []), by: client, into: &actions)
             clients[client] = nil
+            forgetVariableRequests(of: client)
         case .restartRequested(let client):
             restart(requestedBy: client, into: &actions)
         case .shutdownRequested(let client):
             shutdown(requestedBy: client, into: &actions)
+        case .variableSet(_, let name, let value):
+            setVariable(name, to: value, into: &actions)
+        case .variableRequested(let client, let name, let request):
+            requestVariable(name, by: client, request: request, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -287,7 +301,8 @@ extension SchedulerState.Event {
         case .dataMissing(_, _, let reporter):
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
-            .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested,
+            .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested, .variableSet,
+            .variableRequested,
             .balanceTimerFired, .clockTicked:
             nil
         }
