@@ -44,21 +44,13 @@ public struct Variable<Value: TaskValue>: Sendable {
     /// - Throws: ``ClientError`` when the client closes first; `CancellationError` when the
     ///   calling task is cancelled; `PayloadError` when the value set is of another type.
     public func get() async throws -> Value {
-        let requests = client.variableRequests
-        let request = requests.next()
-        let payload = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                requests.wait(request, continuation)
-                client.send(
-                    .with {
-                        $0.getVariable = .with {
-                            $0.name = name
-                            $0.request = request
-                        }
-                    })
+        let payload = try await client.variableRequests.ask(client) { request in
+            .with {
+                $0.getVariable = .with {
+                    $0.name = name
+                    $0.request = request
+                }
             }
-        } onCancel: {
-            requests.cancel(request)
         }
         return try Value.decode(payload: payload)
     }
@@ -74,6 +66,20 @@ final class VariableRequests: Sendable {
         var cancelled: Set<UInt64> = []
     }
     private let state = Mutex(State())
+
+    /// Sends the event `make` builds for a fresh request number and waits for its answer.
+    func ask(_ client: Client, _ make: (UInt64) -> Drover_V1_ClientEvent) async throws -> Payload {
+        let request = next()
+        let event = make(request)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                wait(request, continuation)
+                client.send(event)
+            }
+        } onCancel: {
+            cancel(request)
+        }
+    }
 
     func next() -> UInt64 {
         state.withLock { state in

@@ -164,6 +164,10 @@ extension MessageFuzzing {
                 events.append(.variableSet("c-fuzz", name: set.name, Payload(proto: set.value)))
             case .getVariable(let get):
                 events.append(.variableRequested("c-fuzz", name: get.name, request: get.request))
+            case .queuePut(let put):
+                events.append(.queuePut("c-fuzz", name: put.name, Payload(proto: put.value)))
+            case .queueGet(let get):
+                events.append(.queueRequested("c-fuzz", name: get.name, request: get.request))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(

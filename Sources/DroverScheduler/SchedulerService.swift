@@ -284,6 +284,10 @@ public actor SchedulerService {
                 translated.append(.variableSet(id, name: set.name, Payload(proto: set.value)))
             case .getVariable(let get):
                 translated.append(.variableRequested(id, name: get.name, request: get.request))
+            case .queuePut(let put):
+                translated.append(.queuePut(id, name: put.name, Payload(proto: put.value)))
+            case .queueGet(let get):
+                translated.append(.queueRequested(id, name: get.name, request: get.request))
             case .register, nil:
                 continue
             }

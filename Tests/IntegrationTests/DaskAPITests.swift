@@ -191,4 +191,20 @@ import Testing
         await setter.close()
         await waiter.close()
     }
+
+    /// A `Queue` is held by the scheduler: a getter waits, a putter's values arrive oldest first.
+    @Test func aQueueHandsEachValueToOneGetterOldestFirst() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let consumer = try await Client.connect(cluster.address, setAsDefault: false)
+        let producer = try await Client.connect(cluster.address, setAsDefault: false)
+        let first = Task { try await Queue<String>("jobs", client: consumer).get() }
+        for job in ["a", "b", "c"] { try Queue<String>("jobs", client: producer).put(job) }
+        #expect(try await first.value == "a")
+        let jobs = Queue<String>("jobs", client: consumer)
+        #expect(try await jobs.get() == "b")
+        #expect(try await jobs.get() == "c")
+        await producer.close()
+        await consumer.close()
+    }
 }

@@ -670,6 +670,22 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .getVariable(newValue)}
   }
 
+  public var queuePut: Drover_V1_QueuePut {
+    get {
+      if case .queuePut(let v)? = kind {return v}
+      return Drover_V1_QueuePut()
+    }
+    set {kind = .queuePut(newValue)}
+  }
+
+  public var queueGet: Drover_V1_QueueGet {
+    get {
+      if case .queueGet(let v)? = kind {return v}
+      return Drover_V1_QueueGet()
+    }
+    set {kind = .queueGet(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -681,8 +697,51 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     case shutdown(Drover_V1_ShutdownCluster)
     case setVariable(Drover_V1_SetVariable)
     case getVariable(Drover_V1_GetVariable)
+    case queuePut(Drover_V1_QueuePut)
+    case queueGet(Drover_V1_QueueGet)
 
   }
+
+  public init() {}
+}
+
+/// Appends a value to a named first-in-first-out queue the scheduler holds for every client (Dask's
+/// distributed.Queue); the oldest waiting QueueGet of any client takes it at once.
+public nonisolated struct Drover_V1_QueuePut: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var value: Drover_V1_Payload {
+    get {_value ?? Drover_V1_Payload()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _value: Drover_V1_Payload? = nil
+}
+
+/// Takes the oldest value of a named queue: answered with a VariableValue carrying `request` (and the
+/// queue's name) as soon as there is one. A client that disconnects gives up its waiting requests.
+public nonisolated struct Drover_V1_QueueGet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -961,7 +1020,7 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
   public init() {}
 }
 
-/// The answer to a GetVariable.
+/// The answer to a GetVariable or a QueueGet.
 public nonisolated struct Drover_V1_VariableValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2303,7 +2362,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2415,6 +2474,32 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .getVariable(v)
         }
       }()
+      case 9: try {
+        var v: Drover_V1_QueuePut?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .queuePut(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .queuePut(v)
+        }
+      }()
+      case 10: try {
+        var v: Drover_V1_QueueGet?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .queueGet(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .queueGet(v)
+        }
+      }()
       default: break
       }
     }
@@ -2458,6 +2543,14 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .getVariable(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
+    case .queuePut?: try {
+      guard case .queuePut(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .queueGet?: try {
+      guard case .queueGet(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2465,6 +2558,80 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
 
   public static func ==(lhs: Drover_V1_ClientEvent, rhs: Drover_V1_ClientEvent) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_QueuePut: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueuePut"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._value {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_QueuePut, rhs: Drover_V1_QueuePut) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_QueueGet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueueGet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_QueueGet, rhs: Drover_V1_QueueGet) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

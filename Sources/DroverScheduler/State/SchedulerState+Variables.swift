@@ -20,11 +20,39 @@ extension SchedulerState {
         }
     }
 
-    /// A departed client's requests wait no more.
+    /// A departed client's requests wait no more, for variables or queues.
     mutating func forgetVariableRequests(of client: ClientID) {
         for name in Array(variableRequests.keys) {
             variableRequests[name]?.removeAll { $0.client == client }
             if variableRequests[name]?.isEmpty == true { variableRequests[name] = nil }
+        }
+        for name in Array(queueRequests.keys) {
+            queueRequests[name]?.removeAll { $0.client == client }
+            if queueRequests[name]?.isEmpty == true { queueRequests[name] = nil }
+        }
+    }
+
+    // MARK: - Queues (Dask's distributed.Queue)
+
+    /// The oldest waiting request takes the value at once; else it joins the queue.
+    mutating func put(_ value: Payload, onQueue name: String, into actions: inout [Action]) {
+        if var waiting = queueRequests[name], !waiting.isEmpty {
+            let first = waiting.removeFirst()
+            queueRequests[name] = waiting.isEmpty ? nil : waiting
+            actions.append(.notify(first.client, .variable(request: first.request, name: name, value)))
+        } else {
+            queues[name, default: []].append(value)
+        }
+    }
+
+    /// Answered with the oldest value at once when there is one, else when one is put.
+    mutating func requestFromQueue(_ name: String, by client: ClientID, request: UInt64, into actions: inout [Action]) {
+        if var values = queues[name], !values.isEmpty {
+            let value = values.removeFirst()
+            queues[name] = values.isEmpty ? nil : values
+            actions.append(.notify(client, .variable(request: request, name: name, value)))
+        } else {
+            queueRequests[name, default: []].append((client, request))
         }
     }
 }

@@ -117,6 +117,10 @@ public struct SchedulerState: Sendable {
         case variableSet(ClientID, name: String, Payload)
         /// A client asked for a variable's value (Dask's `Variable.get`), answered once it is set.
         case variableRequested(ClientID, name: String, request: UInt64)
+        /// A client appended a value to a queue (Dask's `Queue.put`).
+        case queuePut(ClientID, name: String, Payload)
+        /// A client asked for a queue's oldest value (Dask's `Queue.get`), answered once there is one.
+        case queueRequested(ClientID, name: String, request: UInt64)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -204,6 +208,9 @@ public struct SchedulerState: Sendable {
     /// Variables by name (Dask's `distributed.Variable`), and the requests waiting for a name to be set.
     public internal(set) var variables: [String: Payload] = [:]
     var variableRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
+    /// Queues by name (Dask's `distributed.Queue`), oldest first, and the requests waiting on each.
+    public internal(set) var queues: [String: [Payload]] = [:]
+    var queueRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -272,6 +279,10 @@ public struct SchedulerState: Sendable {
             setVariable(name, to: value, into: &actions)
         case .variableRequested(let client, let name, let request):
             requestVariable(name, by: client, request: request, into: &actions)
+        case .queuePut(_, let name, let value):
+            put(value, onQueue: name, into: &actions)
+        case .queueRequested(let client, let name, let request):
+            requestFromQueue(name, by: client, request: request, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -302,8 +313,7 @@ extension SchedulerState.Event {
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
             .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested, .variableSet,
-            .variableRequested,
-            .balanceTimerFired, .clockTicked:
+            .variableRequested, .queuePut, .queueRequested, .balanceTimerFired, .clockTicked:
             nil
         }
     }
