@@ -168,6 +168,12 @@ extension MessageFuzzing {
                 events.append(.queuePut("c-fuzz", name: put.name, Payload(proto: put.value)))
             case .queueGet(let get):
                 events.append(.queueRequested("c-fuzz", name: get.name, request: get.request))
+            case .semaphoreAcquire(let acquire):
+                events.append(
+                    .semaphoreAcquireRequested(
+                        "c-fuzz", name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
+            case .semaphoreRelease(let release):
+                events.append(.semaphoreReleased("c-fuzz", name: release.name))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(

@@ -288,6 +288,12 @@ public actor SchedulerService {
                 translated.append(.queuePut(id, name: put.name, Payload(proto: put.value)))
             case .queueGet(let get):
                 translated.append(.queueRequested(id, name: get.name, request: get.request))
+            case .semaphoreAcquire(let acquire):
+                translated.append(
+                    .semaphoreAcquireRequested(
+                        id, name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
+            case .semaphoreRelease(let release):
+                translated.append(.semaphoreReleased(id, name: release.name))
             case .register, nil:
                 continue
             }

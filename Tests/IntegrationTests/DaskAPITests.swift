@@ -207,4 +207,27 @@ import Testing
         await producer.close()
         await consumer.close()
     }
+
+    /// A `Lock` held by the scheduler: a second client waits until the first releases it.
+    @Test func aLockIsHeldByOneClientAtATime() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let first = try await Client.connect(cluster.address, setAsDefault: false)
+        let second = try await Client.connect(cluster.address, setAsDefault: false)
+        try await Lock("resource", client: first).acquire()
+        let order = Queue<String>("order", client: second)
+        let waiting = Task {
+            try await Lock("resource", client: second).acquire()
+            try order.put("second acquired")
+        }
+        // The first client's put and release travel in order on its stream: the second client
+        // can only have acquired after the release, so "first released" comes first.
+        try Queue<String>("order", client: first).put("first released")
+        Lock("resource", client: first).release()
+        try await waiting.value
+        #expect(try await order.get() == "first released")
+        #expect(try await order.get() == "second acquired")
+        await second.close()
+        await first.close()
+    }
 }

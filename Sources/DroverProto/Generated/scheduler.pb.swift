@@ -686,6 +686,22 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .queueGet(newValue)}
   }
 
+  public var semaphoreAcquire: Drover_V1_SemaphoreAcquire {
+    get {
+      if case .semaphoreAcquire(let v)? = kind {return v}
+      return Drover_V1_SemaphoreAcquire()
+    }
+    set {kind = .semaphoreAcquire(newValue)}
+  }
+
+  public var semaphoreRelease: Drover_V1_SemaphoreRelease {
+    get {
+      if case .semaphoreRelease(let v)? = kind {return v}
+      return Drover_V1_SemaphoreRelease()
+    }
+    set {kind = .semaphoreRelease(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -699,8 +715,44 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     case getVariable(Drover_V1_GetVariable)
     case queuePut(Drover_V1_QueuePut)
     case queueGet(Drover_V1_QueueGet)
+    case semaphoreAcquire(Drover_V1_SemaphoreAcquire)
+    case semaphoreRelease(Drover_V1_SemaphoreRelease)
 
   }
+
+  public init() {}
+}
+
+/// Asks for a lease of a named semaphore (Dask's distributed.Semaphore; a Lock is one with one
+/// lease): answered with a VariableValue carrying `request` (the value `true`) once the client holds a
+/// lease. The first acquire of a name sets its number of leases. A client that disconnects gives
+/// back its leases and its waiting requests.
+public nonisolated struct Drover_V1_SemaphoreAcquire: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var maxLeases: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Gives back one lease of a named semaphore this client holds (ignored when it holds none); the
+/// oldest waiting request gets it.
+public nonisolated struct Drover_V1_SemaphoreRelease: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -1020,7 +1072,7 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
   public init() {}
 }
 
-/// The answer to a GetVariable or a QueueGet.
+/// The answer to a GetVariable, a QueueGet or a SemaphoreAcquire.
 public nonisolated struct Drover_V1_VariableValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2362,7 +2414,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0\u{3}semaphore_acquire\0\u{3}semaphore_release\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2500,6 +2552,32 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .queueGet(v)
         }
       }()
+      case 11: try {
+        var v: Drover_V1_SemaphoreAcquire?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .semaphoreAcquire(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .semaphoreAcquire(v)
+        }
+      }()
+      case 12: try {
+        var v: Drover_V1_SemaphoreRelease?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .semaphoreRelease(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .semaphoreRelease(v)
+        }
+      }()
       default: break
       }
     }
@@ -2551,6 +2629,14 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .queueGet(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
+    case .semaphoreAcquire?: try {
+      guard case .semaphoreAcquire(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .semaphoreRelease?: try {
+      guard case .semaphoreRelease(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2558,6 +2644,76 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
 
   public static func ==(lhs: Drover_V1_ClientEvent, rhs: Drover_V1_ClientEvent) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_SemaphoreAcquire: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SemaphoreAcquire"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{3}max_leases\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxLeases) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    if self.maxLeases != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxLeases, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_SemaphoreAcquire, rhs: Drover_V1_SemaphoreAcquire) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.maxLeases != rhs.maxLeases {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_SemaphoreRelease: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SemaphoreRelease"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_SemaphoreRelease, rhs: Drover_V1_SemaphoreRelease) -> Bool {
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -121,6 +121,10 @@ public struct SchedulerState: Sendable {
         case queuePut(ClientID, name: String, Payload)
         /// A client asked for a queue's oldest value (Dask's `Queue.get`), answered once there is one.
         case queueRequested(ClientID, name: String, request: UInt64)
+        /// A client asked for a lease of a semaphore (Dask's `Semaphore.acquire`, `Lock.acquire`).
+        case semaphoreAcquireRequested(ClientID, name: String, maxLeases: Int, request: UInt64)
+        /// A client gave back a lease.
+        case semaphoreReleased(ClientID, name: String)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -211,6 +215,8 @@ public struct SchedulerState: Sendable {
     /// Queues by name (Dask's `distributed.Queue`), oldest first, and the requests waiting on each.
     public internal(set) var queues: [String: [Payload]] = [:]
     var queueRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
+    /// Semaphores by name (Dask's `distributed.Semaphore` and `Lock`).
+    public internal(set) var semaphores: [String: SemaphoreRecord] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -271,6 +277,7 @@ public struct SchedulerState: Sendable {
             release(Array(clients[client] ?? []), by: client, into: &actions)
             clients[client] = nil
             forgetVariableRequests(of: client)
+            giveBackLeases(of: client, into: &actions)
         case .restartRequested(let client):
             restart(requestedBy: client, into: &actions)
         case .shutdownRequested(let client):
@@ -283,6 +290,10 @@ public struct SchedulerState: Sendable {
             put(value, onQueue: name, into: &actions)
         case .queueRequested(let client, let name, let request):
             requestFromQueue(name, by: client, request: request, into: &actions)
+        case .semaphoreAcquireRequested(let client, let name, let maxLeases, let request):
+            acquire(name, maxLeases: maxLeases, by: client, request: request, into: &actions)
+        case .semaphoreReleased(let client, let name):
+            releaseLease(of: name, by: client, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -313,7 +324,8 @@ extension SchedulerState.Event {
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
             .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested, .variableSet,
-            .variableRequested, .queuePut, .queueRequested, .balanceTimerFired, .clockTicked:
+            .variableRequested, .queuePut, .queueRequested, .semaphoreAcquireRequested, .semaphoreReleased,
+            .balanceTimerFired, .clockTicked:
             nil
         }
     }
