@@ -174,6 +174,11 @@ extension MessageFuzzing {
                         "c-fuzz", name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
             case .semaphoreRelease(let release):
                 events.append(.semaphoreReleased("c-fuzz", name: release.name))
+            case .eventUpdate(let update):
+                events.append(.eventUpdated("c-fuzz", name: update.name, isSet: update.set))
+            case .eventWait(let wait):
+                events.append(
+                    .eventWaited("c-fuzz", name: wait.name, request: wait.request, immediate: wait.immediate))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(

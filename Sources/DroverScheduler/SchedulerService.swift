@@ -294,6 +294,11 @@ public actor SchedulerService {
                         id, name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
             case .semaphoreRelease(let release):
                 translated.append(.semaphoreReleased(id, name: release.name))
+            case .eventUpdate(let update):
+                translated.append(.eventUpdated(id, name: update.name, isSet: update.set))
+            case .eventWait(let wait):
+                translated.append(
+                    .eventWaited(id, name: wait.name, request: wait.request, immediate: wait.immediate))
             case .register, nil:
                 continue
             }

@@ -230,4 +230,22 @@ import Testing
         await second.close()
         await first.close()
     }
+
+    /// An `Event` held by the scheduler: one client waits, another sets it.
+    @Test func anEventSetByOneClientReleasesAnotherThatWaits() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer { cluster.stop() }
+        let waiter = try await Client.connect(cluster.address, setAsDefault: false)
+        let setter = try await Client.connect(cluster.address, setAsDefault: false)
+        let ready = Event("ready", client: setter)
+        #expect(try await ready.isSet() == false)
+        let waiting = Task { try await Event("ready", client: waiter).wait() }
+        ready.set()
+        try await waiting.value
+        #expect(try await ready.isSet())
+        ready.clear()
+        #expect(try await ready.isSet() == false)
+        await setter.close()
+        await waiter.close()
+    }
 }

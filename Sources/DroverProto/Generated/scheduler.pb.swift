@@ -702,6 +702,22 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .semaphoreRelease(newValue)}
   }
 
+  public var eventUpdate: Drover_V1_EventUpdate {
+    get {
+      if case .eventUpdate(let v)? = kind {return v}
+      return Drover_V1_EventUpdate()
+    }
+    set {kind = .eventUpdate(newValue)}
+  }
+
+  public var eventWait: Drover_V1_EventWait {
+    get {
+      if case .eventWait(let v)? = kind {return v}
+      return Drover_V1_EventWait()
+    }
+    set {kind = .eventWait(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -717,8 +733,44 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     case queueGet(Drover_V1_QueueGet)
     case semaphoreAcquire(Drover_V1_SemaphoreAcquire)
     case semaphoreRelease(Drover_V1_SemaphoreRelease)
+    case eventUpdate(Drover_V1_EventUpdate)
+    case eventWait(Drover_V1_EventWait)
 
   }
+
+  public init() {}
+}
+
+/// Sets or clears a named event the scheduler holds for every client (Dask's distributed.Event);
+/// setting answers every EventWait waiting for it.
+public nonisolated struct Drover_V1_EventUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var set: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Asks whether a named event is set: answered with a VariableValue carrying `request` and the
+/// value `true` once it is set, or at once with `true` or `false` when `immediate` (Event.is_set).
+public nonisolated struct Drover_V1_EventWait: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var immediate: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -1072,7 +1124,7 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
   public init() {}
 }
 
-/// The answer to a GetVariable, a QueueGet or a SemaphoreAcquire.
+/// The answer to a GetVariable, a QueueGet, a SemaphoreAcquire or an EventWait.
 public nonisolated struct Drover_V1_VariableValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2414,7 +2466,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0\u{3}semaphore_acquire\0\u{3}semaphore_release\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0\u{3}semaphore_acquire\0\u{3}semaphore_release\0\u{3}event_update\0\u{3}event_wait\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2578,6 +2630,32 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .semaphoreRelease(v)
         }
       }()
+      case 13: try {
+        var v: Drover_V1_EventUpdate?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .eventUpdate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .eventUpdate(v)
+        }
+      }()
+      case 14: try {
+        var v: Drover_V1_EventWait?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .eventWait(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .eventWait(v)
+        }
+      }()
       default: break
       }
     }
@@ -2637,6 +2715,14 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .semaphoreRelease(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
     }()
+    case .eventUpdate?: try {
+      guard case .eventUpdate(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .eventWait?: try {
+      guard case .eventWait(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2644,6 +2730,81 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
 
   public static func ==(lhs: Drover_V1_ClientEvent, rhs: Drover_V1_ClientEvent) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_EventUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EventUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}set\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.set) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.set != false {
+      try visitor.visitSingularBoolField(value: self.set, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_EventUpdate, rhs: Drover_V1_EventUpdate) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.set != rhs.set {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EventWait"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{1}immediate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.immediate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    if self.immediate != false {
+      try visitor.visitSingularBoolField(value: self.immediate, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_EventWait, rhs: Drover_V1_EventWait) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.immediate != rhs.immediate {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

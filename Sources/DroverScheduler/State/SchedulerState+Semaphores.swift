@@ -61,4 +61,6 @@ extension SchedulerState {
     /// The value a granted lease is answered with: `true`.
     // A Bool always encodes (a JSON literal); this keeps Foundation's Data out of the state code.
     static let granted = try! true.encodePayload()
+    /// `false`, for an event asked about that is not set.
+    static let notSet = try! false.encodePayload()
 }

@@ -30,6 +30,37 @@ extension SchedulerState {
             queueRequests[name]?.removeAll { $0.client == client }
             if queueRequests[name]?.isEmpty == true { queueRequests[name] = nil }
         }
+        for name in Array(eventWaiters.keys) {
+            eventWaiters[name]?.removeAll { $0.client == client }
+            if eventWaiters[name]?.isEmpty == true { eventWaiters[name] = nil }
+        }
+    }
+
+    // MARK: - Events (Dask's distributed.Event)
+
+    /// Setting answers every waiter; clearing makes later waits wait.
+    mutating func updateEvent(_ name: String, isSet: Bool, into actions: inout [Action]) {
+        guard isSet else {
+            setEvents.remove(name)
+            return
+        }
+        setEvents.insert(name)
+        for waiting in eventWaiters.removeValue(forKey: name) ?? [] {
+            actions.append(.notify(waiting.client, .variable(request: waiting.request, name: name, Self.granted)))
+        }
+    }
+
+    /// Answered with `true` once the event is set; with `immediate`, at once with whether it is.
+    mutating func waitForEvent(
+        _ name: String, by client: ClientID, request: UInt64, immediate: Bool, into actions: inout [Action]
+    ) {
+        if setEvents.contains(name) {
+            actions.append(.notify(client, .variable(request: request, name: name, Self.granted)))
+        } else if immediate {
+            actions.append(.notify(client, .variable(request: request, name: name, Self.notSet)))
+        } else {
+            eventWaiters[name, default: []].append((client, request))
+        }
     }
 
     // MARK: - Queues (Dask's distributed.Queue)

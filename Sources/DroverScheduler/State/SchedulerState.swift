@@ -125,6 +125,10 @@ public struct SchedulerState: Sendable {
         case semaphoreAcquireRequested(ClientID, name: String, maxLeases: Int, request: UInt64)
         /// A client gave back a lease.
         case semaphoreReleased(ClientID, name: String)
+        /// A client set or cleared an event (Dask's `Event.set`, `Event.clear`).
+        case eventUpdated(ClientID, name: String, isSet: Bool)
+        /// A client waits for an event (`Event.wait`), or asks whether it is set (`immediate`).
+        case eventWaited(ClientID, name: String, request: UInt64, immediate: Bool)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -217,6 +221,9 @@ public struct SchedulerState: Sendable {
     var queueRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
     /// Semaphores by name (Dask's `distributed.Semaphore` and `Lock`).
     public internal(set) var semaphores: [String: SemaphoreRecord] = [:]
+    /// Events that are set (Dask's `distributed.Event`), and the requests waiting for each.
+    public internal(set) var setEvents: Set<String> = []
+    var eventWaiters: [String: [(client: ClientID, request: UInt64)]] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -294,6 +301,10 @@ public struct SchedulerState: Sendable {
             acquire(name, maxLeases: maxLeases, by: client, request: request, into: &actions)
         case .semaphoreReleased(let client, let name):
             releaseLease(of: name, by: client, into: &actions)
+        case .eventUpdated(_, let name, let isSet):
+            updateEvent(name, isSet: isSet, into: &actions)
+        case .eventWaited(let client, let name, let request, let immediate):
+            waitForEvent(name, by: client, request: request, immediate: immediate, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -325,6 +336,7 @@ extension SchedulerState.Event {
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
             .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested, .variableSet,
             .variableRequested, .queuePut, .queueRequested, .semaphoreAcquireRequested, .semaphoreReleased,
+            .eventUpdated, .eventWaited,
             .balanceTimerFired, .clockTicked:
             nil
         }
