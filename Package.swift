@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "drover", targets: ["drover"]),
         .library(name: "DroverCore", targets: ["DroverCore"]),
         .library(name: "DroverLocal", targets: ["DroverLocal"]),
+        .library(name: "DroverProto", targets: ["DroverProto"]),
+        .library(name: "DroverClient", targets: ["DroverClient"]),
         .library(name: "DroverCLI", targets: ["DroverCLI"]),
     ],
     dependencies: [
@@ -151,16 +153,30 @@ let package = Package(
             swiftSettings: upcomingFeatures
         ),
         // Careless users' programs: one computes on the processes scheduler without calling
-        // Drover.bootstrap, one starts Client.local without handing the child roles to
-        // DroverCommand.main. Tests check that each is told what to fix instead of multiplying.
+        // Drover.bootstrap, one starts Client.local without calling DroverCommand.bootstrap.
+        // Tests check that each is told what to fix instead of multiplying.
         .executableTarget(
             name: "drover-test-forgets-bootstrap",
             dependencies: ["DroverCore", "DroverLocal"],
             swiftSettings: upcomingFeatures
         ),
+        // Owns a local cluster and waits, to be killed by the tests with a signal.
+        .executableTarget(
+            name: "drover-test-owner",
+            dependencies: ["DroverCore", "DroverClient", "DroverCLI"],
+            swiftSettings: upcomingFeatures
+        ),
         .executableTarget(
             name: "drover-test-forgets-roles",
-            dependencies: ["DroverCore", "DroverClient"],
+            dependencies: ["DroverCore", "DroverClient", "DroverLocal"],
+            swiftSettings: upcomingFeatures
+        ),
+        // The README's "Use Drover in your package" program, built here from the fixture package's
+        // own source (Tests/Fixtures/UseDrover) so that the tests run the very file the README shows.
+        .executableTarget(
+            name: "drover-tutorial",
+            dependencies: ["DroverCore", "DroverLocal", "DroverClient", "DroverCLI"],
+            path: "Tests/Fixtures/UseDrover/Sources/tutorial",
             swiftSettings: upcomingFeatures
         ),
         .target(name: "DroverTestKit", dependencies: ["DroverCore", "DroverLocal"], swiftSettings: upcomingFeatures),
@@ -228,7 +244,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverProtoTests",
-            dependencies: ["DroverCore", "DroverProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "DroverCore", "DroverProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

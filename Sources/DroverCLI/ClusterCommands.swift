@@ -148,6 +148,11 @@ struct SchedulerCommand: AsyncParsableCommand {
                 for await _ in stopRequests { break }
                 return .stopRequested
             }
+            group.addTask {
+                // A client's shutdown: the state has told the nannies and workers already.
+                for await _ in service.stopRequests { break }
+                return .stopRequested
+            }
             while let finished = try await group.next() {
                 switch finished {
                 case .reporter, .dashboard: continue

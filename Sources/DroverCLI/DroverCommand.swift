@@ -36,6 +36,8 @@ public struct DroverCommand: AsyncParsableCommand {
     /// When this process was started as a worker of the processes scheduler, it serves tasks from
     /// `registry` instead and exits.
     public static func main(registry: TaskRegistry) async {
+        // A `drover` role (a local cluster's scheduler) is what this call plays: not a refusal.
+        if let role = ChildRole.current, ChildRole.commandRoles.contains(role) { ChildRole.clear() }
         await Drover.bootstrap(registry)
         // This process now plays the role it was started for; the processes it starts are legitimate.
         ChildRole.clear()

@@ -24,6 +24,11 @@ public final class Client: Sendable {
     private let outgoing = BatchingQueue<Drover_V1_ClientEvent>()
     private let connection: Task<Void, Never>
     let state = Mutex(State())
+    /// The cluster this client started (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``):
+    /// it lives while the client does, and ``close()`` stops it.
+    let ownedCluster = Mutex<LocalCluster?>(nil)
+    /// `Variable.get` calls waiting for the scheduler's answer.
+    let variableRequests = VariableRequests()
 
     struct State {
         var references: [TaskKey: Int] = [:]
@@ -148,12 +153,14 @@ public final class Client: Sendable {
         box.client = self
     }
 
-    /// Closes the connection; the scheduler releases every key this client held.
+    /// Closes the connection; the scheduler releases every key this client held. A client that
+    /// started its cluster (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``) stops it too.
     public func close() async {
         Drover.clearDefaultCluster(self)
         outgoing.finish()
         await connection.value
         await peers.close()
+        ownedCluster.withLock { $0.take() }?.close()
     }
 
     deinit {
@@ -463,6 +470,9 @@ public final class Client: Sendable {
                 case .lost(let lost):
                     key = TaskKey(lost.key)
                     keyState = .lost
+                case .variable(let variable):
+                    variableRequests.answer(variable.request, with: Payload(proto: variable.value))
+                    continue
                 case .workers, nil:
                     continue
                 }
@@ -504,6 +514,7 @@ public final class Client: Sendable {
         for waiter in waiters { waiter.resume(throwing: error) }
         for waiter in workerWaiters { waiter.resume(throwing: error) }
         for watcher in watchers { watcher.finish() }  // short of their count: the caller sees why
+        variableRequests.failAll(error)
     }
 
     /// The keys, each once, as they complete (finish, fail or are cancelled); those already done

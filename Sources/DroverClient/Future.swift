@@ -48,5 +48,6 @@ public final class Future<Value: TaskValue>: TaskArgument, Sendable, CustomStrin
         return .key(key)
     }
 
-    public var description: String { "Future('\(key)')" }
+    /// Like Dask's `<Future: finished, type: Int, key: inc-…>`: status, type and key.
+    public var description: String { "<Future: \(status.rawValue), type: \(Value.taskTypeName), key: \(key)>" }
 }

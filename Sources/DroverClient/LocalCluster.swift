@@ -5,12 +5,13 @@ import Foundation
 import Synchronization
 
 /// A scheduler and a nanny with its workers, started as child processes of this program on
-/// loopback, like Dask's `LocalCluster`. The program must be a `drover` binary
-/// (`DroverCommand.main(registry:)`), so that `scheduler` and `nanny` are its subcommands; its
-/// children exit with it. A program that does not hand those roles to `DroverCommand.main` is
-/// reported by the error thrown here, after its first two children, not by thousands of processes
-/// (``ChildRole``). Each worker runs in a cgroup with its share of the host's memory (or the
-/// limit given), and the nanny restarts workers that die.
+/// loopback, like Dask's `LocalCluster`. The program serves the roles it is started in by calling
+/// `await DroverCommand.bootstrap(registry)` first thing in `main` (or is a `drover` binary); its
+/// children exit with it. A program that does not is reported by the error thrown here, after its
+/// first two children, not by thousands of processes (``ChildRole``).
+/// ``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)`` returns a client that
+/// owns one. Each worker runs in a cgroup with its share of the host's memory (or the limit given),
+/// and the nanny restarts workers that die.
 ///
 /// Every connection is mutual TLS with a throwaway CA (``Security/temporary()``) unless
 /// `insecurePlaintext` says otherwise; ``security`` is what a client needs to connect.
@@ -136,23 +137,41 @@ public final class LocalCluster: Sendable {
 }
 
 extension Client {
-    /// Starts a ``LocalCluster`` and connects to it; the cluster stops when the client closes.
+    /// Starts a ``LocalCluster`` and returns a client that owns it, like `Client()` in Dask: the
+    /// cluster lives while the client does (a future keeps its client), ``close()`` stops both,
+    /// and ``cluster`` is the cluster.
     ///
     /// Connections are mutual TLS with a throwaway CA unless `insecurePlaintext` gives that up
     /// (then any local user who can reach the ports may use the cluster).
     public static func local(
         workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false
-    ) async throws -> (Client, LocalCluster) {
+    ) async throws -> Client {
         let cluster = try await LocalCluster(
             workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit,
             insecurePlaintext: insecurePlaintext)
         let client = try await Client.connect(cluster.address, security: cluster.security)
-        try await client.waitForWorkers(workers)
-        return (client, cluster)
+        client.ownedCluster.withLock { $0 = cluster }
+        do {
+            try await client.waitForWorkers(workers)
+        } catch {
+            await client.close()
+            throw error
+        }
+        return client
     }
 
-    /// Computes a lazy value on the cluster.
-    public func compute<Value: TaskValue>(_ delayed: Delayed<Value>) async throws -> Value {
-        try await submit(delayed).result()
+    /// The same as ``local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``, with its cluster beside it;
+    /// the client owns the cluster all the same, so `let (client, _) = …` keeps it running.
+    @_disfavoredOverload
+    public static func local(
+        workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false
+    ) async throws -> (Client, LocalCluster) {
+        let client: Client = try await local(
+            workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit,
+            insecurePlaintext: insecurePlaintext)
+        return (client, client.cluster!)
     }
+
+    /// The cluster this client started and owns, nil for a client that connected to one.
+    public var cluster: LocalCluster? { ownedCluster.withLock { $0 } }
 }

@@ -17,11 +17,16 @@ extension AnyTaskFunction {
                 TaskError(kind: .badArgument, key: key, function: name, message: mismatch.message, location: location))
         } catch let error as TaskError {
             return .failure(
-                TaskError(kind: .failed, key: key, function: name, message: error.description, location: location))
+                TaskError(
+                    kind: .failed, key: key, function: name, message: error.description, location: location,
+                    errorType: String(reflecting: TaskError.self)))
         } catch {
+            // A thrown value that is also a task value travels whole, so the caller can decode it.
+            let value = (error as? any TaskValue).flatMap { try? $0.encodePayload() }
             return .failure(
                 TaskError(
-                    kind: .failed, key: key, function: name, message: String(describing: error), location: location)
+                    kind: .failed, key: key, function: name, message: String(describing: error), location: location,
+                    errorType: String(reflecting: type(of: error)), errorValue: value)
             )
         }
     }
@@ -63,7 +68,10 @@ extension TaskError {
             kind: .unknownFunction,
             key: key,
             function: function,
-            message: "no function named '\(function)' is registered here (registered: \(list))",
+            message: "no function named '\(function)' is registered here (registered: \(list)); register it "
+                + "(`registry.register(\(function))`) in the registry this program passes to "
+                + "`DroverCommand.bootstrap(registry)`, `Drover.bootstrap(registry)` or `DroverCommand.main(registry:)`, "
+                + "in every binary that runs it (workers included)",
             location: location
         )
     }

@@ -22,34 +22,66 @@ public enum Drover {
         }
     }
 
-    /// Runs `body` with `configuration` in force for it and every task it starts, like
-    /// `with dask.config.set(...)`.
+    /// Runs `body` with what `configuration` sets merged into the configuration in force, for it
+    /// and every task it starts, like `with dask.config.set(...)`: `.scheduler(.processes)` keeps
+    /// the `workers` in force, and `.scheduler(.processes, workers: 2)` sets both.
     public static func withConfig<Result>(
         _ configuration: Configuration,
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> Result
     ) async rethrows -> Result {
-        try await $scopedConfig.withValue(configuration, operation: body, isolation: isolation)
+        try await $scopedConfig.withValue(config.merging(configuration), operation: body, isolation: isolation)
     }
 }
 
 extension Drover {
     /// Settings for computing lazy graphs.
+    ///
+    /// A configuration remembers which settings were given (the initializer's `scheduler`, a
+    /// non-nil `workers`, any assignment), which is what ``Drover/withConfig(_:_:)`` merges.
     public struct Configuration: Sendable, Hashable {
         /// The scheduler `compute()` uses when none is given.
-        public var scheduler: Scheduler
+        public var scheduler: Scheduler {
+            didSet { assigned.insert(.scheduler) }
+        }
         /// The number of workers for a scheduler that does not fix its own; `nil` means one per core.
-        public var workers: Int?
+        public var workers: Int? {
+            didSet { assigned.insert(.workers) }
+        }
+        /// The settings given, for merging; not part of equality.
+        private var assigned: Set<Setting>
+
+        private enum Setting: Hashable, Sendable {
+            case scheduler, workers
+        }
 
         /// The default: the threads scheduler with one worker per core, as in Dask.
         public init(scheduler: Scheduler = .threads, workers: Int? = nil) {
             self.scheduler = scheduler
             self.workers = workers
+            self.assigned = workers == nil ? [.scheduler] : [.scheduler, .workers]
         }
 
-        /// A configuration with `scheduler` and `workers` set.
+        /// A configuration with `scheduler` set, and `workers` when it is not nil.
         public static func scheduler(_ scheduler: Scheduler, workers: Int? = nil) -> Configuration {
             Configuration(scheduler: scheduler, workers: workers)
+        }
+
+        /// This configuration with the settings `other` was given replaced by its values.
+        public func merging(_ other: Configuration) -> Configuration {
+            var merged = self
+            if other.assigned.contains(.scheduler) { merged.scheduler = other.scheduler }
+            if other.assigned.contains(.workers) { merged.workers = other.workers }
+            return merged
+        }
+
+        public static func == (lhs: Configuration, rhs: Configuration) -> Bool {
+            lhs.scheduler == rhs.scheduler && lhs.workers == rhs.workers
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(scheduler)
+            hasher.combine(workers)
         }
     }
 }

@@ -54,13 +54,42 @@ public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Where the task ran, e.g. "pid 4242".
     public var location: String?
+    /// The type of the error the function threw, as Swift spells it in full
+    /// (`String(reflecting:)`, such as `MyApp.ParseError`); nil for failures of other kinds.
+    public var errorType: String?
+    /// The thrown error encoded as a value, when its type conforms to ``TaskValue`` (a `Codable`
+    /// error with `extension MyError: TaskValue {}`); read it with ``error(as:)``.
+    public var errorValue: Payload?
 
-    public init(kind: Kind, key: TaskKey, function: String, message: String, location: String? = nil) {
+    public init(
+        kind: Kind, key: TaskKey, function: String, message: String, location: String? = nil,
+        errorType: String? = nil, errorValue: Payload? = nil
+    ) {
         self.kind = kind
         self.key = key
         self.function = function
         self.message = message
         self.location = location
+        self.errorType = errorType
+        self.errorValue = errorValue
+    }
+
+    /// The error the function threw, when it was an `E`, decoded from ``errorValue``.
+    ///
+    /// Swift cannot rethrow the original type by itself: a type is not found from its name at run
+    /// time, so the caller names it, as a `catch let e as E` would:
+    ///
+    /// ```swift
+    /// } catch let error as TaskError {
+    ///     if let parse = error.error(as: ParseError.self) { … }
+    /// }
+    /// ```
+    ///
+    /// - Returns: The error, or nil when the function threw something else (or nothing, or a type
+    ///   that is not a ``TaskValue``).
+    public func error<E: Error & TaskValue>(as type: E.Type) -> E? {
+        guard let errorValue, errorValue.typeName == E.taskTypeName else { return nil }
+        return try? E.decode(payload: errorValue)
     }
 
     public var description: String {

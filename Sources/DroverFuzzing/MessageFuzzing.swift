@@ -156,6 +156,29 @@ extension MessageFuzzing {
                 _ = SchedulerState.Event.graphSubmitted("c-fuzz", tasks: tasks, wants: submit.wants.map { TaskKey($0) })
             case .release(let release):
                 events.append(.keysReleased("c-fuzz", release.keys.map { TaskKey($0) }))
+            case .restart:
+                events.append(.restartRequested("c-fuzz"))
+            case .shutdown:
+                events.append(.shutdownRequested("c-fuzz"))
+            case .setVariable(let set):
+                events.append(.variableSet("c-fuzz", name: set.name, Payload(proto: set.value)))
+            case .getVariable(let get):
+                events.append(.variableRequested("c-fuzz", name: get.name, request: get.request))
+            case .queuePut(let put):
+                events.append(.queuePut("c-fuzz", name: put.name, Payload(proto: put.value)))
+            case .queueGet(let get):
+                events.append(.queueRequested("c-fuzz", name: get.name, request: get.request))
+            case .semaphoreAcquire(let acquire):
+                events.append(
+                    .semaphoreAcquireRequested(
+                        "c-fuzz", name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
+            case .semaphoreRelease(let release):
+                events.append(.semaphoreReleased("c-fuzz", name: release.name))
+            case .eventUpdate(let update):
+                events.append(.eventUpdated("c-fuzz", name: update.name, isSet: update.set))
+            case .eventWait(let wait):
+                events.append(
+                    .eventWaited("c-fuzz", name: wait.name, request: wait.request, immediate: wait.immediate))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(
@@ -261,6 +284,7 @@ extension MessageFuzzing {
             case .erred(let erred): _ = TaskError(proto: erred.error)
             case .lost(let lost): _ = TaskKey(lost.key)
             case .workers(let workers): _ = workers.addresses.count + Int(workers.threads)
+            case .variable(let variable): probe(Payload(proto: variable.value))
             case nil: continue
             }
         }

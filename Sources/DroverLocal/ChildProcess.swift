@@ -77,13 +77,15 @@ final class ChildProcess: @unchecked Sendable {
                     description: "the worker process '\(executable)' (pid \(pid)) ran the program's main again "
                         + "instead of serving tasks (it exited with code \(ChildRole.exitCode) before starting "
                         + "processes of its own): call `await Drover.bootstrap(registry)` first thing in main, "
-                        + "before anything computes on .processes",
+                        + "before anything computes on .processes (or `await DroverCommand.bootstrap(registry)`, "
+                        + "which also serves a local cluster's roles)",
                     ranMainAgain: true)
             }
             let exit = Spawn.describe(status: status)
             throw SpawnError(
                 description: "worker process '\(executable)' (pid \(pid)) \(exit) without serving tasks: "
-                    + "its main must call Drover.bootstrap(registry) first"
+                    + "its main must call `await Drover.bootstrap(registry)` (or "
+                    + "`DroverCommand.bootstrap(registry)`) first"
             )
         }
     }

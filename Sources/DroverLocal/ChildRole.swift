@@ -20,6 +20,21 @@ public enum ChildRole {
     public static let exitCode: Int32 = 86
     /// The role of a worker process of the processes scheduler.
     static let taskProcess = "task-process"
+    /// The roles of the `drover` command line a Drover parent starts: a local cluster's scheduler
+    /// and nanny, and a nanny's workers. `DroverCommand.bootstrap(registry)` serves them.
+    public static let commandRoles: Set<String> = ["scheduler", "nanny", "worker"]
+
+    /// The role this process was started to play (``commandRoles`` or a task process), nil when
+    /// Drover did not start it or it already plays its role.
+    public static var current: String? {
+        guard let mark = getenv(variable) else { return nil }
+        return String(cString: mark).split(separator: " ").first.map(String.init)
+    }
+
+    /// What a program's `main` must call first thing to serve every role: a sentence for messages.
+    public static let remedy =
+        "call `await DroverCommand.bootstrap(registry)` (module DroverCLI) first thing in main: it serves "
+        + "every role Drover starts the program in"
 
     /// Marks `environment`, the environment of a child about to start, with `role`.
     static func mark(_ environment: inout [String: String], role: String) {
@@ -44,7 +59,7 @@ public enum ChildRole {
         let line =
             "drover: process \(getpid()) was started by \(parent) to serve as its \(role), but ran the program's main "
             + "again and was about to start \(what()); it exits with code \(exitCode) instead, so that the "
-            + "processes do not multiply.\n"
+            + "processes do not multiply; \(remedy).\n"
         FileHandle.standardError.write(Data(line.utf8))
         // _exit: other threads of the copied main may be running; nothing of it should be flushed.
         _exit(exitCode)

@@ -14,7 +14,19 @@ extension Drover {
     /// Like Python's multiprocessing "spawn", the processes scheduler re-executes the current
     /// program, and this is where the copy turns into a worker that runs functions of `registry`
     /// by name.
+    ///
+    /// A program that also starts a local cluster (`Client.local`) calls
+    /// `DroverCommand.bootstrap(registry)` instead, which serves this role and the cluster's
+    /// (`scheduler`, `nanny`, `worker`). Started in one of those, this exits with
+    /// ``ChildRole/exitCode`` and one line saying so, and the parent reports what to call.
     public static func bootstrap(_ registry: TaskRegistry) async {
+        if let role = ChildRole.current, ChildRole.commandRoles.contains(role) {
+            let line =
+                "drover: process \(getpid()) was started to serve as a \(role), which Drover.bootstrap "
+                + "cannot serve; \(ChildRole.remedy).\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            _exit(ChildRole.exitCode)
+        }
         let environment = ProcessInfo.processInfo.environment
         guard let fdText = environment[ChildProcess.fdVariable], let fd = Int32(fdText) else { return }
         // Die with the parent, even in the middle of a long task.

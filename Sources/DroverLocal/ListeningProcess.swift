@@ -123,18 +123,10 @@ public final class ListeningProcess: Sendable {
         closeInput()
         let status = Spawn.wait(pid)
         if ChildRole.ranMainAgain(status: status) {
-            let routing =
-                "if let role = CommandLine.arguments.dropFirst().first, "
-                + "[\"scheduler\", \"nanny\", \"worker\"].contains(role) { "
-                + "await DroverCommand.main(registry: registry); exit(0) }"
             let what: String =
                 "\(command) (pid \(pid)) ran the program's main again instead of serving as the \(role) "
                 + "(it exited with code \(ChildRole.exitCode) before starting processes of its own)"
-            throw Spawn.Failure(
-                description: what + ": a program that starts a local cluster must hand its child roles to "
-                    + "DroverCommand.main first thing in main: `" + routing + "`.",
-                ranMainAgain: true
-            )
+            throw Spawn.Failure(description: what + ": \(ChildRole.remedy).", ranMainAgain: true)
         }
         throw Spawn.Failure(description: "\(command) \(Spawn.describe(status: status)) before listening.")
     }

@@ -512,4 +512,13 @@ struct NannyRPCService: Drover_V1_Nanny.SimpleServiceProtocol {
         let killed = await nanny.killWorker(request.workerID, address: request.address, reason: request.reason)
         return .with { $0.killed = killed }
     }
+
+    func shutdown(request: Drover_V1_NannyShutdownRequest, context: ServerContext) async throws
+        -> Drover_V1_NannyShutdownResponse
+    {
+        // Answer first: stopping ends this server.
+        let nanny = self.nanny
+        Task { await nanny.shutdown() }
+        return .init()
+    }
 }

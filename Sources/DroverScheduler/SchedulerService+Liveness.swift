@@ -56,4 +56,25 @@ extension SchedulerService {
             }
         }
     }
+
+    /// Asks a nanny to stop (the cluster is shutting down), without waiting for the answer.
+    func askNannyToStop(_ nanny: String, reason: String) {
+        guard let endpoint = HostAndPort(nanny) else { return }
+        let logger = self.logger
+        let security = self.security
+        Task {
+            var options = CallOptions.defaults
+            options.timeout = .seconds(5)
+            do {
+                _ = try await withGRPCClient(
+                    transport: try Transports.makeClient(to: endpoint, security: security)
+                ) { client in
+                    try await Drover_V1_Nanny.Client(wrapping: client).shutdown(.init(), options: options)
+                }
+                logger.info("nanny stopping", metadata: ["nanny": "\(nanny)", "reason": "\(reason)"])
+            } catch {
+                logger.warning("could not ask a nanny to stop", metadata: ["nanny": "\(nanny)", "error": "\(error)"])
+            }
+        }
+    }
 }

@@ -26,9 +26,11 @@ public actor SchedulerService {
     /// entry holds the queue, so that its identifier cannot pass to a new one meanwhile.
     private var removedStreams: [ObjectIdentifier: (outbox: BatchingQueue<Drover_V1_WorkerCommand>, reason: String)] =
         [:]
-
     /// TLS for the scheduler's own calls (to nannies).
     let security: Security
+    /// Why the scheduler was asked to stop (a client's shutdown), for the command that runs it.
+    public nonisolated let stopRequests: AsyncStream<String>
+    private let stopContinuation: AsyncStream<String>.Continuation
 
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
@@ -38,6 +40,7 @@ public actor SchedulerService {
         self.state = SchedulerState(configuration: configuration)
         self.exitReportGrace = exitReportGrace
         self.logger = logger
+        (stopRequests, stopContinuation) = AsyncStream.makeStream()
     }
 
     // MARK: - Workers
@@ -278,6 +281,31 @@ public actor SchedulerService {
                         key: TaskKey($0.key), nbytes: $0.nbytes, workerAddress: $0.workerAddress)
                 }
                 translated.append(.dataScattered(id, values))
+            case .restart:
+                logger.info("restart requested", metadata: ["client.id": "\(id)"])
+                translated.append(.restartRequested(id))
+            case .shutdown:
+                logger.info("shutdown requested", metadata: ["client.id": "\(id)"])
+                translated.append(.shutdownRequested(id))
+            case .setVariable(let set):
+                translated.append(.variableSet(id, name: set.name, Payload(proto: set.value)))
+            case .getVariable(let get):
+                translated.append(.variableRequested(id, name: get.name, request: get.request))
+            case .queuePut(let put):
+                translated.append(.queuePut(id, name: put.name, Payload(proto: put.value)))
+            case .queueGet(let get):
+                translated.append(.queueRequested(id, name: get.name, request: get.request))
+            case .semaphoreAcquire(let acquire):
+                translated.append(
+                    .semaphoreAcquireRequested(
+                        id, name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
+            case .semaphoreRelease(let release):
+                translated.append(.semaphoreReleased(id, name: release.name))
+            case .eventUpdate(let update):
+                translated.append(.eventUpdated(id, name: update.name, isSet: update.set))
+            case .eventWait(let wait):
+                translated.append(
+                    .eventWaited(id, name: wait.name, request: wait.request, immediate: wait.immediate))
             case .register, nil:
                 continue
             }
@@ -443,6 +471,11 @@ public actor SchedulerService {
                     workersChanged = true
                 case .killWorker(let worker, let address, let nanny, let reason):
                     askNannyToKill(worker, address: address, nanny: nanny, reason: reason)
+                case .stopNanny(let nanny, let reason):
+                    askNannyToStop(nanny, reason: reason)
+                case .stopScheduler(let reason):
+                    logger.info("scheduler asked to stop", metadata: ["reason": "\(reason)"])
+                    stopContinuation.yield(reason)
                 case .awaitExitReport(let worker, let incarnation, let cause):
                     let grace = exitReportGrace
                     Task {
@@ -496,6 +529,14 @@ public actor SchedulerService {
             }
         case .lost(let key):
             .with { $0.lost = .with { $0.key = key.rawValue } }
+        case .variable(let request, let name, let value):
+            .with {
+                $0.variable = .with {
+                    $0.request = request
+                    $0.name = name
+                    $0.value = value.proto
+                }
+            }
         }
     }
 }

@@ -13,8 +13,9 @@ public final class ProcessHarness: Sendable {
     /// Where the process's stderr (its log) goes.
     public let logPath: String
 
-    /// Starts `executable` with `arguments`.
-    public init(_ executable: String, _ arguments: [String], name: String) throws {
+    /// Starts `executable` with `arguments`, in `environment` (by default this process's).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, name: String) throws
+    {
         self.name = name
         logPath =
             FileManager.default.temporaryDirectory
@@ -32,7 +33,8 @@ public final class ProcessHarness: Sendable {
             close(pipeFDs[1])
         }
         pid = try Spawn.start(
-            executable, arguments: arguments, descriptors: [(null, 0), (pipeFDs[1], 1), (log, 2)]
+            executable, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+            descriptors: [(null, 0), (pipeFDs[1], 1), (log, 2)]
         )
         self.lines = Self.lines(of: pipeFDs[0])
     }

@@ -1,11 +1,13 @@
-// A careless user's program: it starts a local cluster with `Client.local`, but does not hand the
-// child roles (`scheduler`, `nanny`, `worker`) to `DroverCommand.main`, so each child runs this main
-// again. It prints `RESULT <address>` or `ERROR <message>` on stdout.
+// A careless user's program: it starts a local cluster with `Client.local`, but does not call
+// `DroverCommand.bootstrap(registry)`, so each child runs this main again. With
+// `DROVER_TEST_BOOTSTRAP=local` it calls `Drover.bootstrap(registry)` (which serves only the processes
+// scheduler's workers) instead of nothing. It prints `RESULT <address>` or `ERROR <message>` on stdout.
 //
 // With `DROVER_TEST_MAIN_RUNS` naming a file, every run of this main appends its pid there: the
 // tests count how many processes ran it.
 import DroverClient
 import DroverCore
+import DroverLocal
 import Foundation
 
 if let log = ProcessInfo.processInfo.environment["DROVER_TEST_MAIN_RUNS"] {
@@ -14,6 +16,10 @@ if let log = ProcessInfo.processInfo.environment["DROVER_TEST_MAIN_RUNS"] {
         _ = "\(getpid())\n".withCString { write(fd, $0, strlen($0)) }
         close(fd)
     }
+}
+
+if ProcessInfo.processInfo.environment["DROVER_TEST_BOOTSTRAP"] == "local" {
+    await Drover.bootstrap(.builtins)
 }
 
 do {

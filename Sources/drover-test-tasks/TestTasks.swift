@@ -12,6 +12,23 @@ enum TestTasks {
         throw Boom(description: "boom on \(x)")
     }
 
+    /// An error that is also a task value: it reaches the client whole.
+    struct Refusal: Error, Codable, Equatable, TaskValue {
+        var reason: String
+        var code: Int
+    }
+
+    /// Creates the file at `path` after `milliseconds` (a side effect the tests can see), returns 1.
+    static let touch = TaskFunction("test-touch") { (path: String, milliseconds: Int) async throws -> Int in
+        try await Task.sleep(for: .milliseconds(milliseconds))
+        return FileManager.default.createFile(atPath: path, contents: Data()) ? 1 : 0
+    }
+
+    /// Throws a ``Refusal`` with the input as its code.
+    static let refuse = TaskFunction("test-refuse") { (x: Int) throws -> Int in
+        throw Refusal(reason: "refused", code: x)
+    }
+
     /// Kills its own process with the given signal, with the default action (no crash handler).
     static let crash = TaskFunction("test-crash") { (number: Int) -> Int in
         signal(Int32(number), SIG_DFL)

@@ -5,6 +5,8 @@ import Foundation
 
 var registry = TaskRegistry.builtins
 registry.register(TestTasks.fail)
+registry.register(TestTasks.refuse)
+registry.register(TestTasks.touch)
 registry.register(TestTasks.crash)
 registry.register(TestTasks.processID)
 registry.register(TestTasks.blockingSleep)

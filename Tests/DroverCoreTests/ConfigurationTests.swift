@@ -20,4 +20,18 @@ import Testing
         }
         #expect(Drover.config == outside)
     }
+
+    /// Like `dask.config.set`, a scope changes what it names and keeps the rest.
+    @Test func aScopeMergesWhatItSetsIntoTheConfigurationInForce() async {
+        await Drover.withConfig(.scheduler(.threads, workers: 4)) {
+            await Drover.withConfig(.scheduler(.processes)) {
+                #expect(Drover.config.scheduler == .processes)
+                #expect(Drover.config.workers == 4)
+            }
+            await Drover.withConfig(.scheduler(.singleThreaded, workers: 1)) {
+                #expect(Drover.config == .scheduler(.singleThreaded, workers: 1))
+            }
+        }
+        #expect(Drover.Configuration(scheduler: .processes, workers: 3).merging(.scheduler(.threads)).workers == 3)
+    }
 }

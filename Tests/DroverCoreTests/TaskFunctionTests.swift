@@ -46,6 +46,23 @@ import Testing
         }
         #expect(error.kind == .failed)
         #expect(error.description == "Task 'failing-1' (function 'failing') failed on pid 7: broken pipe")
+        #expect(error.errorType?.hasSuffix(".Broken") == true, "\(error.errorType ?? "nil")")
+        #expect(error.errorValue == nil)
+    }
+
+    struct Overdrawn: Error, Codable, Equatable, TaskValue {
+        var balance: Int
+    }
+
+    @Test func aThrownTaskValueErrorCanBeDecodedAsItsType() async {
+        let withdraw = TaskFunction("withdraw") { (amount: Int) throws -> Int in throw Overdrawn(balance: -amount) }
+        let result = await withdraw.erased.run(key: "withdraw-1", arguments: [.object(5)], location: nil)
+        guard case .failure(let error) = result else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(error.errorType == String(reflecting: Overdrawn.self))
+        #expect(error.error(as: Overdrawn.self) == Overdrawn(balance: -5))
     }
 
     @Test func registryFindsFunctionsByName() {

@@ -182,7 +182,7 @@ final class ConcurrencyProbe: Sendable {
             try await Builtins.noop.delayed(1).compute(scheduler: .processes(workers: 1, executable: "/bin/true"))
         }
         #expect(error.kind == .workerDied)
-        #expect(error.message.contains("must call Drover.bootstrap"), "\(error.message)")
+        #expect(error.message.contains("must call `await Drover.bootstrap(registry)`"), "\(error.message)")
     }
 
     @Test func anInvalidGraphFailsBeforeAnythingRuns() async throws {

@@ -10,6 +10,13 @@ enum Remote {
     struct NotHere: Error {}
     static let unknown = TaskFunction("no-such-function") { (_: Int) throws -> Int in throw NotHere() }
     static let fail = TaskFunction("test-fail") { (_: Int) throws -> Int in throw NotHere() }
+    static let refuse = TaskFunction("test-refuse") { (_: Int) throws -> Int in throw NotHere() }
+    /// The same type as `drover-test-tasks`' `TestTasks.Refusal` (a value's type name is its own name).
+    struct Refusal: Error, Codable, Equatable, TaskValue {
+        var reason: String
+        var code: Int
+    }
+    struct NotHereValue: Error, Codable, TaskValue {}
 }
 
 /// A scheduler and workers as real processes on loopback, torn down after each test.
@@ -93,10 +100,19 @@ final class LocalTestCluster: Sendable {
         #expect(error.kind == .failed)
         #expect(error.function == "test-fail")
         #expect(error.message == "boom on 7")
+        #expect(error.errorType == "drover_test_tasks.TestTasks.Boom")
+        #expect(error.errorValue == nil)
+
+        // An error that is a task value arrives whole: the program can act on it.
+        let refused = try await #require(throws: TaskError.self) { try await client.submit(Remote.refuse, 42).result() }
+        #expect(refused.errorType == "drover_test_tasks.TestTasks.Refusal")
+        #expect(refused.error(as: Remote.Refusal.self) == Remote.Refusal(reason: "refused", code: 42))
+        #expect(refused.error(as: Remote.NotHereValue.self) == nil)
 
         let unknown = try await #require(throws: TaskError.self) { try await client.submit(Remote.unknown, 1).result() }
         #expect(unknown.kind == .unknownFunction)
         #expect(unknown.message.contains("no function named 'no-such-function'"))
+        #expect(unknown.message.contains("register it (`registry.register(no-such-function)`)"))
         // The cluster keeps serving.
         #expect(try await client.submit(Builtins.add, 2, 2).result() == 4)
         await client.close()

@@ -138,6 +138,24 @@ import Testing
         #expect(!terminal.text.contains("\u{1B}[2A"))  // nothing to redraw
         await client.close()
     }
+
+    /// Dask's `progress(x.persist())`: the bars count every task of the graph, not only the result.
+    @Test func progressOfALazyValueCountsEveryTaskOfItsGraph() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let parts = (0..<6).map { Builtins.plus.delayed($0, 100) }
+        let total = Builtins.sum.delayed(parts)
+        let pipe = Written()
+        let future = try await client.progress(total, output: ProgressOutput(style: .plain, write: pipe.append))
+        let lines = pipe.text.split(separator: "\n").map(String.init).sorted()
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.first?.hasPrefix("plus  6/6 in ") == true, "\(lines)")
+        #expect(lines.last?.hasPrefix("sum   1/1 in ") == true, "\(lines)")
+        #expect(future.status == .finished)
+        #expect(try await future.result() == 615)
+        await client.close()
+    }
 }
 
 extension ProgressDisplay {

@@ -31,7 +31,22 @@ import Testing
         try #require(run.finished, "the program did not finish; its log:\n\(run.log)")
         let error = try #require(run.output.first { $0.hasPrefix("ERROR ") }, "output: \(run.output)")
         #expect(error.contains("ran the program's main again instead of serving as the scheduler"), "\(error)")
-        #expect(error.contains("await DroverCommand.main(registry: registry); exit(0)"), "\(error)")
+        #expect(error.contains("call `await DroverCommand.bootstrap(registry)` (module DroverCLI)"), "\(error)")
+        #expect(run.exit == .exited(code: 1))
+        #expect(run.mainRuns.count <= Self.mostMainRuns, "main ran in \(run.mainRuns.count) processes")
+        #expect(run.survivors.isEmpty, "processes left running: \(run.survivors)")
+    }
+
+    /// `Drover.bootstrap` serves only the processes scheduler's workers: started as a local
+    /// cluster's scheduler, it refuses at once and the parent names the call that serves every role.
+    @Test func aProgramThatCallsOnlyDroverBootstrapIsToldToCallTheCommandsBootstrap() async throws {
+        let run = try await CarelessRun(
+            binary: "drover-test-forgets-roles", environment: ["DROVER_TEST_BOOTSTRAP": "local"])
+        defer { run.removeFiles() }
+        try #require(run.finished, "the program did not finish; its log:\n\(run.log)")
+        let error = try #require(run.output.first { $0.hasPrefix("ERROR ") }, "output: \(run.output)")
+        #expect(error.contains("instead of serving as the scheduler"), "\(error)")
+        #expect(error.contains("call `await DroverCommand.bootstrap(registry)` (module DroverCLI)"), "\(error)")
         #expect(run.exit == .exited(code: 1))
         #expect(run.mainRuns.count <= Self.mostMainRuns, "main ran in \(run.mainRuns.count) processes")
         #expect(run.survivors.isEmpty, "processes left running: \(run.survivors)")
@@ -54,7 +69,7 @@ struct CarelessRun {
 
     /// Runs `binary` until its stdout closes, or for at most 30 seconds; then kills whatever
     /// carries its marker.
-    init(binary: String) async throws {
+    init(binary: String, arguments: [String] = [], environment extra: [String: String] = [:]) async throws {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("drover-\(binary)-\(UUID())").path
         let runsPath = base + ".runs"
         let logPath = base + ".log"
@@ -62,6 +77,7 @@ struct CarelessRun {
         let marker = "DROVER_TEST_MAIN_RUNS=\(runsPath)"
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_TEST_MAIN_RUNS"] = runsPath
+        environment.merge(extra) { _, new in new }
         let log = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
         var pipeFDs: [Int32] = [-1, -1]
@@ -76,7 +92,7 @@ struct CarelessRun {
         let pid: pid_t
         do {
             pid = try Spawn.start(
-                TestBinaries.path(binary), arguments: [], environment: environment,
+                TestBinaries.path(binary), arguments: arguments, environment: environment,
                 descriptors: [(null, 0), (pipeFDs[1], 1), (log, 2)])
         } catch {
             close(pipeFDs[0])

@@ -26,7 +26,11 @@ extension Drover_V1_ClientEvent {
             submit.tasks.reduce(0) { $0 + $1.spec.estimatedBytes + 16 } + submit.wants.reduce(0) { $0 + $1.utf8.count }
         case .scattered(let scattered): scattered.keys.count * 96
         case .release(let release): release.keys.reduce(0) { $0 + $1.utf8.count + 2 }
-        case .register, nil: 64
+        case .setVariable(let set): set.name.utf8.count + set.value.data.count + 64
+        case .queuePut(let put): put.name.utf8.count + put.value.data.count + 64
+        case .register, .restart, .shutdown, .getVariable, .queueGet, .semaphoreAcquire, .semaphoreRelease,
+            .eventUpdate, .eventWait, nil:
+            64
         }
     }
 }

@@ -97,7 +97,9 @@ extension TaskError {
             key: TaskKey(proto.key),
             function: proto.function,
             message: proto.message,
-            location: proto.location.isEmpty ? nil : proto.location
+            location: proto.location.isEmpty ? nil : proto.location,
+            errorType: proto.errorType.isEmpty ? nil : proto.errorType,
+            errorValue: proto.hasErrorValue ? Payload(proto: proto.errorValue) : nil
         )
     }
 
@@ -109,6 +111,8 @@ extension TaskError {
             $0.function = function
             $0.message = message
             $0.location = location ?? ""
+            $0.errorType = errorType ?? ""
+            if let errorValue { $0.errorValue = errorValue.proto }
         }
     }
 }

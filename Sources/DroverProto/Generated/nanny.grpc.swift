@@ -53,10 +53,24 @@ public enum Drover_V1_Nanny: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Shutdown" metadata.
+        public enum Shutdown: Sendable {
+            /// Request type for "Shutdown".
+            public typealias Input = Drover_V1_NannyShutdownRequest
+            /// Response type for "Shutdown".
+            public typealias Output = Drover_V1_NannyShutdownResponse
+            /// Descriptor for "Shutdown".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "drover.v1.Nanny"),
+                method: "Shutdown",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "drover.v1.Nanny" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Status.descriptor,
-            KillWorker.descriptor
+            KillWorker.descriptor,
+            Shutdown.descriptor
         ]
     }
 }
@@ -120,6 +134,25 @@ extension Drover_V1_Nanny {
             request: GRPCCore.StreamingServerRequest<Drover_V1_KillWorkerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_KillWorkerResponse>
+
+        /// Handle the "Shutdown" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+        /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Drover_V1_NannyShutdownRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Drover_V1_NannyShutdownResponse` messages.
+        func shutdown(
+            request: GRPCCore.StreamingServerRequest<Drover_V1_NannyShutdownRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_NannyShutdownResponse>
     }
 
     /// Service protocol for the "drover.v1.Nanny" service.
@@ -167,6 +200,25 @@ extension Drover_V1_Nanny {
             request: GRPCCore.ServerRequest<Drover_V1_KillWorkerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Drover_V1_KillWorkerResponse>
+
+        /// Handle the "Shutdown" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+        /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_NannyShutdownRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Drover_V1_NannyShutdownResponse` message.
+        func shutdown(
+            request: GRPCCore.ServerRequest<Drover_V1_NannyShutdownRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Drover_V1_NannyShutdownResponse>
     }
 
     /// Simple service protocol for the "drover.v1.Nanny" service.
@@ -212,6 +264,25 @@ extension Drover_V1_Nanny {
             request: Drover_V1_KillWorkerRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Drover_V1_KillWorkerResponse
+
+        /// Handle the "Shutdown" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+        /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+        ///
+        /// - Parameters:
+        ///   - request: A `Drover_V1_NannyShutdownRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Drover_V1_NannyShutdownResponse` to respond with.
+        func shutdown(
+            request: Drover_V1_NannyShutdownRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Drover_V1_NannyShutdownResponse
     }
 }
 
@@ -236,6 +307,17 @@ extension Drover_V1_Nanny.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_KillWorkerResponse>(),
             handler: { request, context in
                 try await self.killWorker(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Drover_V1_Nanny.Method.Shutdown.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_NannyShutdownRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_NannyShutdownResponse>(),
+            handler: { request, context in
+                try await self.shutdown(
                     request: request,
                     context: context
                 )
@@ -268,6 +350,17 @@ extension Drover_V1_Nanny.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func shutdown(
+        request: GRPCCore.StreamingServerRequest<Drover_V1_NannyShutdownRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Drover_V1_NannyShutdownResponse> {
+        let response = try await self.shutdown(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -292,6 +385,19 @@ extension Drover_V1_Nanny.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Drover_V1_KillWorkerResponse> {
         return GRPCCore.ServerResponse<Drover_V1_KillWorkerResponse>(
             message: try await self.killWorker(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func shutdown(
+        request: GRPCCore.ServerRequest<Drover_V1_NannyShutdownRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Drover_V1_NannyShutdownResponse> {
+        return GRPCCore.ServerResponse<Drover_V1_NannyShutdownResponse>(
+            message: try await self.shutdown(
                 request: request.message,
                 context: context
             ),
@@ -355,6 +461,30 @@ extension Drover_V1_Nanny {
             deserializer: some GRPCCore.MessageDeserializer<Drover_V1_KillWorkerResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_KillWorkerResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Shutdown" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+        /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_NannyShutdownRequest` message.
+        ///   - serializer: A serializer for `Drover_V1_NannyShutdownRequest` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_NannyShutdownResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func shutdown<Result>(
+            request: GRPCCore.ClientRequest<Drover_V1_NannyShutdownRequest>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_NannyShutdownRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_NannyShutdownResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_NannyShutdownResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -443,6 +573,41 @@ extension Drover_V1_Nanny {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Shutdown" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+        /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Drover_V1_NannyShutdownRequest` message.
+        ///   - serializer: A serializer for `Drover_V1_NannyShutdownRequest` messages.
+        ///   - deserializer: A deserializer for `Drover_V1_NannyShutdownResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func shutdown<Result>(
+            request: GRPCCore.ClientRequest<Drover_V1_NannyShutdownRequest>,
+            serializer: some GRPCCore.MessageSerializer<Drover_V1_NannyShutdownRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Drover_V1_NannyShutdownResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_NannyShutdownResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Drover_V1_Nanny.Method.Shutdown.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -504,6 +669,36 @@ extension Drover_V1_Nanny.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_KillWorkerRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_KillWorkerResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Shutdown" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+    /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Drover_V1_NannyShutdownRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func shutdown<Result>(
+        request: GRPCCore.ClientRequest<Drover_V1_NannyShutdownRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_NannyShutdownResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.shutdown(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Drover_V1_NannyShutdownRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Drover_V1_NannyShutdownResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -575,6 +770,40 @@ extension Drover_V1_Nanny.ClientProtocol {
             metadata: metadata
         )
         return try await self.killWorker(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Shutdown" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The scheduler is shutting the cluster down (a client's ShutdownCluster): the nanny stops as on
+    /// > SIGTERM (its workers retire, then it exits). It answers before it stops.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func shutdown<Result>(
+        _ message: Drover_V1_NannyShutdownRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Drover_V1_NannyShutdownResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Drover_V1_NannyShutdownRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.shutdown(
             request: request,
             options: options,
             onResponse: handleResponse

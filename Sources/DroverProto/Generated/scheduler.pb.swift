@@ -638,6 +638,86 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .scattered(newValue)}
   }
 
+  public var restart: Drover_V1_RestartWorkers {
+    get {
+      if case .restart(let v)? = kind {return v}
+      return Drover_V1_RestartWorkers()
+    }
+    set {kind = .restart(newValue)}
+  }
+
+  public var shutdown: Drover_V1_ShutdownCluster {
+    get {
+      if case .shutdown(let v)? = kind {return v}
+      return Drover_V1_ShutdownCluster()
+    }
+    set {kind = .shutdown(newValue)}
+  }
+
+  public var setVariable: Drover_V1_SetVariable {
+    get {
+      if case .setVariable(let v)? = kind {return v}
+      return Drover_V1_SetVariable()
+    }
+    set {kind = .setVariable(newValue)}
+  }
+
+  public var getVariable: Drover_V1_GetVariable {
+    get {
+      if case .getVariable(let v)? = kind {return v}
+      return Drover_V1_GetVariable()
+    }
+    set {kind = .getVariable(newValue)}
+  }
+
+  public var queuePut: Drover_V1_QueuePut {
+    get {
+      if case .queuePut(let v)? = kind {return v}
+      return Drover_V1_QueuePut()
+    }
+    set {kind = .queuePut(newValue)}
+  }
+
+  public var queueGet: Drover_V1_QueueGet {
+    get {
+      if case .queueGet(let v)? = kind {return v}
+      return Drover_V1_QueueGet()
+    }
+    set {kind = .queueGet(newValue)}
+  }
+
+  public var semaphoreAcquire: Drover_V1_SemaphoreAcquire {
+    get {
+      if case .semaphoreAcquire(let v)? = kind {return v}
+      return Drover_V1_SemaphoreAcquire()
+    }
+    set {kind = .semaphoreAcquire(newValue)}
+  }
+
+  public var semaphoreRelease: Drover_V1_SemaphoreRelease {
+    get {
+      if case .semaphoreRelease(let v)? = kind {return v}
+      return Drover_V1_SemaphoreRelease()
+    }
+    set {kind = .semaphoreRelease(newValue)}
+  }
+
+  public var eventUpdate: Drover_V1_EventUpdate {
+    get {
+      if case .eventUpdate(let v)? = kind {return v}
+      return Drover_V1_EventUpdate()
+    }
+    set {kind = .eventUpdate(newValue)}
+  }
+
+  public var eventWait: Drover_V1_EventWait {
+    get {
+      if case .eventWait(let v)? = kind {return v}
+      return Drover_V1_EventWait()
+    }
+    set {kind = .eventWait(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -645,8 +725,197 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     case submit(Drover_V1_SubmitGraph)
     case release(Drover_V1_ReleaseKeys)
     case scattered(Drover_V1_ScatteredData)
+    case restart(Drover_V1_RestartWorkers)
+    case shutdown(Drover_V1_ShutdownCluster)
+    case setVariable(Drover_V1_SetVariable)
+    case getVariable(Drover_V1_GetVariable)
+    case queuePut(Drover_V1_QueuePut)
+    case queueGet(Drover_V1_QueueGet)
+    case semaphoreAcquire(Drover_V1_SemaphoreAcquire)
+    case semaphoreRelease(Drover_V1_SemaphoreRelease)
+    case eventUpdate(Drover_V1_EventUpdate)
+    case eventWait(Drover_V1_EventWait)
 
   }
+
+  public init() {}
+}
+
+/// Sets or clears a named event the scheduler holds for every client (Dask's distributed.Event);
+/// setting answers every EventWait waiting for it.
+public nonisolated struct Drover_V1_EventUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var set: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Asks whether a named event is set: answered with a VariableValue carrying `request` and the
+/// value `true` once it is set, or at once with `true` or `false` when `immediate` (Event.is_set).
+public nonisolated struct Drover_V1_EventWait: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var immediate: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Asks for a lease of a named semaphore (Dask's distributed.Semaphore; a Lock is one with one
+/// lease): answered with a VariableValue carrying `request` (the value `true`) once the client holds a
+/// lease. The first acquire of a name sets its number of leases. A client that disconnects gives
+/// back its leases and its waiting requests.
+public nonisolated struct Drover_V1_SemaphoreAcquire: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var maxLeases: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Gives back one lease of a named semaphore this client holds (ignored when it holds none); the
+/// oldest waiting request gets it.
+public nonisolated struct Drover_V1_SemaphoreRelease: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Appends a value to a named first-in-first-out queue the scheduler holds for every client (Dask's
+/// distributed.Queue); the oldest waiting QueueGet of any client takes it at once.
+public nonisolated struct Drover_V1_QueuePut: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var value: Drover_V1_Payload {
+    get {_value ?? Drover_V1_Payload()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _value: Drover_V1_Payload? = nil
+}
+
+/// Takes the oldest value of a named queue: answered with a VariableValue carrying `request` (and the
+/// queue's name) as soon as there is one. A client that disconnects gives up its waiting requests.
+public nonisolated struct Drover_V1_QueueGet: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Sets a named value the scheduler holds for every client (Dask's distributed.Variable): the last
+/// value set wins, and every GetVariable waiting for the name is answered with it. Values travel
+/// inline: keep them small (scatter a large value and store its key instead).
+public nonisolated struct Drover_V1_SetVariable: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var value: Drover_V1_Payload {
+    get {_value ?? Drover_V1_Payload()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _value: Drover_V1_Payload? = nil
+}
+
+/// Asks for a named value: answered with a VariableValue carrying `request` as soon as the name is
+/// set (at once when it is). A client that disconnects gives up its waiting requests.
+public nonisolated struct Drover_V1_GetVariable: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  /// Chosen by the client, copied onto the answer.
+  public var request: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Stop the cluster (Dask's client.shutdown): the scheduler asks each worker's nanny to stop
+/// (Nanny.Shutdown: its workers retire and it exits), tells each worker without a nanny to close,
+/// and stops itself. Every client's stream ends.
+public nonisolated struct Drover_V1_ShutdownCluster: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Restart every worker (Dask's client.restart): the scheduler tells each client of each key it
+/// wants that it erred (KIND_WORKER_DIED, the message says the cluster was restarted), forgets
+/// every task, and asks each worker's nanny to kill it (Nanny.KillWorker), which starts a fresh
+/// one. Workers without a nanny keep running, with nothing on them.
+public nonisolated struct Drover_V1_RestartWorkers: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -833,6 +1102,14 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
     set {kind = .workers(newValue)}
   }
 
+  public var variable: Drover_V1_VariableValue {
+    get {
+      if case .variable(let v)? = kind {return v}
+      return Drover_V1_VariableValue()
+    }
+    set {kind = .variable(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -840,10 +1117,37 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
     case erred(Drover_V1_KeyErred)
     case lost(Drover_V1_KeyLost)
     case workers(Drover_V1_WorkersChanged)
+    case variable(Drover_V1_VariableValue)
 
   }
 
   public init() {}
+}
+
+/// The answer to a GetVariable, a QueueGet, a SemaphoreAcquire or an EventWait.
+public nonisolated struct Drover_V1_VariableValue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var request: UInt64 = 0
+
+  public var name: String = String()
+
+  public var value: Drover_V1_Payload {
+    get {_value ?? Drover_V1_Payload()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _value: Drover_V1_Payload? = nil
 }
 
 /// The workers connected now; sent to every client when it registers and when workers come or go.
@@ -2162,7 +2466,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0\u{3}semaphore_acquire\0\u{3}semaphore_release\0\u{3}event_update\0\u{3}event_wait\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2222,6 +2526,136 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .scattered(v)
         }
       }()
+      case 5: try {
+        var v: Drover_V1_RestartWorkers?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .restart(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .restart(v)
+        }
+      }()
+      case 6: try {
+        var v: Drover_V1_ShutdownCluster?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .shutdown(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .shutdown(v)
+        }
+      }()
+      case 7: try {
+        var v: Drover_V1_SetVariable?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .setVariable(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .setVariable(v)
+        }
+      }()
+      case 8: try {
+        var v: Drover_V1_GetVariable?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .getVariable(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .getVariable(v)
+        }
+      }()
+      case 9: try {
+        var v: Drover_V1_QueuePut?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .queuePut(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .queuePut(v)
+        }
+      }()
+      case 10: try {
+        var v: Drover_V1_QueueGet?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .queueGet(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .queueGet(v)
+        }
+      }()
+      case 11: try {
+        var v: Drover_V1_SemaphoreAcquire?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .semaphoreAcquire(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .semaphoreAcquire(v)
+        }
+      }()
+      case 12: try {
+        var v: Drover_V1_SemaphoreRelease?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .semaphoreRelease(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .semaphoreRelease(v)
+        }
+      }()
+      case 13: try {
+        var v: Drover_V1_EventUpdate?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .eventUpdate(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .eventUpdate(v)
+        }
+      }()
+      case 14: try {
+        var v: Drover_V1_EventWait?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .eventWait(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .eventWait(v)
+        }
+      }()
       default: break
       }
     }
@@ -2249,6 +2683,46 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .scattered(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
+    case .restart?: try {
+      guard case .restart(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .shutdown?: try {
+      guard case .shutdown(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .setVariable?: try {
+      guard case .setVariable(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .getVariable?: try {
+      guard case .getVariable(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .queuePut?: try {
+      guard case .queuePut(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .queueGet?: try {
+      guard case .queueGet(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .semaphoreAcquire?: try {
+      guard case .semaphoreAcquire(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .semaphoreRelease?: try {
+      guard case .semaphoreRelease(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .eventUpdate?: try {
+      guard case .eventUpdate(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    }()
+    case .eventWait?: try {
+      guard case .eventWait(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2256,6 +2730,337 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
 
   public static func ==(lhs: Drover_V1_ClientEvent, rhs: Drover_V1_ClientEvent) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_EventUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EventUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}set\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.set) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.set != false {
+      try visitor.visitSingularBoolField(value: self.set, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_EventUpdate, rhs: Drover_V1_EventUpdate) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.set != rhs.set {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EventWait"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{1}immediate\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.immediate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    if self.immediate != false {
+      try visitor.visitSingularBoolField(value: self.immediate, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_EventWait, rhs: Drover_V1_EventWait) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.immediate != rhs.immediate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_SemaphoreAcquire: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SemaphoreAcquire"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{3}max_leases\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxLeases) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    if self.maxLeases != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxLeases, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_SemaphoreAcquire, rhs: Drover_V1_SemaphoreAcquire) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.maxLeases != rhs.maxLeases {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_SemaphoreRelease: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SemaphoreRelease"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_SemaphoreRelease, rhs: Drover_V1_SemaphoreRelease) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_QueuePut: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueuePut"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._value {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_QueuePut, rhs: Drover_V1_QueuePut) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_QueueGet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueueGet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_QueueGet, rhs: Drover_V1_QueueGet) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_SetVariable: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetVariable"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._value {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_SetVariable, rhs: Drover_V1_SetVariable) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_GetVariable: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetVariable"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_GetVariable, rhs: Drover_V1_GetVariable) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_ShutdownCluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ShutdownCluster"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_ShutdownCluster, rhs: Drover_V1_ShutdownCluster) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_RestartWorkers: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RestartWorkers"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_RestartWorkers, rhs: Drover_V1_RestartWorkers) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2507,7 +3312,7 @@ nonisolated extension Drover_V1_ClientUpdates: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientUpdate"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}in_memory\0\u{1}erred\0\u{1}lost\0\u{1}workers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}in_memory\0\u{1}erred\0\u{1}lost\0\u{1}workers\0\u{1}variable\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2567,6 +3372,19 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
           self.kind = .workers(v)
         }
       }()
+      case 5: try {
+        var v: Drover_V1_VariableValue?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .variable(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .variable(v)
+        }
+      }()
       default: break
       }
     }
@@ -2594,6 +3412,10 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
       guard case .workers(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
+    case .variable?: try {
+      guard case .variable(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2601,6 +3423,50 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
 
   public static func ==(lhs: Drover_V1_ClientUpdate, rhs: Drover_V1_ClientUpdate) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_VariableValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VariableValue"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}request\0\u{1}name\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._value {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_VariableValue, rhs: Drover_V1_VariableValue) -> Bool {
+    if lhs.request != rhs.request {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._value != rhs._value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -284,6 +284,21 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
   /// Where the task ran, e.g. "pid 4242" or a worker address.
   public var location: String = String()
 
+  /// KIND_FAILED: the type of the error the function threw, as Swift spells it in full
+  /// (`String(reflecting:)`, such as "MyApp.ParseError"); empty when unknown.
+  public var errorType: String = String()
+
+  /// KIND_FAILED: the thrown error itself, encoded like any value, when its type is one (a Swift
+  /// error that conforms to TaskValue, usually Codable and sent as JSON). Unset otherwise.
+  public var errorValue: Drover_V1_Payload {
+    get {_errorValue ?? Drover_V1_Payload()}
+    set {_errorValue = newValue}
+  }
+  /// Returns true if `errorValue` has been explicitly set.
+  public var hasErrorValue: Bool {self._errorValue != nil}
+  /// Clears the value of `errorValue`. Subsequent reads from it will return its default value.
+  public mutating func clearErrorValue() {self._errorValue = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
@@ -355,6 +370,8 @@ public nonisolated struct Drover_V1_TaskError: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _errorValue: Drover_V1_Payload? = nil
 }
 
 /// Parent -> child worker process: run one task whose arguments are already resolved
@@ -616,7 +633,7 @@ nonisolated extension Drover_V1_TaskSpec: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Drover_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TaskError"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}key\0\u{1}function\0\u{1}message\0\u{1}location\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}key\0\u{1}function\0\u{1}message\0\u{1}location\0\u{3}error_type\0\u{3}error_value\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -629,12 +646,18 @@ nonisolated extension Drover_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf.
       case 3: try { try decoder.decodeSingularStringField(value: &self.function) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.location) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.errorType) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._errorValue) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.kind != .unspecified {
       try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
     }
@@ -650,6 +673,12 @@ nonisolated extension Drover_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.location.isEmpty {
       try visitor.visitSingularStringField(value: self.location, fieldNumber: 5)
     }
+    if !self.errorType.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorType, fieldNumber: 6)
+    }
+    try { if let v = self._errorValue {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -659,6 +688,8 @@ nonisolated extension Drover_V1_TaskError: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.function != rhs.function {return false}
     if lhs.message != rhs.message {return false}
     if lhs.location != rhs.location {return false}
+    if lhs.errorType != rhs.errorType {return false}
+    if lhs._errorValue != rhs._errorValue {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

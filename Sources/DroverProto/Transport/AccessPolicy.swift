@@ -11,6 +11,7 @@
 /// | `Worker.PutData` | client (scatter), worker (a peer replicating) |
 /// | `Nanny.Status` | client, scheduler, nanny |
 /// | `Nanny.KillWorker` | scheduler |
+/// | `Nanny.Shutdown` | scheduler (a client's `shutdown()` goes through the scheduler) |
 ///
 /// A method not in the table is refused: a new method must be added here to be callable.
 public enum AccessPolicy {
@@ -31,6 +32,7 @@ public enum AccessPolicy {
         "drover.v1.Worker/PutData": [.worker, .client],
         "drover.v1.Nanny/Status": [.client, .scheduler, .nanny],
         "drover.v1.Nanny/KillWorker": [.scheduler],
+        "drover.v1.Nanny/Shutdown": [.scheduler],
     ]
 
     /// Whether a peer whose certificate names `roles` may call `method` (`service/method`).

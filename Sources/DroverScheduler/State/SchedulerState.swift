@@ -109,6 +109,26 @@ public struct SchedulerState: Sendable {
         /// A client dropped its last future to these keys.
         case keysReleased(ClientID, [TaskKey])
         case clientDisconnected(ClientID)
+        /// A client asked for every worker to be restarted (Dask's `client.restart`).
+        case restartRequested(ClientID)
+        /// A client asked for the whole cluster to stop (Dask's `client.shutdown`).
+        case shutdownRequested(ClientID)
+        /// A client set a variable (Dask's `Variable.set`).
+        case variableSet(ClientID, name: String, Payload)
+        /// A client asked for a variable's value (Dask's `Variable.get`), answered once it is set.
+        case variableRequested(ClientID, name: String, request: UInt64)
+        /// A client appended a value to a queue (Dask's `Queue.put`).
+        case queuePut(ClientID, name: String, Payload)
+        /// A client asked for a queue's oldest value (Dask's `Queue.get`), answered once there is one.
+        case queueRequested(ClientID, name: String, request: UInt64)
+        /// A client asked for a lease of a semaphore (Dask's `Semaphore.acquire`, `Lock.acquire`).
+        case semaphoreAcquireRequested(ClientID, name: String, maxLeases: Int, request: UInt64)
+        /// A client gave back a lease.
+        case semaphoreReleased(ClientID, name: String)
+        /// A client set or cleared an event (Dask's `Event.set`, `Event.clear`).
+        case eventUpdated(ClientID, name: String, isSet: Bool)
+        /// A client waits for an event (`Event.wait`), or asks whether it is set (`immediate`).
+        case eventWaited(ClientID, name: String, request: UInt64, immediate: Bool)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -144,6 +164,10 @@ public struct SchedulerState: Sendable {
         case disconnect(WorkerID, reason: String)
         /// Ask the nanny at `nanny` to kill its worker serving at `address` (a hung process).
         case killWorker(WorkerID, address: String, nanny: String, reason: String)
+        /// Ask the nanny at this address to stop (its workers retire, then it exits).
+        case stopNanny(String, reason: String)
+        /// Stop the scheduler itself (after the actions before this one are sent).
+        case stopScheduler(reason: String)
     }
 
     /// A task sent to a worker.
@@ -161,6 +185,8 @@ public struct SchedulerState: Sendable {
         case erred(TaskKey, TaskError)
         /// Every copy of the result was lost; it is being recomputed.
         case lost(TaskKey)
+        /// The value of a variable, answering the client's request.
+        case variable(request: UInt64, name: String, Payload)
     }
 
     public let configuration: Configuration
@@ -187,6 +213,17 @@ public struct SchedulerState: Sendable {
     /// The nanny each supervised worker id last registered under: only that nanny may report the
     /// worker's exit.
     public internal(set) var nannies: [WorkerID: String] = [:]
+    /// Variables by name (Dask's `distributed.Variable`), and the requests waiting for a name to be set.
+    public internal(set) var variables: [String: Payload] = [:]
+    var variableRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
+    /// Queues by name (Dask's `distributed.Queue`), oldest first, and the requests waiting on each.
+    public internal(set) var queues: [String: [Payload]] = [:]
+    var queueRequests: [String: [(client: ClientID, request: UInt64)]] = [:]
+    /// Semaphores by name (Dask's `distributed.Semaphore` and `Lock`).
+    public internal(set) var semaphores: [String: SemaphoreRecord] = [:]
+    /// Events that are set (Dask's `distributed.Event`), and the requests waiting for each.
+    public internal(set) var setEvents: Set<String> = []
+    var eventWaiters: [String: [(client: ClientID, request: UInt64)]] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -246,6 +283,28 @@ public struct SchedulerState: Sendable {
         case .clientDisconnected(let client):
             release(Array(clients[client] ?? []), by: client, into: &actions)
             clients[client] = nil
+            forgetVariableRequests(of: client)
+            giveBackLeases(of: client, into: &actions)
+        case .restartRequested(let client):
+            restart(requestedBy: client, into: &actions)
+        case .shutdownRequested(let client):
+            shutdown(requestedBy: client, into: &actions)
+        case .variableSet(_, let name, let value):
+            setVariable(name, to: value, into: &actions)
+        case .variableRequested(let client, let name, let request):
+            requestVariable(name, by: client, request: request, into: &actions)
+        case .queuePut(_, let name, let value):
+            put(value, onQueue: name, into: &actions)
+        case .queueRequested(let client, let name, let request):
+            requestFromQueue(name, by: client, request: request, into: &actions)
+        case .semaphoreAcquireRequested(let client, let name, let maxLeases, let request):
+            acquire(name, maxLeases: maxLeases, by: client, request: request, into: &actions)
+        case .semaphoreReleased(let client, let name):
+            releaseLease(of: name, by: client, into: &actions)
+        case .eventUpdated(_, let name, let isSet):
+            updateEvent(name, isSet: isSet, into: &actions)
+        case .eventWaited(let client, let name, let request, let immediate):
+            waitForEvent(name, by: client, request: request, immediate: immediate, into: &actions)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -275,7 +334,10 @@ extension SchedulerState.Event {
         case .dataMissing(_, _, let reporter):
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
-            .dataScattered, .keysReleased, .clientDisconnected, .balanceTimerFired, .clockTicked:
+            .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested, .variableSet,
+            .variableRequested, .queuePut, .queueRequested, .semaphoreAcquireRequested, .semaphoreReleased,
+            .eventUpdated, .eventWaited,
+            .balanceTimerFired, .clockTicked:
             nil
         }
     }
