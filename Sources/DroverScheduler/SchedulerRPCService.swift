@@ -106,6 +106,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                     cause = "its connection failed: \(error.message)"
                     if worker == nil || error.code == .resourceExhausted { throw error }
                 } catch {
+                    await service.streamFailed(error, kind: "worker", peer: context.remotePeer)
                     cause = "its connection failed: \(error)"
                 }
                 if let worker { await service.workerDisconnected(worker, outbox: outbox, cause: cause) }
@@ -157,7 +158,8 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                 if client == nil || error.code == .resourceExhausted { throw error }
                 return
             } catch {
-                // A client that goes away mid-stream is a disconnect, not an error.
+                // A client that goes away mid-stream is a disconnect, not an error; noted all the same.
+                await service.streamFailed(error, kind: "client", peer: context.remotePeer)
             }
             if let client { await service.clientDisconnected(client, outbox: outbox) }
         }

@@ -154,7 +154,13 @@ public actor SchedulerService {
     }
 
     /// A stream broke with an error: logged where an operator may need it.
-    func streamFailed(_ error: RPCError, kind: String, peer: String) {
+    func streamFailed(_ error: any Error, kind: String, peer: String) {
+        guard let error = error as? RPCError else {
+            // The transport reset the stream (the peer vanished, or sent what the transport would
+            // not read) and the handler was cancelled before it saw why.
+            logger.info("stream reset", metadata: ["stream": "\(kind)", "peer": "\(peer)", "error": "\(error)"])
+            return
+        }
         switch error.code {
         case .resourceExhausted:
             logger.warning(
