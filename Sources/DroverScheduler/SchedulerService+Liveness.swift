@@ -25,55 +25,55 @@ extension SchedulerService {
     /// Asks a worker's nanny to kill it (the scheduler removed it as hung), without waiting for the
     /// answer: the call has a deadline, and a nanny that does not answer is only logged.
     func askNannyToKill(_ worker: WorkerID, address: String, nanny: String, reason: String) {
-        guard let endpoint = HostAndPort(nanny) else {
-            logger.warning("cannot reach the nanny of a removed worker", metadata: ["nanny": "\(nanny)"])
-            return
-        }
-        let logger = self.logger
-        let security = self.security
-        Task {
-            var options = CallOptions.defaults
-            options.timeout = .seconds(5)
-            do {
-                let killed = try await withGRPCClient(
-                    transport: try Transports.makeClient(to: endpoint, security: security)
-                ) { client in
-                    try await Drover_V1_Nanny.Client(wrapping: client).killWorker(
-                        .with {
-                            $0.workerID = worker.rawValue
-                            $0.address = address
-                            $0.reason = reason
-                        }, options: options
-                    ).killed
-                }
-                logger.info(
-                    killed ? "nanny killed a removed worker" : "nanny had no such worker",
-                    metadata: ["worker.id": "\(worker)", "nanny": "\(nanny)"])
-            } catch {
-                logger.warning(
-                    "could not ask a nanny to kill a removed worker",
-                    metadata: ["worker.id": "\(worker)", "nanny": "\(nanny)", "error": "\(error)"])
-            }
+        callNanny(nanny, about: ["worker.id": "\(worker)"], failure: "could not ask a nanny to kill a removed worker") {
+            nanny, options in
+            let killed = try await nanny.killWorker(
+                .with {
+                    $0.workerID = worker.rawValue
+                    $0.address = address
+                    $0.reason = reason
+                }, options: options
+            ).killed
+            return killed ? "nanny killed a removed worker" : "nanny had no such worker"
         }
     }
 
     /// Asks a nanny to stop (the cluster is shutting down), without waiting for the answer.
     func askNannyToStop(_ nanny: String, reason: String) {
-        guard let endpoint = HostAndPort(nanny) else { return }
+        callNanny(nanny, about: ["reason": "\(reason)"], failure: "could not ask a nanny to stop") { nanny, options in
+            _ = try await nanny.shutdown(.init(), options: options)
+            return "nanny stopping"
+        }
+    }
+
+    /// Makes one call to the nanny at `address` in a task of its own, over the scheduler's TLS and
+    /// with a 5 s deadline, and logs what `call` says it did, or `failure`.
+    private func callNanny(
+        _ address: String, about metadata: Logger.Metadata, failure: Logger.Message,
+        _ call:
+            @escaping @Sendable (Drover_V1_Nanny.Client<HTTP2ClientTransport.Posix>, CallOptions) async throws
+            -> Logger.Message
+    ) {
+        var metadata = metadata
+        metadata["nanny"] = "\(address)"
+        guard let endpoint = HostAndPort(address) else {
+            logger.warning(failure, metadata: metadata.merging(["error": "not a host:port address"]) { $1 })
+            return
+        }
         let logger = self.logger
         let security = self.security
-        Task {
+        Task { [metadata] in
             var options = CallOptions.defaults
             options.timeout = .seconds(5)
             do {
-                _ = try await withGRPCClient(
+                let done = try await withGRPCClient(
                     transport: try Transports.makeClient(to: endpoint, security: security)
                 ) { client in
-                    try await Drover_V1_Nanny.Client(wrapping: client).shutdown(.init(), options: options)
+                    try await call(Drover_V1_Nanny.Client(wrapping: client), options)
                 }
-                logger.info("nanny stopping", metadata: ["nanny": "\(nanny)", "reason": "\(reason)"])
+                logger.info(done, metadata: metadata)
             } catch {
-                logger.warning("could not ask a nanny to stop", metadata: ["nanny": "\(nanny)", "error": "\(error)"])
+                logger.warning(failure, metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
         }
     }
