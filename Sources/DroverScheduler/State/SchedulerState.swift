@@ -27,7 +27,7 @@ public struct SchedulerState: Sendable {
         public var maxQueuedPerThread: Int = 256
         /// A worker not heard from for longer than this is removed as hung (Dask's `worker-ttl`);
         /// nil never removes one for silence. Workers send a heartbeat every second.
-        public var workerTTL: Duration? = .seconds(10)
+        public var workerTTL: Duration? = .seconds(30)
         /// A steal the victim has not answered within this is carried out without its answer (the
         /// victim is told to drop the task; should it run it anyway, the second result is ignored).
         public var stealTimeout: Duration = .seconds(2)
