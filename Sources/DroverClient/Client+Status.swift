@@ -64,13 +64,7 @@ extension ClusterStatus {
     public static func fetch(
         from address: String, security: Security = .insecurePlaintext, timeout: Duration = .seconds(5)
     ) async throws -> ClusterStatus {
-        let endpoint: HostAndPort
-        do {
-            try security.validate()
-            endpoint = try Transports.endpoint(address, role: "scheduler", security: security)
-        } catch {
-            throw ClientError(message: error.message)
-        }
+        let endpoint = try Client.schedulerEndpoint(address, security: security)
         var options = TransportLimits.callOptions
         options.timeout = timeout
         do {

@@ -92,17 +92,24 @@ public final class Client: Sendable {
         _ address: String, security: Security = .insecurePlaintext, setAsDefault: Bool = true,
         maxArgumentBytes: Int = 64 << 20, logger: Logger = Logger(label: "drover.client")
     ) async throws -> Client {
-        let endpoint: HostAndPort
-        do {
-            try security.validate()
-            endpoint = try Transports.endpoint(address, role: "scheduler", security: security)
-        } catch {
-            throw ClientError(message: error.message)
-        }
+        let endpoint = try schedulerEndpoint(address, security: security)
         let client = try Client(
             scheduler: endpoint, security: security, maxArgumentBytes: maxArgumentBytes, logger: logger)
         if setAsDefault { Drover.setDefaultCluster(client) }
         return client
+    }
+
+    /// The scheduler at `address` (`host:port` or `tls://host:port`), once `security` is known to
+    /// work with it.
+    ///
+    /// - Throws: ``ClientError`` saying what is wrong with the address or the TLS settings.
+    static func schedulerEndpoint(_ address: String, security: Security) throws -> HostAndPort {
+        do {
+            try security.validate()
+            return try Transports.endpoint(address, role: "scheduler", security: security)
+        } catch {
+            throw ClientError(message: error.message)
+        }
     }
 
     private init(scheduler: HostAndPort, security: Security, maxArgumentBytes: Int, logger: Logger) throws {

@@ -32,15 +32,14 @@ extension SchedulerState {
         var reasons: [TaskKey: String] = [:]
         // The first spec seen for each new key; a second, different spec rejects the key.
         var candidates: [TaskKey: Int] = [:]
-        var order: [TaskKey] = []
-        var functions: [TaskKey: String] = [:]
+        // Each key once, with the index of its first task (whose function an error names).
+        var order: [(key: TaskKey, index: Int)] = []
         for (index, task) in submitted.enumerated() {
             let key = task.spec.key
-            functions[key] = functions[key] ?? task.spec.function
             if reasons[key] != nil { continue }
             if let reason = localProblem(task.spec) {
                 reasons[key] = reason
-                order.append(key)
+                order.append((key, index))
                 continue
             }
             if let known = tasks[key] {
@@ -49,7 +48,7 @@ extension SchedulerState {
                         "the scheduler already knows the key '\(key)' as another task (function "
                         + "'\(known.spec.function)'): a key names one task; submit this one under another key, "
                         + "or release the old one first"
-                    order.append(key)
+                    order.append((key, index))
                 }
                 continue
             }
@@ -61,14 +60,14 @@ extension SchedulerState {
                 continue
             }
             candidates[key] = index
-            order.append(key)
+            order.append((key, index))
         }
         orderTopologically(submitted, candidates: &candidates, reasons: &reasons)
-        for key in order {
+        for (key, first) in order {
             if let reason = reasons[key] {
                 verdict.rejected.append(
                     TaskError(
-                        kind: .rejected, key: key, function: functions[key] ?? "",
+                        kind: .rejected, key: key, function: submitted[first].spec.function,
                         message: "the scheduler rejected the task: \(reason)"))
             } else if let index = candidates[key] {
                 verdict.accepted.append(submitted[index])
