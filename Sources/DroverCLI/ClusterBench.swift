@@ -42,6 +42,9 @@ struct ClusterBench: AsyncParsableCommand {
     @Flag(help: "Also run the same workloads on Dask (needs $DROVER_DASK_PYTHON or .venv-bench; see scripts/bench).")
     var compareDask = false
 
+    @Flag(help: "Also run workloads a-d and f on Ray (needs $DROVER_RAY_PYTHON or .venv-ray; see scripts/bench).")
+    var compareRay = false
+
     @Flag(help: "Also run workloads a-d on a cluster with mutual TLS, beside plaintext, with the ratio.")
     var tls = false
 
@@ -53,11 +56,24 @@ struct ClusterBench: AsyncParsableCommand {
         var value: Double
         var higherIsBetter: Bool
         var target: String
-        /// Fields identifying Dask's line, and the field holding its value.
+        /// Fields identifying a peer's line (Dask's or Ray's: their scripts print the same fields),
+        /// and the field holding its value.
         var daskMatch: [String: String]
         var daskField: String
-        /// Converts Dask's field to `unit`.
+        /// Converts the peer's field to `unit`.
         var daskScale: Double = 1
+
+        /// The peer's value in `unit`, from its JSON lines, if it measured this figure.
+        func peerValue(in lines: [[String: String]]) -> Double? {
+            let line = lines.first { line in daskMatch.allSatisfy { line[$0.key] == $0.value } }
+            guard let field = line.flatMap({ $0[daskField] }).flatMap(Double.init), field > 0 else { return nil }
+            return field * daskScale
+        }
+
+        /// How many times better ours is than `theirs` (above 1: Drover is ahead).
+        func ratio(to theirs: Double) -> Double {
+            higherIsBetter ? value / theirs : theirs / value
+        }
     }
 
     func run() async throws {
@@ -89,15 +105,28 @@ struct ClusterBench: AsyncParsableCommand {
             )
             if let version = dask.first?["dask"] { print("Dask \(version) (distributed.LocalCluster, processes)") }
         }
+        var ray: [[String: String]] = []
+        if compareRay {
+            let rayBenches = selected.intersection(
+                ["map_gather", "submit_result", "tree_reduce", "transfer", "scheduler_rss"])
+            ray = try await PeerComparison.ray.run(
+                script: "scripts/ray/cluster_bench.py",
+                arguments: [
+                    "--map-tasks", mapTasks, "--sequential", String(sequential), "--leaves", String(leaves),
+                    "--transfer-mib", String(transferMib), "--held", String(held), "--repeats", String(repeats),
+                    "--only", rayBenches.sorted().joined(separator: ","),
+                ]
+            )
+            if let version = ray.first?["ray"] {
+                print("Ray \(version) (one local node, num_cpus=2; (f) is the driver's memory per held ObjectRef)")
+            }
+        }
         var rows: [[String]] = []
         for figure in figures {
             var row = [figure.label, Self.format(figure.value) + " " + figure.unit, figure.target]
-            if compareDask {
-                let line = dask.first { line in figure.daskMatch.allSatisfy { line[$0.key] == $0.value } }
-                if let field = line.flatMap({ $0[figure.daskField] }).flatMap(Double.init), field > 0 {
-                    let theirs = field * figure.daskScale
-                    let ratio = figure.higherIsBetter ? figure.value / theirs : theirs / figure.value
-                    row += [Self.format(theirs) + " " + figure.unit, String(format: "%.1fx", ratio)]
+            for (compared, lines) in [(compareRay, ray), (compareDask, dask)] where compared {
+                if let theirs = figure.peerValue(in: lines) {
+                    row += [Self.format(theirs) + " " + figure.unit, String(format: "%.1fx", figure.ratio(to: theirs))]
                 } else {
                     row += ["-", "-"]
                 }
@@ -105,6 +134,7 @@ struct ClusterBench: AsyncParsableCommand {
             rows.append(row)
         }
         var headers = ["workload", "drover", "target"]
+        if compareRay { headers += ["ray", "drover vs ray"] }
         if compareDask { headers += ["dask", "drover vs dask"] }
         print(Table(headers: headers, rows: rows).render())
         if tls { print("\n" + Self.compare(plaintext: figures, tls: tlsFigures)) }
