@@ -68,7 +68,9 @@ struct TransportBench: AsyncParsableCommand {
                     let start = ContinuousClock.now
                     let events = try await connection.exchange(Self.commands(count: 1, first: index))
                     roundTrip.append(ContinuousClock.now - start)
-                    guard events.events.count == 1 else { throw ValidationError("a batch of 1 got \(events.events.count)") }
+                    guard events.events.count == 1 else {
+                        throw ValidationError("a batch of 1 got \(events.events.count)")
+                    }
                 }
                 roundTrip.sort()
                 var throughput: [Int: Double] = [:]
