@@ -9,6 +9,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import Synchronization
 
 /// `drover scheduler`: the cluster's scheduler.
@@ -71,14 +72,18 @@ struct SchedulerCommand: AsyncParsableCommand {
         configuration.workerTTL = workerTTL > 0 ? .milliseconds(Int64(workerTTL * 1000)) : nil
         let service = SchedulerService(configuration: configuration, security: security, logger: logger)
         let address = Mutex("")
+        // gRPC listens on a Unix socket of its own in a private directory; the port (or systemd's
+        // socket) belongs to the wire front, which passes every connection that is not a wire
+        // stream to it (see WireServer).
+        let privateDirectory = try PrivateDirectory(prefix: "drover-scheduler")
+        defer { privateDirectory.remove() }
+        let grpcSocket = privateDirectory.path + "/grpc.sock"
+        let rpc = SchedulerRPCService(
+            service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })
         let server = GRPCServer(
-            transport: activated.map {
-                Transports.makeServer(listeningSocket: Int($0), maxMessageBytes: maxMessageBytes, security: security)
-            } ?? Transports.makeServer(host: host, port: port, maxMessageBytes: maxMessageBytes, security: security),
-            services: [
-                SchedulerRPCService(
-                    service: service, maxMessageBytes: maxMessageBytes, address: { address.withLock { $0 } })
-            ],
+            transport: Transports.makeServer(
+                unixSocket: grpcSocket, maxMessageBytes: maxMessageBytes, security: security),
+            services: [rpc],
             interceptors: Transports.interceptors(security: security, logger: logger)
         )
         let (stopRequests, requestStop) = AsyncStream<Void>.makeStream()
@@ -92,13 +97,34 @@ struct SchedulerCommand: AsyncParsableCommand {
                 try await server.serve()
                 return .server
             }
-            guard let bound = try? await server.listeningAddress, let text = advertised(bound, activated: activated)
-            else {
-                // The server's own error says why (the address is in use, …).
+            guard (try? await server.listeningAddress) != nil else {
                 var cause = "its server stopped"
                 do { _ = try await group.next() } catch { cause = "\(error)" }
-                let requested = activated.map { "the socket systemd passed (fd \($0))" } ?? "\(host):\(port)"
-                throw CommandFailure("The scheduler could not listen on \(requested): \(cause)")
+                throw CommandFailure("The scheduler's gRPC server could not listen on \(grpcSocket): \(cause)")
+            }
+            let wire: WireServer
+            let requested = activated.map { "the socket systemd passed (fd \($0))" } ?? "\(host):\(port)"
+            do {
+                wire = try await WireServer(
+                    listening: activated.map { .socket($0) } ?? .address(host: host, port: port),
+                    grpcSocketPath: grpcSocket, security: security, maxMessageBytes: maxMessageBytes, logger: logger)
+            } catch {
+                // Its own words say why (the address is in use, …).
+                server.beginGracefulShutdown()
+                throw CommandFailure("The scheduler could not listen on \(requested): \(error)")
+            }
+            guard let bound = wire.localAddress, let text = advertised(bound, activated: activated) else {
+                server.beginGracefulShutdown()
+                await wire.close()
+                throw CommandFailure("The scheduler could not listen on \(requested): it has no IP address")
+            }
+            group.addTask {
+                await withDiscardingTaskGroup { streams in
+                    for await connection in wire.streams {
+                        streams.addTask { await Self.serve(connection, rpc: rpc, logger: logger) }
+                    }
+                }
+                return .reporter
             }
             address.withLock { $0 = text }
             if !noDashboard {
@@ -158,6 +184,7 @@ struct SchedulerCommand: AsyncParsableCommand {
                 case .reporter, .dashboard: continue
                 case .stopRequested:
                     logger.info("scheduler stopping")
+                    await wire.close()
                     server.beginGracefulShutdown()
                     group.addTask {
                         try? await Task.sleep(for: Self.shutdownGrace)
@@ -173,6 +200,20 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     private enum Finished { case server, reporter, stopRequested, graceOver, dashboard }
 
+    /// A wire stream, served by the same handlers as its gRPC method.
+    private static func serve(_ connection: WireConnection, rpc: SchedulerRPCService, logger: Logger) async {
+        switch connection.kind {
+        case .worker:
+            await connection.serve(Drover_V1_WorkerEvents.self, Drover_V1_WorkerCommands.self, logger: logger) {
+                try await rpc.workerStream(request: $0, response: $1, context: $2)
+            }
+        case .client:
+            await connection.serve(Drover_V1_ClientEvents.self, Drover_V1_ClientUpdates.self, logger: logger) {
+                try await rpc.clientStream(request: $0, response: $1, context: $2)
+            }
+        }
+    }
+
     /// The dashboard's token from --dashboard-token or --dashboard-token-file (its first line).
     private func dashboardBearer() throws -> String? {
         if let dashboardToken { return dashboardToken.isEmpty ? nil : dashboardToken }
@@ -185,9 +226,9 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     /// The address the scheduler gives out: --host and the bound port, or for a socket that
     /// systemd passed, its IPv4 address (--host when it listens on every address, or on IPv6).
-    private func advertised(_ bound: SocketAddress, activated: Int32?) -> String? {
-        guard let port = bound.ipv4?.port ?? bound.ipv6?.port else { return nil }
-        if activated != nil, let ipv4 = bound.ipv4, ipv4.host != "0.0.0.0" { return "\(ipv4.host):\(port)" }
+    private func advertised(_ bound: NIOCore.SocketAddress, activated: Int32?) -> String? {
+        guard let port = bound.port else { return nil }
+        if activated != nil, case .v4 = bound, let ip = bound.ipAddress, ip != "0.0.0.0" { return "\(ip):\(port)" }
         return "\(host):\(port)"
     }
 }

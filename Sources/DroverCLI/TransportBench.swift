@@ -384,7 +384,7 @@ enum LeanBench {
         let group = MultiThreadedEventLoopGroup.singleton
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try addFraming(to: channel)
@@ -397,7 +397,7 @@ enum LeanBench {
             } else {
                 try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
             }
-        let client = ClientBootstrap(group: group).channelOption(.socketOption(.tcp_nodelay), value: 1)
+        let client = ClientBootstrap(group: group).channelOption(.tcpOption(.tcp_nodelay), value: 1)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = {
             channel in
             channel.eventLoop.makeCompletedFuture {

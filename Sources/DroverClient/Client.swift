@@ -130,26 +130,34 @@ public final class Client: Sendable {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await grpc.runConnections() }
                     defer { grpc.beginGracefulShutdown() }
-                    try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
-                        options: TransportLimits.callOptions,
-                        requestProducer: { writer in
-                            try await writer.write(
-                                .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
-                            for await batch in events {
-                                for part in batch.batches(size: \.estimatedBytes) {
-                                    try await writer.write(.with { $0.events = Array(part) })
-                                }
+                    let send: @Sendable (RPCWriter<Drover_V1_ClientEvents>) async throws -> Void = { writer in
+                        try await writer.write(
+                            .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
+                        for await batch in events {
+                            for part in batch.batches(size: \.estimatedBytes) {
+                                try await writer.write(.with { $0.events = Array(part) })
                             }
-                        },
-                        onResponse: { response in
-                            for try await batch in response.messages { box.client?.received(batch.updates) }
                         }
-                    )
+                    }
+                    let receive: @Sendable (RPCAsyncSequence<Drover_V1_ClientUpdates, any Error>) async throws -> Void =
+                        { updates in
+                            for try await batch in updates { box.client?.received(batch.updates) }
+                        }
+                    if WireClient.useGRPC {
+                        try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
+                            options: TransportLimits.callOptions, requestProducer: send,
+                            onResponse: { try await receive($0.messages) })
+                    } else {
+                        try await WireClient.bidirectional(
+                            .client, to: scheduler, security: security, requestProducer: send, onResponse: receive)
+                    }
                 }
                 box.client?.closed(reason: "the client was closed")
             } catch {
+                // A transport's refusal (gRPC's `unavailable`, a TLS error on the wire) may be a
+                // TLS mismatch: say so in one sentence.
                 let mismatch =
-                    (error as? RPCError)?.code == .unavailable
+                    (error as? RPCError).map { $0.code == .unavailable } ?? true
                     ? await ConnectionDiagnosis.explain(scheduler, role: "scheduler", security: security, error: error)
                     : nil
                 box.client?.closed(

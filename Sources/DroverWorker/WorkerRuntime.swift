@@ -215,10 +215,14 @@ public actor WorkerRuntime {
         var delay = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
-                try await withGRPCClient(
-                    transport: try Transports.makeClient(to: options.scheduler, security: options.security)
-                ) { client in
-                    try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
+                if WireClient.useGRPC {
+                    try await withGRPCClient(
+                        transport: try Transports.makeClient(to: options.scheduler, security: options.security)
+                    ) { client in
+                        try await self.stream(to: Drover_V1_Scheduler.Client(wrapping: client))
+                    }
+                } else {
+                    try await wireStream()
                 }
             } catch let error where !isStopping {
                 if let reason = await ConnectionDiagnosis.explain(
@@ -245,23 +249,43 @@ public actor WorkerRuntime {
         }
     }
 
+    /// The worker stream over gRPC (`DROVER_PROTOCOL=grpc`).
     private func stream(to scheduler: Drover_V1_Scheduler.Client<HTTP2ClientTransport.Posix>) async throws {
         let events = BatchingQueue<Drover_V1_WorkerEvent>()
         attach(events)
         try await scheduler.workerStream(
             options: TransportLimits.callOptions,
-            requestProducer: { writer in
-                for await batch in events {
-                    for part in batch.batches() { try await writer.write(.with { $0.events = Array(part) }) }
-                }
-            },
-            onResponse: { response in
-                await self.markConnected()
-                for try await batch in response.messages {
-                    await self.received(batch.commands)
-                }
+            requestProducer: { writer in try await Self.send(events, to: writer) },
+            onResponse: { response in try await self.receive(response.messages) }
+        )
+    }
+
+    /// The worker stream over the wire (the default).
+    private func wireStream() async throws {
+        let events = BatchingQueue<Drover_V1_WorkerEvent>()
+        attach(events)
+        try await WireClient.bidirectional(
+            .worker, to: options.scheduler, security: options.security,
+            requestProducer: { writer in try await Self.send(events, to: writer) },
+            onResponse: { (commands: RPCAsyncSequence<Drover_V1_WorkerCommands, any Error>) in
+                try await self.receive(commands)
             }
         )
+    }
+
+    private static func send(
+        _ events: BatchingQueue<Drover_V1_WorkerEvent>, to writer: RPCWriter<Drover_V1_WorkerEvents>
+    ) async throws {
+        for await batch in events {
+            for part in batch.batches() { try await writer.write(.with { $0.events = Array(part) }) }
+        }
+    }
+
+    private func receive(_ commands: RPCAsyncSequence<Drover_V1_WorkerCommands, any Error>) async throws {
+        markConnected()
+        for try await batch in commands {
+            received(batch.commands)
+        }
     }
 
     /// A new connection: register, with an empty slate (the scheduler forgot us when we left).

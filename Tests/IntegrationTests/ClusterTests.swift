@@ -27,10 +27,11 @@ final class LocalTestCluster: Sendable {
     let workerAddresses: [String]
 
     /// A scheduler and `count` workers without nannies; with `certificates`, each process uses
-    /// its role's certificate from there (mutual TLS).
+    /// its role's certificate from there (mutual TLS). `workerEnvironment` is added to the
+    /// workers' environment.
     init(
         workers count: Int, threads: Int = 2, schedulerArguments: [String] = [],
-        certificates: CertificateDirectory? = nil
+        certificates: CertificateDirectory? = nil, workerEnvironment: [String: String] = [:]
     ) async throws {
         let binary = TestBinaries.testTasks
         let schedulerTLS = certificates?.security(for: .scheduler).arguments ?? []
@@ -48,6 +49,7 @@ final class LocalTestCluster: Sendable {
                     "worker", address, "--no-nanny", "--nthreads", String(threads), "--name", "w\(number)",
                     "--log-level", "debug",
                 ] + workerTLS,
+                environment: ProcessInfo.processInfo.environment.merging(workerEnvironment) { $1 },
                 name: "worker-\(number)"
             )
             addresses.append(try await worker.listeningAddress())

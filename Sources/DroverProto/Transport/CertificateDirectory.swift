@@ -163,11 +163,7 @@ extension Security {
     ///
     /// - Throws: ``SecurityError`` when the directory or the files cannot be made.
     public static func temporary() throws(SecurityError) -> Security {
-        var template = Array((NSTemporaryDirectory() + "/drover-certs-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw SecurityError("Cannot make a temporary directory: \(String(cString: strerror(errno))).")
-        }
-        let directory = try CertificateDirectory.create(at: String(cString: made))
+        let directory = try CertificateDirectory.create(at: PrivateDirectory(prefix: "drover-certs").path)
         return directory.security(for: .client)
     }
 

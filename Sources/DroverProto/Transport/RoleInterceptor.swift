@@ -40,12 +40,6 @@ public struct RoleInterceptor: ServerInterceptor {
         guard let transport = context.transportSpecific as? HTTP2ServerTransport.Posix.Context,
             let certificate = transport.peerCertificate
         else { return ([], "no certificate") }
-        var roles = Set<Role>()
-        if let names = try? certificate.extensions.subjectAlternativeNames {
-            for case .uniformResourceIdentifier(let uri) in names {
-                if let role = Role(uri: uri) { roles.insert(role) }
-            }
-        }
-        return (roles, "\(certificate.subject)")
+        return (Role.roles(in: certificate), "\(certificate.subject)")
     }
 }

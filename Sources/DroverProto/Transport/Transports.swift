@@ -26,6 +26,17 @@ public enum Transports {
             config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
     }
 
+    /// A server transport listening on a Unix-domain socket at `path` (the scheduler's gRPC
+    /// server, behind its wire front).
+    public static func makeServer(
+        unixSocket path: String, maxMessageBytes: Int = TransportLimits.maxMessageBytes,
+        security: Security = .insecurePlaintext
+    ) -> HTTP2ServerTransport.Posix {
+        .http2NIOPosix(
+            address: .unixDomainSocket(path: path), transportSecurity: serverSecurity(security),
+            config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
+    }
+
     /// A server transport on a socket that is already listening (systemd socket activation).
     ///
     /// - Parameters:

@@ -1,0 +1,216 @@
+import Foundation
+public import GRPCCore
+import Glibc
+import NIOCore
+import NIOPosix
+import NIOSSL
+public import SwiftProtobuf
+
+/// Opens wire streams to a scheduler (see ``WireFrame``): what a worker's `WorkerStream` and a
+/// client's `ClientStream` use unless `DROVER_PROTOCOL=grpc` asks for gRPC.
+public enum WireClient {
+    /// How the scheduler's hot streams travel, from `DROVER_PROTOCOL` (`wire`, the default, or `grpc`).
+    public static var useGRPC: Bool {
+        ProcessInfo.processInfo.environment["DROVER_PROTOCOL"] == "grpc"
+    }
+
+    /// How long connecting, the answer to the preface and the TLS handshake may take.
+    static let connectTimeout = TimeAmount.seconds(10)
+
+    /// A bidirectional stream of `kind` to the scheduler at `endpoint`, shaped like grpc-swift's:
+    /// `requestProducer` writes requests (returning sends `end`), `onResponse` reads responses;
+    /// the call ends when `onResponse` returns. A `status` frame from the scheduler is thrown as
+    /// its `RPCError`.
+    ///
+    /// - Throws: `RPCError` (`unavailable` with one sentence when the two ends disagree about
+    ///   TLS), the connection's errors, and whatever the closures throw.
+    public static func bidirectional<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message, Result: Sendable>(
+        _ kind: WireStreamKind, to endpoint: HostAndPort, security: Security,
+        maxMessageBytes: Int = TransportLimits.maxMessageBytes,
+        requestProducer: @escaping @Sendable (RPCWriter<Request>) async throws -> Void,
+        onResponse: @escaping @Sendable (RPCAsyncSequence<Response, any Error>) async throws -> Result
+    ) async throws -> Result {
+        let tls = try security.tlsFiles.map { try WireTLS.clientContext($0) }
+        let channel = try await connect(kind, to: endpoint, tls: tls)
+        return try await channel.executeThenClose { inbound, outbound in
+            try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask {
+                    // A write fails when the connection has failed; the reading side then has the
+                    // cause (a TLS alert, the scheduler's status), so that is the call's error.
+                    try? await requestProducer(RPCWriter(wrapping: WireWriter<Request>(outbound: outbound)))
+                    try? await outbound.write(WireFrame(kind: .end, body: ByteBuffer()))
+                    return nil
+                }
+                let responses = WireMessages<Response>(
+                    frames: IteratorHandOver(inbound.makeAsyncIterator()), first: nil, peer: "scheduler",
+                    maxMessageBytes: maxMessageBytes)
+                group.addTask { try await onResponse(RPCAsyncSequence(wrapping: responses)) }
+                defer { group.cancelAll() }
+                while let finished = try await group.next() {
+                    if let result = finished { return result }
+                }
+                throw RPCError(code: .internalError, message: "The wire stream ended without a response.")
+            }
+        }
+    }
+
+    /// Connects, sends the preface, and sets up TLS and framing as the scheduler answers.
+    static func connect(_ kind: WireStreamKind, to endpoint: HostAndPort, tls: NIOSSLContext?) async throws
+        -> NIOAsyncChannel<WireFrame, WireFrame>
+    {
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        let ready = eventLoop.makePromise(of: NIOAsyncChannel<WireFrame, WireFrame>.self)
+        let serverHostname = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
+        let description = "\(endpoint)"
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(connectTimeout)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            WireNegotiator(
+                                kind: kind, tls: tls, serverHostname: serverHostname, endpoint: description,
+                                ready: ready))
+                    }
+                }
+                .connect(host: endpoint.host, port: endpoint.port).get()
+        } catch {
+            ready.fail(error)
+            throw error
+        }
+        let deadline = eventLoop.scheduleTask(in: connectTimeout) {
+            ready.fail(
+                RPCError(
+                    code: .deadlineExceeded,
+                    message: "The scheduler at \(description) did not answer the wire preface within "
+                        + "\(connectTimeout.nanoseconds / 1_000_000_000) s."))
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        return try await ready.futureResult.get()
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+}
+
+/// The client's side of the preface: sends it, reads the one-byte answer, then installs TLS (when
+/// both ends use it) and the framing, and hands the connection over.
+final class WireNegotiator: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let kind: WireStreamKind
+    private let tls: NIOSSLContext?
+    private let serverHostname: String?
+    private let endpoint: String
+    private let ready: EventLoopPromise<NIOAsyncChannel<WireFrame, WireFrame>>
+    private var done = false
+
+    init(
+        kind: WireStreamKind, tls: NIOSSLContext?, serverHostname: String?, endpoint: String,
+        ready: EventLoopPromise<NIOAsyncChannel<WireFrame, WireFrame>>
+    ) {
+        self.kind = kind
+        self.tls = tls
+        self.serverHostname = serverHostname
+        self.endpoint = endpoint
+        self.ready = ready
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var preface = context.channel.allocator.buffer(capacity: WireFrame.preface.count + 1)
+        preface.writeBytes(WireFrame.preface)
+        preface.writeInteger(kind.rawValue)
+        context.writeAndFlush(wrapOutboundOut(preface), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !done else { return }
+        var bytes = unwrapInboundIn(data)
+        guard let answer = bytes.readInteger(as: UInt8.self) else { return }
+        done = true
+        let mismatch: String? =
+            switch (answer, tls != nil) {
+            case (UInt8(ascii: "T"), false):
+                "The scheduler at \(endpoint) requires TLS: pass --tls-ca-file, --tls-cert and --tls-key "
+                    + "(or DROVER_TLS_*)."
+            case (UInt8(ascii: "P"), true):
+                "The scheduler at \(endpoint) does not use TLS: start it with --tls-ca-file, --tls-cert and "
+                    + "--tls-key, or connect without certificates."
+            case (UInt8(ascii: "T"), true), (UInt8(ascii: "P"), false): nil
+            default:
+                "The server at \(endpoint) is not a Drover scheduler (it answered the wire preface with \(answer))."
+            }
+        if let mismatch {
+            ready.fail(RPCError(code: .unavailable, message: mismatch))
+            context.close(promise: nil)
+            return
+        }
+        do {
+            let operations = context.pipeline.syncOperations
+            var handlers: [any ChannelHandler] = []
+            if let tls { handlers.append(try NIOSSLClientHandler(context: tls, serverHostname: serverHostname)) }
+            handlers += [
+                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
+                MessageToByteHandler(WireFrameEncoder()),
+            ]
+            try operations.addHandlers(handlers, position: .after(self))
+            let wrapped = try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: context.channel)
+            if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+            operations.removeHandler(self, promise: nil)
+            ready.succeed(wrapped)
+        } catch {
+            ready.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            ready.fail(RPCError(code: .unavailable, message: "The scheduler at \(endpoint) closed the connection."))
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !done {
+            done = true
+            ready.fail(error)
+        }
+        context.close(promise: nil)
+    }
+}
+
+/// NIOSSL contexts from the cluster's certificate files, configured as the gRPC transports are:
+/// mutual TLS, the server checking the client's certificate against the CA (not its host), the
+/// client checking the server's against the CA and the address it dialled.
+enum WireTLS {
+    typealias Files = (ca: String, certificate: String, key: String)
+
+    static func serverContext(_ files: Files) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
+            privateKey: .file(files.key))
+        configuration.trustRoots = .file(files.ca)
+        configuration.certificateVerification = .noHostnameVerification
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    static func clientContext(_ files: Files) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) }
+        configuration.privateKey = .file(files.key)
+        configuration.trustRoots = .file(files.ca)
+        configuration.certificateVerification = .fullVerification
+        return try NIOSSLContext(configuration: configuration)
+    }
+}

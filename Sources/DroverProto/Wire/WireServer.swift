@@ -1,0 +1,261 @@
+public import GRPCCore
+public import Logging
+public import NIOCore
+import NIOPosix
+import NIOSSL
+import SwiftASN1
+import X509
+
+/// The scheduler's front door: one listening socket for both of its protocols. A connection
+/// that opens with ``WireFrame/preface`` is a wire stream (``WireConnection``); anything else
+/// (HTTP/2's preface, a TLS ClientHello) is joined byte for byte to the scheduler's gRPC server
+/// on a private Unix socket, so gRPC clients in any language, `drover status` and the TLS
+/// checks there work as before.
+///
+/// Every wait has a deadline: a connection that has not said what it is within
+/// ``negotiationTimeout`` is closed.
+public final class WireServer: Sendable {
+    /// How long a new connection may take to send its first bytes (and, for a wire stream, to
+    /// finish the TLS handshake and its first frame).
+    public static let negotiationTimeout = TimeAmount.seconds(10)
+
+    private let listener: any Channel
+    private let connections: AsyncStream<WireConnection>
+    private let accepted: AsyncStream<WireConnection>.Continuation
+
+    /// The bound address.
+    public var localAddress: NIOCore.SocketAddress? { listener.localAddress }
+
+    /// Where to listen: an address, or a socket already listening (systemd socket activation).
+    public enum Listening: Sendable {
+        case address(host: String, port: Int)
+        case socket(CInt)
+    }
+
+    /// Binds the front door.
+    ///
+    /// - Parameters:
+    ///   - listening: Where to listen.
+    ///   - grpcSocketPath: The Unix socket of the scheduler's gRPC server, for every connection
+    ///     that is not a wire stream.
+    ///   - security: TLS settings: with certificates, wire streams are mutual TLS.
+    ///   - maxMessageBytes: The largest message a wire stream accepts.
+    public init(
+        listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int, logger: Logger
+    ) async throws {
+        let tls = try security.tlsFiles.map { try WireTLS.serverContext($0) }
+        let (connections, accepted) = AsyncStream<WireConnection>.makeStream()
+        self.connections = connections
+        self.accepted = accepted
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sniffer = WireSniffer(
+                        grpcSocketPath: grpcSocketPath, tls: tls, maxMessageBytes: maxMessageBytes,
+                        accepted: accepted, logger: logger)
+                    try channel.pipeline.syncOperations.addHandler(sniffer)
+                }
+            }
+        switch listening {
+        case .address(let host, let port):
+            listener = try await bootstrap.bind(host: host, port: port).get()
+        case .socket(let descriptor):
+            listener = try await bootstrap.withBoundSocket(descriptor).get()
+        }
+    }
+
+    /// The wire streams, as they arrive; ends when the server closes.
+    public var streams: AsyncStream<WireConnection> { connections }
+
+    /// Stops listening (open connections carry on until their handlers end them).
+    public func close() async {
+        try? await listener.close()
+        accepted.finish()
+    }
+}
+
+/// A wire stream accepted by ``WireServer``: its kind, who is calling, and its frames.
+public struct WireConnection: Sendable {
+    public var kind: WireStreamKind
+    /// The peer's address, for logs.
+    public var remotePeer: String
+    let channel: NIOAsyncChannel<WireFrame, WireFrame>
+    let isEncrypted: Bool
+    let maxMessageBytes: Int
+
+    /// The roles and subject of the peer's certificate (no roles and "no certificate" without TLS).
+    /// Call it once the first frame has arrived: the TLS handshake is then done.
+    func peer() async -> (roles: Set<Role>, subject: String) {
+        guard isEncrypted,
+            let der = try? await channel.channel.nioSSL_peerCertificate().get()?.toDERBytes(),
+            let certificate = try? Certificate(derEncoded: der)
+        else { return ([], "no certificate") }
+        return (Role.roles(in: certificate), "\(certificate.subject)")
+    }
+}
+
+/// The first bytes of a connection decide what it is.
+final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let grpcSocketPath: String
+    private let tls: NIOSSLContext?
+    private let maxMessageBytes: Int
+    private let accepted: AsyncStream<WireConnection>.Continuation
+    private let logger: Logger
+    private var buffered: ByteBuffer?
+    private var decided = false
+    private var deadline: Scheduled<Void>?
+
+    init(
+        grpcSocketPath: String, tls: NIOSSLContext?, maxMessageBytes: Int,
+        accepted: AsyncStream<WireConnection>.Continuation, logger: Logger
+    ) {
+        self.grpcSocketPath = grpcSocketPath
+        self.tls = tls
+        self.maxMessageBytes = maxMessageBytes
+        self.accepted = accepted
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let channel = context.channel
+        deadline = context.eventLoop.scheduleTask(in: WireServer.negotiationTimeout) {
+            channel.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard !decided else {
+            // Arrived while the gRPC server was being dialled: kept for it.
+            buffered?.writeBuffer(&bytes)
+            return
+        }
+        if buffered == nil {
+            buffered = bytes
+        } else {
+            buffered!.writeBuffer(&bytes)
+        }
+        let seen = buffered!.readableBytesView
+        let preface = WireFrame.preface
+        let compared = min(seen.count, preface.count)
+        if !seen.prefix(compared).elementsEqual(preface.prefix(compared)) {
+            splice(context: context)
+        } else if seen.count > preface.count {
+            acceptWire(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        context.fireChannelInactive()
+    }
+
+    /// Not a wire stream: join it to the gRPC server, first bytes included.
+    private func splice(context: ChannelHandlerContext) {
+        decided = true
+        let channel = context.channel
+        context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
+        let path = grpcSocketPath
+        let logger = logger
+        ClientBootstrap(group: context.eventLoop)
+            .connect(unixDomainSocketPath: path)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(let grpc):
+                    let (front, back) = GlueHandler.pair()
+                    do {
+                        try grpc.pipeline.syncOperations.addHandler(back)
+                        try channel.pipeline.syncOperations.addHandler(front, position: .after(self))
+                    } catch {
+                        grpc.close(promise: nil)
+                        channel.close(promise: nil)
+                        return
+                    }
+                    if let bytes = self.buffered, bytes.readableBytes > 0 {
+                        grpc.writeAndFlush(bytes, promise: nil)
+                    }
+                    self.buffered = nil
+                    channel.pipeline.syncOperations.removeHandler(self, promise: nil)
+                    channel.setOption(.autoRead, value: true).whenComplete { _ in }
+                    logger.trace("joined a connection to the gRPC server", metadata: ["socket.path": "\(path)"])
+                    grpc.closeFuture.whenComplete { _ in
+                        logger.trace("the gRPC server closed a joined connection")
+                        channel.close(promise: nil)
+                    }
+                case .failure(let error):
+                    logger.error(
+                        "could not reach the scheduler's gRPC server",
+                        metadata: ["socket.path": "\(path)", "error": "\(error)"])
+                    channel.close(promise: nil)
+                }
+            }
+    }
+
+    /// A wire stream: say whether TLS follows, set up the framing, hand the connection over.
+    private func acceptWire(context: ChannelHandlerContext) {
+        decided = true
+        var bytes = buffered!
+        buffered = nil
+        bytes.moveReaderIndex(forwardBy: WireFrame.preface.count)
+        let kindByte = bytes.readInteger(as: UInt8.self)!
+        guard let kind = WireStreamKind(rawValue: kindByte) else {
+            logger.warning(
+                "refused a wire connection",
+                metadata: [
+                    "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
+                    "reason": "unknown stream kind \(kindByte)",
+                ])
+            context.close(promise: nil)
+            return
+        }
+        let channel = context.channel
+        var answer = channel.allocator.buffer(capacity: 1)
+        answer.writeInteger(UInt8(ascii: tls == nil ? "P" : "T"))
+        context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
+        do {
+            let operations = channel.pipeline.syncOperations
+            var handlers: [any ChannelHandler] = []
+            if let tls { handlers.append(NIOSSLServerHandler(context: tls)) }
+            handlers += [
+                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: maxMessageBytes + 1)),
+                MessageToByteHandler(WireFrameEncoder()),
+            ]
+            try operations.addHandlers(handlers, position: .after(self))
+            let wrapped = try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: channel)
+            // Bytes after the preface (a ClientHello, or frames) go to the handlers just added.
+            if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+            operations.removeHandler(self, promise: nil)
+            accepted.yield(
+                WireConnection(
+                    kind: kind, remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped,
+                    isEncrypted: tls != nil, maxMessageBytes: maxMessageBytes))
+        } catch {
+            logger.error("could not set up a wire connection", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+}
+
+extension Role {
+    /// The roles a certificate names (`drover:role:<role>` subject alternative names).
+    static func roles(in certificate: Certificate) -> Set<Role> {
+        var roles = Set<Role>()
+        if let names = try? certificate.extensions.subjectAlternativeNames {
+            for case .uniformResourceIdentifier(let uri) in names {
+                if let role = Role(uri: uri) { roles.insert(role) }
+            }
+        }
+        return roles
+    }
+}
