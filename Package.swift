@@ -157,7 +157,7 @@ let package = Package(
         // functions that fail or crash in child processes.
         .executableTarget(
             name: "drover-test-tasks",
-            dependencies: ["DroverCLI", "DroverCore"],
+            dependencies: ["DroverCLI", "DroverCore", "DroverClient"],
             swiftSettings: upcomingFeatures
         ),
         // Careless users' programs: one computes on the processes scheduler without calling

@@ -486,7 +486,11 @@ public final class Client: Sendable {
                     key = TaskKey(lost.key)
                     keyState = .lost
                 case .variable(let variable):
-                    variableRequests.answer(variable.request, with: Payload(proto: variable.value))
+                    if variable.timedOut {
+                        variableRequests.timeOut(variable.request)
+                    } else {
+                        variableRequests.answer(variable.request, with: Payload(proto: variable.value))
+                    }
                     continue
                 case .workers, nil:
                     continue
@@ -569,10 +573,34 @@ private final class WeakClient: @unchecked Sendable {
 
 /// A failure of the client itself (not of a task).
 public struct ClientError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure: ``Code/timedOut`` for a wait given a timeout, else ``Code/failed``.
+    public var code: Code
     public var message: String
     public var description: String { message }
 
+    /// Creates an error of kind ``Code/failed``.
     public init(message: String) {
+        self.init(code: .failed, message: message)
+    }
+
+    /// Creates an error of the kind `code`.
+    public init(code: Code, message: String) {
+        self.code = code
         self.message = message
+    }
+
+    /// The kind of a ``ClientError`` (a struct, so that new kinds do not break callers).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Wrapped: Hashable, Sendable {
+            case failed, timedOut
+        }
+        private let wrapped: Wrapped
+
+        /// The client, its connection or a request failed.
+        public static let failed = Code(wrapped: .failed)
+        /// A `get`, `acquire` or `wait` given a `timeout:` gave up (Dask's `TimeoutError`).
+        public static let timedOut = Code(wrapped: .timedOut)
+
+        public var description: String { wrapped == .failed ? "failed" : "timedOut" }
     }
 }

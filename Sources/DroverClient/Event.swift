@@ -45,10 +45,13 @@ public struct Event: Sendable {
 
     /// Waits until the event is set.
     ///
-    /// - Throws: ``ClientError`` when the client closes first; `CancellationError` when the
+    /// - Parameter timeout: How long to wait (Dask's `timeout=`); `nil` waits for ever. The
+    ///   scheduler checks timeouts on its clock tick (every 250 ms).
+    /// - Throws: ``ClientError`` when the client closes first, or of code
+    ///   ``ClientError/Code/timedOut`` when `timeout` passes first; `CancellationError` when the
     ///   calling task is cancelled.
-    public func wait() async throws {
-        _ = try await ask(immediate: false)
+    public func wait(timeout: Duration? = nil) async throws {
+        _ = try await ask(immediate: false, timeout: timeout)
     }
 
     /// Whether the event is set now (Dask's `is_set`).
@@ -58,13 +61,15 @@ public struct Event: Sendable {
         try await ask(immediate: true)
     }
 
-    private func ask(immediate: Bool) async throws -> Bool {
-        let payload = try await client.variableRequests.ask(client) { request in
+    private func ask(immediate: Bool, timeout: Duration? = nil) async throws -> Bool {
+        let payload = try await client.variableRequests.ask(client, timeout: timeout, what: "Event '\(name)'.wait") {
+            request in
             .with {
                 $0.eventWait = .with {
                     $0.name = name
                     $0.request = request
                     $0.immediate = immediate
+                    $0.timeoutSeconds = WaitTimeout.seconds(timeout)
                 }
             }
         }

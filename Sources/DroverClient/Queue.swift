@@ -40,18 +40,39 @@ public struct Queue<Value: TaskValue>: Sendable {
 
     /// Takes the oldest value, waiting until there is one.
     ///
-    /// - Throws: ``ClientError`` when the client closes first; `CancellationError` when the
-    ///   calling task is cancelled (a value the scheduler sent meanwhile is lost);
-    ///   `PayloadError` when the value is of another type.
-    public func get() async throws -> Value {
-        let payload = try await client.variableRequests.ask(client) { request in
+    /// - Parameter timeout: How long to wait (Dask's `timeout=`); `nil` waits for ever. The
+    ///   scheduler checks timeouts on its clock tick (every 250 ms).
+    /// - Throws: ``ClientError`` when the client closes first, or of code
+    ///   ``ClientError/Code/timedOut`` when `timeout` passes first (the scheduler then dropped the
+    ///   request: it takes no later value); `CancellationError` when the calling task is cancelled
+    ///   (a value the scheduler sent meanwhile is lost); `PayloadError` when the value is of
+    ///   another type.
+    public func get(timeout: Duration? = nil) async throws -> Value {
+        let payload = try await client.variableRequests.ask(client, timeout: timeout, what: "Queue '\(name)'.get") {
+            request in
             .with {
                 $0.queueGet = .with {
+                    $0.name = name
+                    $0.request = request
+                    $0.timeoutSeconds = WaitTimeout.seconds(timeout)
+                }
+            }
+        }
+        return try Value.decode(payload: payload)
+    }
+
+    /// How many values the queue holds now (Dask's `Queue.qsize`).
+    ///
+    /// - Throws: ``ClientError`` when the client closes first.
+    public func size() async throws -> Int {
+        let payload = try await client.variableRequests.ask(client) { request in
+            .with {
+                $0.queueSize = .with {
                     $0.name = name
                     $0.request = request
                 }
             }
         }
-        return try Value.decode(payload: payload)
+        return try Int.decode(payload: payload)
     }
 }

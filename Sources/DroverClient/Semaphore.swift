@@ -27,15 +27,21 @@ public struct Semaphore: Sendable {
 
     /// Waits until this client holds a lease.
     ///
-    /// - Throws: ``ClientError`` when the client closes first; `CancellationError` when the
-    ///   calling task is cancelled (a lease granted meanwhile stays held until the client closes).
-    public func acquire() async throws {
-        _ = try await client.variableRequests.ask(client) { request in
+    /// - Parameter timeout: How long to wait (Dask's `timeout=`); `nil` waits for ever. The
+    ///   scheduler checks timeouts on its clock tick (every 250 ms).
+    /// - Throws: ``ClientError`` when the client closes first, or of code
+    ///   ``ClientError/Code/timedOut`` when `timeout` passes first (the scheduler then dropped the
+    ///   request: no lease is granted for it later); `CancellationError` when the calling task is
+    ///   cancelled (a lease granted meanwhile stays held until the client closes).
+    public func acquire(timeout: Duration? = nil) async throws {
+        _ = try await client.variableRequests.ask(client, timeout: timeout, what: "Semaphore '\(name)'.acquire") {
+            request in
             .with {
                 $0.semaphoreAcquire = .with {
                     $0.name = name
                     $0.request = request
                     $0.maxLeases = Int32(clamping: maxLeases)
+                    $0.timeoutSeconds = WaitTimeout.seconds(timeout)
                 }
             }
         }
@@ -59,9 +65,10 @@ public struct Lock: Sendable {
 
     /// Waits until this client holds the lock.
     ///
-    /// - Throws: As ``Semaphore/acquire()``.
-    public func acquire() async throws {
-        try await semaphore.acquire()
+    /// - Parameter timeout: As for ``Semaphore/acquire(timeout:)``.
+    /// - Throws: As ``Semaphore/acquire(timeout:)``.
+    public func acquire(timeout: Duration? = nil) async throws {
+        try await semaphore.acquire(timeout: timeout)
     }
 
     /// Releases the lock; the oldest waiting acquire gets it.

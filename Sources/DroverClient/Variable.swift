@@ -41,18 +41,30 @@ public struct Variable<Value: TaskValue>: Sendable {
 
     /// The value, once some client has set it.
     ///
-    /// - Throws: ``ClientError`` when the client closes first; `CancellationError` when the
-    ///   calling task is cancelled; `PayloadError` when the value set is of another type.
-    public func get() async throws -> Value {
-        let payload = try await client.variableRequests.ask(client) { request in
+    /// - Parameter timeout: How long to wait for a value to be set (Dask's `timeout=`); `nil`
+    ///   waits for ever. The scheduler checks timeouts on its clock tick (every 250 ms).
+    /// - Throws: ``ClientError`` when the client closes first, or of code ``ClientError/Code/timedOut``
+    ///   when `timeout` passes first; `CancellationError` when the calling task is cancelled;
+    ///   `PayloadError` when the value set is of another type.
+    public func get(timeout: Duration? = nil) async throws -> Value {
+        let payload = try await client.variableRequests.ask(
+            client, timeout: timeout, what: "Variable '\(name)'.get"
+        ) { request in
             .with {
                 $0.getVariable = .with {
                     $0.name = name
                     $0.request = request
+                    $0.timeoutSeconds = WaitTimeout.seconds(timeout)
                 }
             }
         }
         return try Value.decode(payload: payload)
+    }
+
+    /// Forgets the value for every client (Dask's `Variable.delete`): a later ``get(timeout:)``
+    /// waits until the variable is set again.
+    public func delete() {
+        client.send(.with { $0.deleteVariable = .with { $0.name = name } })
     }
 }
 
@@ -68,18 +80,36 @@ final class VariableRequests: Sendable {
     private let state = Mutex(State())
 
     /// Sends the event `make` builds for a fresh request number and waits for its answer.
-    func ask(_ client: Client, _ make: (UInt64) -> Drover_V1_ClientEvent) async throws -> Payload {
+    /// Sends the event `make` builds for a fresh request number and waits for its answer.
+    ///
+    /// - Parameters:
+    ///   - timeout: The timeout the event carries, for the error's message.
+    ///   - what: The call, for the error's message ("Queue 'q'.get").
+    /// - Throws: ``ClientError`` (``ClientError/Code/timedOut`` when the scheduler says the
+    ///   request's timeout passed), or `CancellationError`.
+    func ask(
+        _ client: Client, timeout: Duration? = nil, what: String = "the request",
+        _ make: (UInt64) -> Drover_V1_ClientEvent
+    ) async throws -> Payload {
         let request = next()
         let event = make(request)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                wait(request, continuation)
-                client.send(event)
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    wait(request, continuation)
+                    client.send(event)
+                }
+            } onCancel: {
+                cancel(request)
             }
-        } onCancel: {
-            cancel(request)
+        } catch is TimedOut {
+            let limit = timeout.map { "\($0.inSeconds) s" } ?? "its timeout"
+            throw ClientError(code: .timedOut, message: "\(what) timed out after \(limit).")
         }
     }
+
+    /// The scheduler's answer to a request whose timeout passed first.
+    private struct TimedOut: Error {}
 
     func next() -> UInt64 {
         state.withLock { state in
@@ -101,6 +131,11 @@ final class VariableRequests: Sendable {
 
     func answer(_ request: UInt64, with payload: Payload) {
         state.withLock { $0.waiting.removeValue(forKey: request) }?.resume(returning: payload)
+    }
+
+    /// The scheduler gave up on the request (its timeout passed) and dropped it.
+    func timeOut(_ request: UInt64) {
+        state.withLock { $0.waiting.removeValue(forKey: request) }?.resume(throwing: TimedOut())
     }
 
     /// The caller gave up (cancelled), whether or not its request waits yet.

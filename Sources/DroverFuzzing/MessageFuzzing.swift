@@ -124,6 +124,8 @@ extension MessageFuzzing {
                 events.append(.workerRetiring(sender))
             case .started(let started):
                 events.append(.tasksStarted(sender, started.keys.map { TaskKey($0) }))
+            case .seceded(let seceded):
+                events.append(.taskSeceded(TaskKey(seceded.key), worker: sender))
             case .acquired(let acquired):
                 let sizes = zip(acquired.keys, acquired.nbytes).map { (TaskKey($0), $1) }
                 events.append(.keysAcquired(sender, Dictionary(sizes, uniquingKeysWith: { first, _ in first })))
@@ -163,22 +165,35 @@ extension MessageFuzzing {
             case .setVariable(let set):
                 events.append(.variableSet("c-fuzz", name: set.name, Payload(proto: set.value)))
             case .getVariable(let get):
-                events.append(.variableRequested("c-fuzz", name: get.name, request: get.request))
+                events.append(
+                    .variableRequested(
+                        "c-fuzz", name: get.name, request: get.request,
+                        timeout: WaitTimeout.duration(seconds: get.timeoutSeconds)))
+            case .deleteVariable(let delete):
+                events.append(.variableDeleted("c-fuzz", name: delete.name))
+            case .queueSize(let size):
+                events.append(.queueSizeRequested("c-fuzz", name: size.name, request: size.request))
             case .queuePut(let put):
                 events.append(.queuePut("c-fuzz", name: put.name, Payload(proto: put.value)))
             case .queueGet(let get):
-                events.append(.queueRequested("c-fuzz", name: get.name, request: get.request))
+                events.append(
+                    .queueRequested(
+                        "c-fuzz", name: get.name, request: get.request,
+                        timeout: WaitTimeout.duration(seconds: get.timeoutSeconds)))
             case .semaphoreAcquire(let acquire):
                 events.append(
                     .semaphoreAcquireRequested(
-                        "c-fuzz", name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
+                        "c-fuzz", name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request,
+                        timeout: WaitTimeout.duration(seconds: acquire.timeoutSeconds)))
             case .semaphoreRelease(let release):
                 events.append(.semaphoreReleased("c-fuzz", name: release.name))
             case .eventUpdate(let update):
                 events.append(.eventUpdated("c-fuzz", name: update.name, isSet: update.set))
             case .eventWait(let wait):
                 events.append(
-                    .eventWaited("c-fuzz", name: wait.name, request: wait.request, immediate: wait.immediate))
+                    .eventWaited(
+                        "c-fuzz", name: wait.name, request: wait.request, immediate: wait.immediate,
+                        timeout: WaitTimeout.duration(seconds: wait.timeoutSeconds)))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
                     SchedulerState.ScatteredValue(

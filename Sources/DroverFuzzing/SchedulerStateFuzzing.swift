@@ -124,7 +124,7 @@ extension SchedulerStateFuzzing {
         }
 
         mutating func next(_ input: inout FuzzInput) -> SchedulerState.Event {
-            switch input.int(in: 0...24) {
+            switch input.int(in: 0...26) {
             case 0...2: return join(&input)
             case 3...5: return submit(&input)
             case 6...10: return finishOrErr(&input)
@@ -149,9 +149,33 @@ extension SchedulerStateFuzzing {
             case 21: return input.chance(50) ? .workerPaused(worker(&input)) : .workerResumed(worker(&input))
             case 22: return input.chance(30) ? .balanceTimerFired : .clockTicked
             case 23: return overdue(&input)
+            case 24: return .taskSeceded(input.pick(Self.keys), worker: worker(&input))
+            case 25: return waitRequest(&input)
             default:
                 let id = worker(&input)
                 return .workerExited(id, address: input.chance(80) ? address(id) : "elsewhere:1", cause: "fuzz")
+            }
+        }
+
+        /// A queue get, lease, variable get or event wait, some with a timeout (of up to 2 s), or
+        /// the put, release, set or update that answers one.
+        private func waitRequest(_ input: inout FuzzInput) -> SchedulerState.Event {
+            let client = input.pick(Self.clients)
+            let request = UInt64(input.int(in: 0...3))
+            let timeout: Duration? = input.chance(60) ? .milliseconds(input.int(in: 0...2000)) : nil
+            let value = try! 1.encodePayload()  // an Int always encodes (JSON)
+            switch input.int(in: 0...7) {
+            case 0: return .queueRequested(client, name: "q", request: request, timeout: timeout)
+            case 1: return .queuePut(client, name: "q", value)
+            case 2:
+                return .semaphoreAcquireRequested(client, name: "s", maxLeases: 1, request: request, timeout: timeout)
+            case 3: return .semaphoreReleased(client, name: "s")
+            case 4: return .variableRequested(client, name: "v", request: request, timeout: timeout)
+            case 5:
+                return input.chance(50) ? .variableSet(client, name: "v", value) : .variableDeleted(client, name: "v")
+            case 6:
+                return .eventWaited(client, name: "e", request: request, immediate: input.chance(20), timeout: timeout)
+            default: return .eventUpdated(client, name: "e", isSet: input.chance(50))
             }
         }
 

@@ -107,7 +107,7 @@ extension WorkerStateFuzzing {
         }
 
         mutating func next(_ input: inout FuzzInput) -> WorkerState.Event {
-            switch input.int(in: 0...15) {
+            switch input.int(in: 0...17) {
             case 0...3: return compute(&input)
             case 4, 5: return finishOrFail(&input)
             case 6, 7: return fetchAnswer(&input)
@@ -118,6 +118,8 @@ extension WorkerStateFuzzing {
             case 12: return .replicateRequested(holders(&input))
             case 13: return .executionFinished(input.pick(Self.keys), nbytes: nbytes(&input), duration: input.double())
             case 14: return .fetchFinished(sizes(&input), from: input.pick(Self.peers))
+            case 15: return .seceded(input.pick(Self.keys))
+            case 16: return .rejoinRequested(input.pick(Self.keys))
             default: return .fetchFailed(someKeys(&input), from: input.pick(Self.peers))
             }
         }

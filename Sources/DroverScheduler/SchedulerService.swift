@@ -132,6 +132,8 @@ public actor SchedulerService {
                 translated.append(.workerRetiring(id))
             case .started(let started):
                 translated.append(.tasksStarted(id, started.keys.map { TaskKey($0) }))
+            case .seceded(let seceded):
+                translated.append(.taskSeceded(TaskKey(seceded.key), worker: id))
             case .acquired(let acquired):
                 let sizes = zip(acquired.keys, acquired.nbytes).map { (TaskKey($0), $1) }
                 translated.append(.keysAcquired(id, Dictionary(sizes, uniquingKeysWith: { first, _ in first })))
@@ -296,22 +298,35 @@ public actor SchedulerService {
             case .setVariable(let set):
                 translated.append(.variableSet(id, name: set.name, Payload(proto: set.value)))
             case .getVariable(let get):
-                translated.append(.variableRequested(id, name: get.name, request: get.request))
+                translated.append(
+                    .variableRequested(
+                        id, name: get.name, request: get.request,
+                        timeout: WaitTimeout.duration(seconds: get.timeoutSeconds)))
+            case .deleteVariable(let delete):
+                translated.append(.variableDeleted(id, name: delete.name))
             case .queuePut(let put):
                 translated.append(.queuePut(id, name: put.name, Payload(proto: put.value)))
             case .queueGet(let get):
-                translated.append(.queueRequested(id, name: get.name, request: get.request))
+                translated.append(
+                    .queueRequested(
+                        id, name: get.name, request: get.request,
+                        timeout: WaitTimeout.duration(seconds: get.timeoutSeconds)))
+            case .queueSize(let size):
+                translated.append(.queueSizeRequested(id, name: size.name, request: size.request))
             case .semaphoreAcquire(let acquire):
                 translated.append(
                     .semaphoreAcquireRequested(
-                        id, name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request))
+                        id, name: acquire.name, maxLeases: Int(acquire.maxLeases), request: acquire.request,
+                        timeout: WaitTimeout.duration(seconds: acquire.timeoutSeconds)))
             case .semaphoreRelease(let release):
                 translated.append(.semaphoreReleased(id, name: release.name))
             case .eventUpdate(let update):
                 translated.append(.eventUpdated(id, name: update.name, isSet: update.set))
             case .eventWait(let wait):
                 translated.append(
-                    .eventWaited(id, name: wait.name, request: wait.request, immediate: wait.immediate))
+                    .eventWaited(
+                        id, name: wait.name, request: wait.request, immediate: wait.immediate,
+                        timeout: WaitTimeout.duration(seconds: wait.timeoutSeconds)))
             case .register, nil:
                 continue
             }
@@ -541,6 +556,14 @@ public actor SchedulerService {
                     $0.request = request
                     $0.name = name
                     $0.value = value.proto
+                }
+            }
+        case .timedOut(let request, let name):
+            .with {
+                $0.variable = .with {
+                    $0.request = request
+                    $0.name = name
+                    $0.timedOut = true
                 }
             }
         }

@@ -29,10 +29,13 @@ extension WorkerRuntime {
         // Inputs read back from disk may have pushed the results in memory past the target.
         spillForManagedBytes()
         started.append(key)
+        let context = WorkerContext(key: key, worker: taskWorker())
         jobQueue.yield(
             Job(runsTask: true) {
                 let start = ContinuousClock.now
-                let encoded = await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
+                let encoded = await WorkerContext.$current.withValue(context) {
+                    await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
+                }
                 await self.executed(key, encoded, seconds: (ContinuousClock.now - start).inSeconds)
             })
     }

@@ -100,6 +100,10 @@ public actor WorkerRuntime {
     var incomingTransferBytes: Int64 = 0
     var incomingTransferSeconds: Double = 0
     var outgoingTransferBytes: Int64 = 0
+    /// Seceded tasks waiting for a thread slot (``rejoin(_:)``), by key.
+    var rejoinWaiters: [TaskKey: [CheckedContinuation<Void, Never>]] = [:]
+    /// The client the worker's tasks share (``WorkerContext``), closed when the worker stops.
+    let taskResources = SharedTaskResource()
 
     /// Creates a worker; nothing starts until ``run(onListening:)``.
     public init(options: Options, registry: TaskRegistry, logger: Logger) {
@@ -171,6 +175,10 @@ public actor WorkerRuntime {
             }
             server.beginGracefulShutdown()
             jobQueue.finish()
+            // Task bodies waiting on their client's futures end (with an error) rather than hold
+            // the worker open; bodies waiting to rejoin run on.
+            resumeAllRejoins()
+            await taskResources.close()
             await peers.close()
         }
     }
@@ -293,6 +301,7 @@ public actor WorkerRuntime {
         let wasPaused = state.isPaused
         state = WorkerState(threads: options.threads, address: address)
         if wasPaused { _ = state.handle(.pauseChanged(true)) }
+        resumeAllRejoins()  // the new state knows none of them
         store.removeAll()
         outbox = continuation
         let registration = Drover_V1_RegisterWorker.with {
@@ -463,6 +472,10 @@ public actor WorkerRuntime {
                 })
         case .reportAcquired(let key, let nbytes):
             acquired.append((key, nbytes))
+        case .reportSeceded(let key):
+            pending.append(.with { $0.seceded = .with { $0.key = key.rawValue } })
+        case .rejoin(let key):
+            resumeRejoined(key)
         }
     }
 }

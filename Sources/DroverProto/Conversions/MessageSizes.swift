@@ -29,7 +29,7 @@ extension Drover_V1_ClientEvent {
         case .setVariable(let set): set.name.utf8.count + set.value.data.count + 64
         case .queuePut(let put): put.name.utf8.count + put.value.data.count + 64
         case .register, .restart, .shutdown, .getVariable, .queueGet, .semaphoreAcquire, .semaphoreRelease,
-            .eventUpdate, .eventWait, nil:
+            .eventUpdate, .eventWait, .queueSize, .deleteVariable, nil:
             64
         }
     }

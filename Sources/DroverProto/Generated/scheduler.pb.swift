@@ -132,6 +132,14 @@ public nonisolated struct Drover_V1_WorkerEvent: Sendable {
     set {kind = .started(newValue)}
   }
 
+  public var seceded: Drover_V1_TaskSeceded {
+    get {
+      if case .seceded(let v)? = kind {return v}
+      return Drover_V1_TaskSeceded()
+    }
+    set {kind = .seceded(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -144,6 +152,7 @@ public nonisolated struct Drover_V1_WorkerEvent: Sendable {
     case retiring(Drover_V1_Retiring)
     case acquired(Drover_V1_KeysAcquired)
     case started(Drover_V1_TasksStarted)
+    case seceded(Drover_V1_TaskSeceded)
 
   }
 
@@ -299,6 +308,23 @@ public nonisolated struct Drover_V1_TasksStarted: Sendable {
   // methods supported on all messages.
 
   public var keys: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A running task left its thread slot (Dask's secede, the "long-running" message): it waits on
+/// tasks of its own (a task that submits tasks) and the worker runs another task meanwhile. The
+/// scheduler stops counting it against the worker's threads (its occupancy and saturation), never
+/// steals it, and waits for its TaskFinished or TaskFailed as before. A task that rejoins is not
+/// reported again: the worker gives it a slot before it runs on.
+public nonisolated struct Drover_V1_TaskSeceded: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -718,6 +744,22 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     set {kind = .eventWait(newValue)}
   }
 
+  public var queueSize: Drover_V1_QueueSize {
+    get {
+      if case .queueSize(let v)? = kind {return v}
+      return Drover_V1_QueueSize()
+    }
+    set {kind = .queueSize(newValue)}
+  }
+
+  public var deleteVariable: Drover_V1_DeleteVariable {
+    get {
+      if case .deleteVariable(let v)? = kind {return v}
+      return Drover_V1_DeleteVariable()
+    }
+    set {kind = .deleteVariable(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -735,8 +777,40 @@ public nonisolated struct Drover_V1_ClientEvent: Sendable {
     case semaphoreRelease(Drover_V1_SemaphoreRelease)
     case eventUpdate(Drover_V1_EventUpdate)
     case eventWait(Drover_V1_EventWait)
+    case queueSize(Drover_V1_QueueSize)
+    case deleteVariable(Drover_V1_DeleteVariable)
 
   }
+
+  public init() {}
+}
+
+/// Asks how many values a named queue holds (Dask's Queue.qsize): answered at once with a
+/// VariableValue carrying `request` and the count (a JSON integer).
+public nonisolated struct Drover_V1_QueueSize: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var request: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Forgets a named variable's value (Dask's Variable.delete): a later GetVariable waits until it is
+/// set again. Requests already waiting go on waiting.
+public nonisolated struct Drover_V1_DeleteVariable: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -770,6 +844,9 @@ public nonisolated struct Drover_V1_EventWait: Sendable {
 
   public var immediate: Bool = false
 
+  /// Give up after this many seconds (0: wait for ever): see VariableValue.timed_out.
+  public var timeoutSeconds: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -789,6 +866,9 @@ public nonisolated struct Drover_V1_SemaphoreAcquire: Sendable {
   public var request: UInt64 = 0
 
   public var maxLeases: Int32 = 0
+
+  /// Give up after this many seconds (0: wait for ever): see VariableValue.timed_out.
+  public var timeoutSeconds: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -845,6 +925,9 @@ public nonisolated struct Drover_V1_QueueGet: Sendable {
 
   public var request: UInt64 = 0
 
+  /// Give up after this many seconds (0: wait for ever): see VariableValue.timed_out.
+  public var timeoutSeconds: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -887,6 +970,9 @@ public nonisolated struct Drover_V1_GetVariable: Sendable {
 
   /// Chosen by the client, copied onto the answer.
   public var request: UInt64 = 0
+
+  /// Give up after this many seconds (0: wait for ever): see VariableValue.timed_out.
+  public var timeoutSeconds: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1124,7 +1210,7 @@ public nonisolated struct Drover_V1_ClientUpdate: Sendable {
   public init() {}
 }
 
-/// The answer to a GetVariable, a QueueGet, a SemaphoreAcquire or an EventWait.
+/// The answer to a GetVariable, a QueueGet, a QueueSize, a SemaphoreAcquire or an EventWait.
 public nonisolated struct Drover_V1_VariableValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1142,6 +1228,11 @@ public nonisolated struct Drover_V1_VariableValue: Sendable {
   public var hasValue: Bool {self._value != nil}
   /// Clears the value of `value`. Subsequent reads from it will return its default value.
   public mutating func clearValue() {self._value = nil}
+
+  /// The request's timeout_seconds passed first: `value` is unset, and the scheduler has dropped
+  /// the request (it will take no queue value and grant no lease for it). The scheduler checks
+  /// deadlines on its clock tick (every 250 ms), so the answer may come up to that much later.
+  public var timedOut: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1416,7 +1507,7 @@ nonisolated extension Drover_V1_WorkerEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}finished\0\u{1}failed\0\u{1}heartbeat\0\u{1}missing\0\u{3}steal_answer\0\u{1}retiring\0\u{1}acquired\0\u{1}started\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}finished\0\u{1}failed\0\u{1}heartbeat\0\u{1}missing\0\u{3}steal_answer\0\u{1}retiring\0\u{1}acquired\0\u{1}started\0\u{1}seceded\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1541,6 +1632,19 @@ nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .started(v)
         }
       }()
+      case 10: try {
+        var v: Drover_V1_TaskSeceded?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .seceded(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .seceded(v)
+        }
+      }()
       default: break
       }
     }
@@ -1587,6 +1691,10 @@ nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobu
     case .started?: try {
       guard case .started(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .seceded?: try {
+      guard case .seceded(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
     case nil: break
     }
@@ -1868,6 +1976,36 @@ nonisolated extension Drover_V1_TasksStarted: SwiftProtobuf.Message, SwiftProtob
 
   public static func ==(lhs: Drover_V1_TasksStarted, rhs: Drover_V1_TasksStarted) -> Bool {
     if lhs.keys != rhs.keys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_TaskSeceded: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TaskSeceded"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_TaskSeceded, rhs: Drover_V1_TaskSeceded) -> Bool {
+    if lhs.key != rhs.key {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2466,7 +2604,7 @@ nonisolated extension Drover_V1_ClientEvents: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0\u{3}semaphore_acquire\0\u{3}semaphore_release\0\u{3}event_update\0\u{3}event_wait\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}submit\0\u{1}release\0\u{1}scattered\0\u{1}restart\0\u{1}shutdown\0\u{3}set_variable\0\u{3}get_variable\0\u{3}queue_put\0\u{3}queue_get\0\u{3}semaphore_acquire\0\u{3}semaphore_release\0\u{3}event_update\0\u{3}event_wait\0\u{3}queue_size\0\u{3}delete_variable\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2656,6 +2794,32 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
           self.kind = .eventWait(v)
         }
       }()
+      case 15: try {
+        var v: Drover_V1_QueueSize?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .queueSize(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .queueSize(v)
+        }
+      }()
+      case 16: try {
+        var v: Drover_V1_DeleteVariable?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .deleteVariable(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .deleteVariable(v)
+        }
+      }()
       default: break
       }
     }
@@ -2723,6 +2887,14 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
       guard case .eventWait(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
     }()
+    case .queueSize?: try {
+      guard case .queueSize(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+    }()
+    case .deleteVariable?: try {
+      guard case .deleteVariable(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -2730,6 +2902,71 @@ nonisolated extension Drover_V1_ClientEvent: SwiftProtobuf.Message, SwiftProtobu
 
   public static func ==(lhs: Drover_V1_ClientEvent, rhs: Drover_V1_ClientEvent) -> Bool {
     if lhs.kind != rhs.kind {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_QueueSize: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueueSize"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.request != 0 {
+      try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_QueueSize, rhs: Drover_V1_QueueSize) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.request != rhs.request {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_DeleteVariable: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteVariable"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_DeleteVariable, rhs: Drover_V1_DeleteVariable) -> Bool {
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2772,7 +3009,7 @@ nonisolated extension Drover_V1_EventUpdate: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventWait"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{1}immediate\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{1}immediate\0\u{3}timeout_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2783,6 +3020,7 @@ nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.immediate) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
       default: break
       }
     }
@@ -2798,6 +3036,9 @@ nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf.
     if self.immediate != false {
       try visitor.visitSingularBoolField(value: self.immediate, fieldNumber: 3)
     }
+    if self.timeoutSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2805,6 +3046,7 @@ nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.name != rhs.name {return false}
     if lhs.request != rhs.request {return false}
     if lhs.immediate != rhs.immediate {return false}
+    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2812,7 +3054,7 @@ nonisolated extension Drover_V1_EventWait: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Drover_V1_SemaphoreAcquire: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SemaphoreAcquire"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{3}max_leases\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{3}max_leases\0\u{3}timeout_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2823,6 +3065,7 @@ nonisolated extension Drover_V1_SemaphoreAcquire: SwiftProtobuf.Message, SwiftPr
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxLeases) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
       default: break
       }
     }
@@ -2838,6 +3081,9 @@ nonisolated extension Drover_V1_SemaphoreAcquire: SwiftProtobuf.Message, SwiftPr
     if self.maxLeases != 0 {
       try visitor.visitSingularInt32Field(value: self.maxLeases, fieldNumber: 3)
     }
+    if self.timeoutSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2845,6 +3091,7 @@ nonisolated extension Drover_V1_SemaphoreAcquire: SwiftProtobuf.Message, SwiftPr
     if lhs.name != rhs.name {return false}
     if lhs.request != rhs.request {return false}
     if lhs.maxLeases != rhs.maxLeases {return false}
+    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2921,7 +3168,7 @@ nonisolated extension Drover_V1_QueuePut: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Drover_V1_QueueGet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".QueueGet"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{3}timeout_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2931,6 +3178,7 @@ nonisolated extension Drover_V1_QueueGet: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
       default: break
       }
     }
@@ -2943,12 +3191,16 @@ nonisolated extension Drover_V1_QueueGet: SwiftProtobuf.Message, SwiftProtobuf._
     if self.request != 0 {
       try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
     }
+    if self.timeoutSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Drover_V1_QueueGet, rhs: Drover_V1_QueueGet) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.request != rhs.request {return false}
+    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2995,7 +3247,7 @@ nonisolated extension Drover_V1_SetVariable: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Drover_V1_GetVariable: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetVariable"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}request\0\u{3}timeout_seconds\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3005,6 +3257,7 @@ nonisolated extension Drover_V1_GetVariable: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.timeoutSeconds) }()
       default: break
       }
     }
@@ -3017,12 +3270,16 @@ nonisolated extension Drover_V1_GetVariable: SwiftProtobuf.Message, SwiftProtobu
     if self.request != 0 {
       try visitor.visitSingularUInt64Field(value: self.request, fieldNumber: 2)
     }
+    if self.timeoutSeconds.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.timeoutSeconds, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Drover_V1_GetVariable, rhs: Drover_V1_GetVariable) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.request != rhs.request {return false}
+    if lhs.timeoutSeconds != rhs.timeoutSeconds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3430,7 +3687,7 @@ nonisolated extension Drover_V1_ClientUpdate: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Drover_V1_VariableValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VariableValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}request\0\u{1}name\0\u{1}value\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}request\0\u{1}name\0\u{1}value\0\u{3}timed_out\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3441,6 +3698,7 @@ nonisolated extension Drover_V1_VariableValue: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.request) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.timedOut) }()
       default: break
       }
     }
@@ -3460,6 +3718,9 @@ nonisolated extension Drover_V1_VariableValue: SwiftProtobuf.Message, SwiftProto
     try { if let v = self._value {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if self.timedOut != false {
+      try visitor.visitSingularBoolField(value: self.timedOut, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3467,6 +3728,7 @@ nonisolated extension Drover_V1_VariableValue: SwiftProtobuf.Message, SwiftProto
     if lhs.request != rhs.request {return false}
     if lhs.name != rhs.name {return false}
     if lhs._value != rhs._value {return false}
+    if lhs.timedOut != rhs.timedOut {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -4,7 +4,7 @@
 /// | method | roles |
 /// |---|---|
 /// | `Scheduler.WorkerStream` | worker |
-/// | `Scheduler.ClientStream` | client |
+/// | `Scheduler.ClientStream` | client, worker (the client a worker's tasks share, as in Dask) |
 /// | `Scheduler.Identity` | any |
 /// | `Scheduler.ReportWorkerExit` | nanny (and only for workers it registered: the scheduler checks) |
 /// | `Worker.GetData` | worker (a peer fetching inputs), client (gather) |
@@ -25,7 +25,8 @@ public enum AccessPolicy {
     /// The roles allowed to call each method, by `service/method` (as in `MethodDescriptor`).
     public static let table: [String: Set<Role>] = [
         "drover.v1.Scheduler/WorkerStream": [.worker],
-        "drover.v1.Scheduler/ClientStream": [.client],
+        // A worker too: tasks that submit tasks use their worker's certificate (Client.forCurrentTask).
+        "drover.v1.Scheduler/ClientStream": [.client, .worker],
         "drover.v1.Scheduler/Identity": Set(Role.allCases),
         "drover.v1.Scheduler/ReportWorkerExit": [.nanny],
         "drover.v1.Worker/GetData": [.worker, .client],

@@ -40,7 +40,7 @@ extension SchedulerState {
                 missingBytes += input.nbytes
             }
             let start = worker.occupancy / Double(worker.threads)
-            return (start + Double(missingBytes) / configuration.bandwidth, worker.processing.count, worker.id)
+            return (start + Double(missingBytes) / configuration.bandwidth, worker.occupyingCount, worker.id)
         }
         return candidates.min { cost($0) < cost($1) }?.id
     }
@@ -52,7 +52,7 @@ extension SchedulerState {
     /// so only functions seen to be quick get the deeper queue.
     func isSaturated(_ worker: WorkerRecord) -> Bool {
         let threads = Double(worker.threads)
-        let count = Double(worker.processing.count)
+        let count = Double(worker.occupyingCount)
         let saturation = max(threads, (threads * configuration.workerSaturation).rounded(.up))
         guard count >= saturation else { return false }
         if count >= threads * Double(configuration.maxQueuedPerThread) { return true }
@@ -82,6 +82,7 @@ extension SchedulerState {
         tasks[key]?.processingOn = nil
         tasks[key]?.hasStarted = false
         tasks[key]?.stealingTo = nil
+        workers[worker]?.longRunning.remove(key)
         if workers[worker]?.processing.remove(key) != nil {
             // Exactly what `assign` added, so estimates that change meanwhile leave no drift.
             let estimate = tasks[key]?.occupancyEstimate ?? 0
@@ -118,10 +119,10 @@ extension SchedulerState {
     /// Idle threads steal from workers holding more tasks than threads: the victim is asked to give
     /// up its last-priority task it has not started (``Event/stealAnswered(_:worker:started:)``).
     mutating func balance(into actions: inout [Action]) {
-        let idle = workers.values.filter { $0.status == .running && $0.processing.count < $0.threads }
+        let idle = workers.values.filter { $0.status == .running && $0.occupyingCount < $0.threads }
             .sorted { $0.id < $1.id }
         for thief in idle {
-            var free = thief.threads - thief.processing.count
+            var free = thief.threads - thief.occupyingCount
             while free > 0, let (victim, key) = stealCandidate(for: thief) {
                 tasks[key]!.stealingTo = thief.id
                 pendingSteals[key] = now
@@ -132,14 +133,26 @@ extension SchedulerState {
     }
 
     private func stealCandidate(for thief: WorkerRecord) -> (WorkerID, TaskKey)? {
-        let busiest = workers.values.filter { $0.id != thief.id && $0.processing.count > $0.threads }
-            .max { ($0.processing.count, $1.id) < ($1.processing.count, $0.id) }
+        let busiest = workers.values.filter { $0.id != thief.id && $0.occupyingCount > $0.threads }
+            .max { ($0.occupyingCount, $1.id) < ($1.occupyingCount, $0.id) }
         guard let victim = busiest else { return nil }
-        let stealable = victim.processing.compactMap { tasks[$0] }.filter {
+        let stealable = victim.processing.subtracting(victim.longRunning).compactMap { tasks[$0] }.filter {
             $0.stealingTo == nil && thief.isAllowed(by: $0.allowedWorkers)
         }
         guard let task = stealable.max(by: { $0.priority < $1.priority }) else { return nil }
         return (victim.id, task.key)
+    }
+
+    /// A running task seceded: it stops counting against its worker's threads (its occupancy goes,
+    /// so `unassign` later takes away nothing), is never stolen, and its thread is capacity again.
+    mutating func taskSeceded(_ key: TaskKey, on worker: WorkerID, into actions: inout [Action]) {
+        guard let task = tasks[key], task.state == .processing, task.processingOn == worker,
+            workers[worker]?.longRunning.insert(key).inserted == true
+        else { return }
+        tasks[key]!.hasStarted = true
+        workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - task.occupancyEstimate)
+        tasks[key]!.occupancyEstimate = 0
+        workerHasCapacity(worker, into: &actions)
     }
 
     mutating func stealAnswered(_ key: TaskKey, worker: WorkerID, started: Bool, into actions: inout [Action]) {

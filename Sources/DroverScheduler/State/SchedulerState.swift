@@ -90,6 +90,9 @@ public struct SchedulerState: Sendable {
         case workerRetiring(WorkerID)
         /// The worker began executing these tasks.
         case tasksStarted(WorkerID, [TaskKey])
+        /// A running task left its thread slot to wait on tasks of its own (Dask's `long-running`):
+        /// it no longer counts against the worker's threads, and is never stolen.
+        case taskSeceded(TaskKey, worker: WorkerID)
         /// The worker now holds these keys, which it was asked to replicate.
         case keysAcquired(WorkerID, [TaskKey: Int64])
         /// A heartbeat: the worker's process uses `memoryBytes`; its results take `managedBytes` in
@@ -115,20 +118,27 @@ public struct SchedulerState: Sendable {
         case shutdownRequested(ClientID)
         /// A client set a variable (Dask's `Variable.set`).
         case variableSet(ClientID, name: String, Payload)
-        /// A client asked for a variable's value (Dask's `Variable.get`), answered once it is set.
-        case variableRequested(ClientID, name: String, request: UInt64)
+        /// A client asked for a variable's value (Dask's `Variable.get`), answered once it is set,
+        /// or with `timedOut` once `timeout` has passed.
+        case variableRequested(ClientID, name: String, request: UInt64, timeout: Duration? = nil)
+        /// A client deleted a variable (Dask's `Variable.delete`): later requests wait for a new value.
+        case variableDeleted(ClientID, name: String)
         /// A client appended a value to a queue (Dask's `Queue.put`).
         case queuePut(ClientID, name: String, Payload)
-        /// A client asked for a queue's oldest value (Dask's `Queue.get`), answered once there is one.
-        case queueRequested(ClientID, name: String, request: UInt64)
+        /// A client asked for a queue's oldest value (Dask's `Queue.get`), answered once there is one
+        /// (or with `timedOut` once `timeout` has passed: the request then takes no value).
+        case queueRequested(ClientID, name: String, request: UInt64, timeout: Duration? = nil)
+        /// A client asked how many values a queue holds (Dask's `Queue.qsize`), answered at once.
+        case queueSizeRequested(ClientID, name: String, request: UInt64)
         /// A client asked for a lease of a semaphore (Dask's `Semaphore.acquire`, `Lock.acquire`).
-        case semaphoreAcquireRequested(ClientID, name: String, maxLeases: Int, request: UInt64)
+        case semaphoreAcquireRequested(
+            ClientID, name: String, maxLeases: Int, request: UInt64, timeout: Duration? = nil)
         /// A client gave back a lease.
         case semaphoreReleased(ClientID, name: String)
         /// A client set or cleared an event (Dask's `Event.set`, `Event.clear`).
         case eventUpdated(ClientID, name: String, isSet: Bool)
         /// A client waits for an event (`Event.wait`), or asks whether it is set (`immediate`).
-        case eventWaited(ClientID, name: String, request: UInt64, immediate: Bool)
+        case eventWaited(ClientID, name: String, request: UInt64, immediate: Bool, timeout: Duration? = nil)
         /// `reporter` could not fetch `key` from the worker at `holderAddress` (as the worker saw
         /// it; empty when it was given no holder at all).
         case dataMissing(TaskKey, holderAddress: String, reporter: WorkerID)
@@ -187,6 +197,8 @@ public struct SchedulerState: Sendable {
         case lost(TaskKey)
         /// The value of a variable, answering the client's request.
         case variable(request: UInt64, name: String, Payload)
+        /// The request's timeout passed before it could be answered; it waits no more.
+        case timedOut(request: UInt64, name: String)
     }
 
     public let configuration: Configuration
@@ -224,6 +236,8 @@ public struct SchedulerState: Sendable {
     /// Events that are set (Dask's `distributed.Event`), and the requests waiting for each.
     public internal(set) var setEvents: Set<String> = []
     var eventWaiters: [String: [(client: ClientID, request: UInt64)]] = [:]
+    /// When waiting requests with a timeout give up (requests answered since are skipped).
+    var waitDeadlines: [WaitingRequest: Duration] = [:]
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -256,6 +270,8 @@ public struct SchedulerState: Sendable {
             workerRetiring(id, into: &actions)
         case .tasksStarted(let id, let keys):
             for key in keys where tasks[key]?.processingOn == id { tasks[key]!.hasStarted = true }
+        case .taskSeceded(let key, let worker):
+            taskSeceded(key, on: worker, into: &actions)
         case .keysAcquired(let id, let sizes):
             keysAcquired(sizes, by: id, into: &actions)
         case .workerReported(
@@ -284,6 +300,7 @@ public struct SchedulerState: Sendable {
             release(Array(clients[client] ?? []), by: client, into: &actions)
             clients[client] = nil
             forgetVariableRequests(of: client)
+            forgetDeadlines(of: client)
             giveBackLeases(of: client, into: &actions)
         case .restartRequested(let client):
             restart(requestedBy: client, into: &actions)
@@ -291,20 +308,29 @@ public struct SchedulerState: Sendable {
             shutdown(requestedBy: client, into: &actions)
         case .variableSet(_, let name, let value):
             setVariable(name, to: value, into: &actions)
-        case .variableRequested(let client, let name, let request):
+        case .variableRequested(let client, let name, let request, let timeout):
             requestVariable(name, by: client, request: request, into: &actions)
+            setDeadline(timeout, for: client, request: request)
+        case .variableDeleted(_, let name):
+            variables[name] = nil
         case .queuePut(_, let name, let value):
             put(value, onQueue: name, into: &actions)
-        case .queueRequested(let client, let name, let request):
+        case .queueSizeRequested(let client, let name, let request):
+            let size = try! (queues[name]?.count ?? 0).encodePayload()  // an Int always encodes (JSON)
+            actions.append(.notify(client, .variable(request: request, name: name, size)))
+        case .queueRequested(let client, let name, let request, let timeout):
             requestFromQueue(name, by: client, request: request, into: &actions)
-        case .semaphoreAcquireRequested(let client, let name, let maxLeases, let request):
+            setDeadline(timeout, for: client, request: request)
+        case .semaphoreAcquireRequested(let client, let name, let maxLeases, let request, let timeout):
             acquire(name, maxLeases: maxLeases, by: client, request: request, into: &actions)
+            setDeadline(timeout, for: client, request: request)
         case .semaphoreReleased(let client, let name):
             releaseLease(of: name, by: client, into: &actions)
         case .eventUpdated(_, let name, let isSet):
             updateEvent(name, isSet: isSet, into: &actions)
-        case .eventWaited(let client, let name, let request, let immediate):
+        case .eventWaited(let client, let name, let request, let immediate, let timeout):
             waitForEvent(name, by: client, request: request, immediate: immediate, into: &actions)
+            setDeadline(timeout, for: client, request: request)
         case .dataMissing(let key, let holderAddress, let reporter):
             // A holder no longer connected has had its copies dropped when it left.
             if let holder = worker(at: holderAddress) {
@@ -316,6 +342,7 @@ public struct SchedulerState: Sendable {
             balance(into: &actions)
         case .clockTicked:
             clockTicked(into: &actions)
+            expireWaits(into: &actions)
         }
         for id in replicating.keys.sorted() { continueRetiring(id, into: &actions) }
         return actions
@@ -329,13 +356,15 @@ extension SchedulerState.Event {
         case .workerReported(let id, _, _, _, _, _, _), .workerRetiring(let id), .tasksStarted(let id, _),
             .keysAcquired(let id, _), .workerPaused(let id), .workerResumed(let id):
             id
-        case .taskFinished(_, let worker, _, _), .taskErred(_, let worker, _), .stealAnswered(_, let worker, _):
+        case .taskFinished(_, let worker, _, _), .taskErred(_, let worker, _), .stealAnswered(_, let worker, _),
+            .taskSeceded(_, let worker):
             worker
         case .dataMissing(_, _, let reporter):
             reporter
         case .workerJoined, .workerLeft, .workerDisconnected, .workerExited, .exitReportOverdue, .graphSubmitted,
             .dataScattered, .keysReleased, .clientDisconnected, .restartRequested, .shutdownRequested, .variableSet,
-            .variableRequested, .queuePut, .queueRequested, .semaphoreAcquireRequested, .semaphoreReleased,
+            .variableRequested, .variableDeleted, .queuePut, .queueRequested, .queueSizeRequested,
+            .semaphoreAcquireRequested, .semaphoreReleased,
             .eventUpdated, .eventWaited,
             .balanceTimerFired, .clockTicked:
             nil
@@ -385,6 +414,9 @@ extension SchedulerState {
         for (id, worker) in workers {
             for key in worker.processing where tasks[key]?.processingOn != id {
                 throw InvariantViolation("\(id) lists '\(key)' as processing, but the task is elsewhere")
+            }
+            for key in worker.longRunning where !worker.processing.contains(key) {
+                throw InvariantViolation("\(id) lists '\(key)' as long-running, but not as processing")
             }
             for key in worker.hasWhat where tasks[key]?.whoHas.contains(id) != true {
                 throw InvariantViolation("\(id) holds '\(key)', which does not list it")

@@ -27,6 +27,10 @@ public struct WorkerRecord: Sendable {
     public internal(set) var isRetiring = false
     /// Tasks assigned to it and not yet reported back.
     public internal(set) var processing: Set<TaskKey> = []
+    /// The tasks of `processing` that seceded (Dask's `long_running`): they hold no thread.
+    public internal(set) var longRunning: Set<TaskKey> = []
+    /// Tasks holding or waiting for one of its threads: `processing` less `longRunning`.
+    public var occupyingCount: Int { processing.count - longRunning.count }
     /// Results it holds.
     public internal(set) var hasWhat: Set<TaskKey> = []
     /// Estimated seconds of work assigned to it.

@@ -8,6 +8,11 @@ public import DroverCore
 /// or fetched from a peer (`fetch` → `flight` → `memory`), then is `ready`, then `executing` on one
 /// of `threads` slots, then `memory`. Inputs fetched only for local tasks are dropped once no
 /// local task needs them. While paused (memory short) no new task starts; everything else goes on.
+///
+/// An executing task may leave its slot (`seceded`, Dask's `secede()`: it waits on tasks it
+/// submitted) and another ready task takes it; the scheduler hears of it (`reportSeceded`). It
+/// stays `executing`, counted against no slot, until it finishes or asks for a slot back
+/// (`rejoinRequested`): it gets one (`rejoin`) as soon as one is free, before any ready task.
 /// Keys the scheduler asks it to copy (`replicateRequested`) are fetched like inputs and reported
 /// with `reportAcquired` once here.
 public struct WorkerState: Sendable {
@@ -44,6 +49,8 @@ public struct WorkerState: Sendable {
         public internal(set) var isCancelled = false
         /// The scheduler asked for a copy of this key here: report it once it arrives.
         public internal(set) var isReplicaRequested = false
+        /// Executing without a thread slot (it seceded, and has not rejoined since).
+        public internal(set) var isSeceded = false
         public internal(set) var nbytes: Int64 = 0
     }
 
@@ -67,6 +74,10 @@ public struct WorkerState: Sendable {
         /// The scheduler wants copies of these keys here, from the workers named (a retiring
         /// worker's results).
         case replicateRequested([TaskKey: [String]])
+        /// The executing task gave up its thread slot to wait on other tasks (Dask's `secede()`).
+        case seceded(TaskKey)
+        /// The task wants a thread slot back before it runs on (Dask's `rejoin()`).
+        case rejoinRequested(TaskKey)
     }
 
     public enum Action: Sendable, Hashable {
@@ -84,6 +95,11 @@ public struct WorkerState: Sendable {
         case answerSteal(TaskKey, started: Bool)
         /// A key the scheduler asked for (`replicateRequested`) is here.
         case reportAcquired(TaskKey, nbytes: Int64)
+        /// Tell the scheduler the task left its slot (Dask's `long-running`).
+        case reportSeceded(TaskKey)
+        /// Let the task that asked to rejoin run on: it holds a slot again (or, for a task not
+        /// seceded or no longer known here, there was nothing to wait for).
+        case rejoin(TaskKey)
     }
 
     /// Results this small travel with the finished report, so a waiting client needs no `GetData`.
@@ -93,7 +109,10 @@ public struct WorkerState: Sendable {
     /// This worker's own address, never used as a peer.
     public let address: String
     public internal(set) var records: [TaskKey: Record] = [:]
+    /// Executing tasks that hold a thread slot (seceded ones hold none).
     public private(set) var executingCount = 0
+    /// Seceded tasks waiting for a slot, oldest first: they go before any ready task.
+    public private(set) var rejoining: [TaskKey] = []
     /// Short of memory: ready tasks wait.
     public private(set) var isPaused = false
     /// Ready tasks, lowest priority value first (stale entries, freed or stolen since, are skipped).
@@ -140,6 +159,10 @@ public struct WorkerState: Sendable {
             self.isPaused = isPaused
         case .replicateRequested(let holders):
             replicateRequested(holders, into: &actions)
+        case .seceded(let key):
+            secede(key, into: &actions)
+        case .rejoinRequested(let key):
+            requestRejoin(key, into: &actions)
         }
         startReadyTasks(into: &actions)
         return actions
@@ -207,6 +230,13 @@ extension WorkerState {
     }
 
     private mutating func startReadyTasks(into actions: inout [Action]) {
+        // A task rejoining was started already: pausing (which stops new work) does not hold it.
+        while executingCount < threads, !rejoining.isEmpty {
+            let key = rejoining.removeFirst()
+            records[key]!.isSeceded = false
+            executingCount += 1
+            actions.append(.rejoin(key))
+        }
         guard !isPaused, executingCount < threads, !ready.isEmpty else { return }
         while executingCount < threads, let next = ready.pop() {
             guard records[next.key]?.state == .ready else { continue }  // freed or stolen since
@@ -220,7 +250,7 @@ extension WorkerState {
         _ key: TaskKey, nbytes: Int64, duration: Double, into actions: inout [Action]
     ) {
         guard let record = records[key], record.state == .executing else { return }
-        executingCount -= 1
+        leaveSlot(key, record)
         if record.isCancelled {
             actions.append(.forget(key))
             unassign(key, record, into: &actions)
@@ -235,13 +265,23 @@ extension WorkerState {
 
     private mutating func executionFailed(_ key: TaskKey, error: TaskError, into actions: inout [Action]) {
         guard let record = records[key], record.state == .executing else { return }
-        executingCount -= 1
+        leaveSlot(key, record)
         if record.isCancelled {
             unassign(key, record, into: &actions)
         } else {
             actions.append(.reportFailed(error))
             // Local tasks that need it wait for the scheduler, which errs them too.
             unassign(key, record, reportingMissing: false, into: &actions)
+        }
+    }
+
+    /// An executing task ended: its slot (if it held one) is free, and it waits for none.
+    private mutating func leaveSlot(_ key: TaskKey, _ record: Record) {
+        if record.isSeceded {
+            records[key]!.isSeceded = false
+            rejoining.removeAll { $0 == key }
+        } else {
+            executingCount -= 1
         }
     }
 
@@ -385,14 +425,39 @@ extension WorkerState {
     }
 }
 
+// MARK: - Seceding and rejoining
+
+extension WorkerState {
+    private mutating func secede(_ key: TaskKey, into actions: inout [Action]) {
+        guard let record = records[key], record.state == .executing, !record.isSeceded else { return }
+        records[key]!.isSeceded = true
+        executingCount -= 1
+        actions.append(.reportSeceded(key))
+    }
+
+    private mutating func requestRejoin(_ key: TaskKey, into actions: inout [Action]) {
+        guard let record = records[key], record.state == .executing, record.isSeceded else {
+            actions.append(.rejoin(key))  // nothing to wait for
+            return
+        }
+        if !rejoining.contains(key) { rejoining.append(key) }
+    }
+}
+
 // MARK: - Invariants
 
 extension WorkerState {
     /// Checks the bookkeeping; tests call it after every event.
     public func checkInvariants() throws(InvariantViolation) {
-        let executing = records.values.filter { $0.state == .executing }.count
+        let executing = records.values.filter { $0.state == .executing && !$0.isSeceded }.count
         guard executing == executingCount, executingCount <= threads else {
             throw InvariantViolation("\(executingCount) counted executing, \(executing) found, \(threads) threads")
+        }
+        for key in rejoining where !(records[key]?.state == .executing && records[key]?.isSeceded == true) {
+            throw InvariantViolation("'\(key)' waits to rejoin but is not a seceded executing task")
+        }
+        if executingCount < threads, let key = rejoining.first {
+            throw InvariantViolation("'\(key)' waits to rejoin while a thread is free")
         }
         for (key, record) in records {
             for dependency in record.waitingOn where records[dependency]?.state == .memory {
@@ -406,6 +471,9 @@ extension WorkerState {
             }
             if record.isReplicaRequested && !(record.isAssigned && [.fetch, .flight].contains(record.state)) {
                 throw InvariantViolation("'\(key)' is a requested copy but is \(record.state), not on its way")
+            }
+            if record.isSeceded && record.state != .executing {
+                throw InvariantViolation("'\(key)' is seceded but \(record.state)")
             }
             if !record.isAssigned && record.neededBy.isEmpty && record.state != .executing {
                 throw InvariantViolation("'\(key)' is \(record.state) but neither assigned nor needed")

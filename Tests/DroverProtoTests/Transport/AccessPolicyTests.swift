@@ -6,7 +6,7 @@ import Testing
     /// Every method, and the roles that may call it; every other role is refused.
     static let expected: [(method: String, allowed: Set<Role>)] = [
         ("drover.v1.Scheduler/WorkerStream", [.worker]),
-        ("drover.v1.Scheduler/ClientStream", [.client]),
+        ("drover.v1.Scheduler/ClientStream", [.client, .worker]),
         ("drover.v1.Scheduler/Identity", [.scheduler, .worker, .nanny, .client]),
         ("drover.v1.Scheduler/ReportWorkerExit", [.nanny]),
         ("drover.v1.Worker/GetData", [.worker, .client]),
