@@ -179,10 +179,13 @@ struct SchedulerCommand: AsyncParsableCommand {
                 for await _ in service.stopRequests { break }
                 return .stopRequested
             }
+            var stopping = false
             while let finished = try await group.next() {
                 switch finished {
                 case .reporter, .dashboard: continue
                 case .stopRequested:
+                    guard !stopping else { continue }
+                    stopping = true
                     logger.info("scheduler stopping")
                     await wire.close()
                     server.beginGracefulShutdown()
@@ -190,6 +193,10 @@ struct SchedulerCommand: AsyncParsableCommand {
                         try? await Task.sleep(for: Self.shutdownGrace)
                         return .graceOver
                     }
+                case .server where stopping:
+                    // Wire streams have the rest of the grace period to send what is queued (the
+                    // workers' Close on a client's shutdown); then cancelling closes them.
+                    continue
                 case .server, .graceOver:
                     group.cancelAll()
                     return

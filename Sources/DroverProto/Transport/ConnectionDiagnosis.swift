@@ -45,7 +45,7 @@ public enum ConnectionDiagnosis {
     }
 
     /// What the server at `endpoint` answers to a plaintext HTTP/2 preface, within `timeout`.
-    static func probe(_ endpoint: HostAndPort, timeout: Duration = .seconds(2)) async -> Answer {
+    static func probe(_ endpoint: HostAndPort, timeout: Duration = .seconds(5)) async -> Answer {
         await withTaskGroup(of: Answer.self) { group in
             group.addTask { (try? await exchangePreface(endpoint)) ?? .unreachable }
             group.addTask {

@@ -32,7 +32,24 @@ public enum WireClient {
     ) async throws -> Result {
         let tls = try security.tlsFiles.map { try WireTLS.clientContext($0) }
         let channel = try await connect(kind, to: endpoint, tls: tls)
-        return try await channel.executeThenClose { inbound, outbound in
+        let nioChannel = channel.channel
+        // A cancelled call closes the connection, which ends its reads and writes.
+        return try await withTaskCancellationHandler {
+            try await exchange(
+                over: channel, requestProducer: requestProducer, onResponse: onResponse,
+                maxMessageBytes: maxMessageBytes)
+        } onCancel: {
+            nioChannel.close(promise: nil)
+        }
+    }
+
+    private static func exchange<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message, Result: Sendable>(
+        over channel: NIOAsyncChannel<WireFrame, WireFrame>,
+        requestProducer: @escaping @Sendable (RPCWriter<Request>) async throws -> Void,
+        onResponse: @escaping @Sendable (RPCAsyncSequence<Response, any Error>) async throws -> Result,
+        maxMessageBytes: Int
+    ) async throws -> Result {
+        try await channel.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Result?.self) { group in
                 group.addTask {
                     // A write fails when the connection has failed; the reading side then has the

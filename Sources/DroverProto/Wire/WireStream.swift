@@ -131,6 +131,20 @@ extension WireConnection {
             nioChannel.close(promise: nil)
         }
         defer { deadline.cancel() }
+        // A cancelled handler (the scheduler stopping) closes the connection, which ends its reads.
+        await withTaskCancellationHandler {
+            await serveFrames(request, response, logger: logger, deadline: deadline, handler: handler)
+        } onCancel: {
+            nioChannel.close(promise: nil)
+        }
+    }
+
+    private func serveFrames<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ request: Request.Type, _ response: Response.Type, logger: Logger, deadline: Scheduled<Void>,
+        handler:
+            @Sendable (RPCAsyncSequence<Request, any Error>, RPCWriter<Response>, ServerContext) async throws ->
+            Void
+    ) async {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
