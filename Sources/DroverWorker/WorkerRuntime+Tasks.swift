@@ -30,14 +30,22 @@ extension WorkerRuntime {
         spillForManagedBytes()
         started.append(key)
         let context = WorkerContext(key: key, worker: taskWorker())
-        jobQueue.yield(
-            Job(runsTask: true) {
-                let start = ContinuousClock.now
-                let encoded = await WorkerContext.$current.withValue(context) {
-                    await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
-                }
-                await self.executed(key, encoded, seconds: (ContinuousClock.now - start).inSeconds)
-            })
+        // Straight onto the task threads (one hop); ``bodiesFinished()`` waits for the stragglers
+        // when the worker stops.
+        bodiesRunning += 1
+        Task(executorPreference: pool) {
+            let start = ContinuousClock.now
+            let encoded = await WorkerContext.$current.withValue(context) {
+                await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
+            }
+            await self.executed(key, encoded, seconds: (ContinuousClock.now - start).inSeconds)
+        }
+    }
+
+    /// Returns once every task body started has finished.
+    func bodiesFinished() async {
+        guard bodiesRunning > 0 else { return }
+        await withCheckedContinuation { bodiesDone.append($0) }
     }
 
     private func resolve(_ argument: ArgumentSpec) throws(TaskError) -> ArgumentValue {
@@ -61,6 +69,11 @@ extension WorkerRuntime {
     }
 
     private func executed(_ key: TaskKey, _ outcome: Result<Payload, TaskError>, seconds: Double) {
+        bodiesRunning -= 1
+        if bodiesRunning == 0 {
+            for waiter in bodiesDone { waiter.resume() }
+            bodiesDone = []
+        }
         switch outcome {
         case .success(let payload):
             store.put(key, payload)

@@ -82,16 +82,18 @@ public actor WorkerRuntime {
     private let stopContinuation: AsyncStream<Void>.Continuation
     /// The last spill failed: later failures are logged at debug until one succeeds.
     var isSpillFailing = false
-    /// Work to start: task bodies run on `pool` (they may block); transfers run on Swift's pool
-    /// (gRPC must never wait behind a blocked task thread).
+    /// Transfers to start, on Swift's pool (gRPC must never wait behind a blocked task thread).
+    /// Task bodies start straight on `pool` (they may block): see `execute`.
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
 
     struct Job: Sendable {
-        var runsTask: Bool
         var body: @Sendable () async -> Void
     }
-    private let pool: ThreadPool
+    let pool: ThreadPool
+    /// Task bodies started and not yet finished, and who waits for there to be none.
+    var bodiesRunning = 0
+    var bodiesDone: [CheckedContinuation<Void, Never>] = []
     /// One connection per peer, for fetching inputs.
     let peers: PeerConnections
     /// Peer transfers since this process started, for heartbeats: fetches that succeeded, their
@@ -154,16 +156,9 @@ public actor WorkerRuntime {
             state = WorkerState(threads: options.threads, address: address)
             onListening(address)
             let jobs = self.jobs
-            let pool = self.pool
             group.addTask {
                 await withDiscardingTaskGroup { inner in
-                    for await job in jobs {
-                        if job.runsTask {
-                            inner.addTask(executorPreference: pool) { await job.body() }
-                        } else {
-                            inner.addTask { await job.body() }
-                        }
-                    }
+                    for await job in jobs { inner.addTask { await job.body() } }
                 }
             }
             await withDiscardingTaskGroup { connection in
@@ -179,6 +174,7 @@ public actor WorkerRuntime {
             // the worker open; bodies waiting to rejoin run on.
             resumeAllRejoins()
             await taskResources.close()
+            await bodiesFinished()
             await peers.close()
         }
     }
@@ -431,7 +427,7 @@ public actor WorkerRuntime {
         case .fetch(let keys, let peer):
             logger.trace("fetch started", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
             jobQueue.yield(
-                Job(runsTask: false) { [logger] in
+                Job { [logger] in
                     let start = ContinuousClock.now
                     let outcome = await Self.fetch(keys, from: peer, connections: self.peers, logger: logger)
                     let seconds = (ContinuousClock.now - start).inSeconds
