@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "DroverWorker",
             dependencies: [
-                "DroverCore", "DroverProto", "DroverLocal",
+                "DroverCore", "DroverProto", "DroverLocal", "CDroverSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
