@@ -45,8 +45,10 @@ struct TransferBench: AsyncParsableCommand {
         let floor = MemoryFloor.measure(bytes: 256 << 20, repeats: repeats)
         print(
             String(
-                format: "floor (256 MiB, this run): memcpy into a reused buffer %.0f MiB/s, into fresh mmap %.0f MiB/s",
-                floor.reused, floor.fresh))
+                format:
+                    "floor (256 MiB, this run): memcpy into a reused buffer %.0f MiB/s, into fresh mmap %.0f MiB/s, "
+                    + "into fresh mmap with MADV_HUGEPAGE %.0f MiB/s",
+                floor.reused, floor.fresh, floor.freshHuge))
         let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
         var rows: [[String]] = []
         var figures: [String: Double] = [:]
@@ -55,11 +57,12 @@ struct TransferBench: AsyncParsableCommand {
             guard workers.count >= 2 else { throw ValidationError("the transfer needs two workers") }
             for kind in kinds {
                 for size in mebibytes {
-                    let (remote, local) = try await measure(kind, mebibytes: size, client: client, workers: workers)
-                    figures["\(kind.rawValue)/\(size)"] = Double(size) / remote
+                    let times = try await measure(kind, mebibytes: size, client: client, workers: workers)
+                    figures["\(kind.rawValue)/\(size)"] = Double(size) / times.remote
                     rows.append([
-                        kind.typeName, "\(size) MiB", String(format: "%.0f", Double(size) / remote),
-                        String(format: "%.3f", remote), String(format: "%.3f", local),
+                        kind.typeName, "\(size) MiB", String(format: "%.0f", Double(size) / times.remote),
+                        String(format: "%.3f", times.remote), String(format: "%.3f", times.local),
+                        String(format: "%.3f", times.producer),
                     ])
                 }
             }
@@ -70,7 +73,7 @@ struct TransferBench: AsyncParsableCommand {
         }
         await client.close()
         cluster.close()
-        var headers = ["value", "size", "MiB/s", "other worker s", "same worker s"]
+        var headers = ["value", "size", "MiB/s", "other worker s", "same worker s", "producer s"]
         if compareDask {
             let dask = try await DaskComparison.run(
                 script: "scripts/dask/transfer_bench.py",
@@ -115,33 +118,43 @@ struct TransferBench: AsyncParsableCommand {
         }
     }
 
-    /// Seconds of the consumer's submit→result on the other worker and on the producer itself.
-    func measure(_ kind: Kind, mebibytes: Int, client: Client, workers: [String]) async throws -> (Double, Double) {
+    /// Median seconds of the consumer's submit→result on the other worker and on the producer
+    /// itself, and of the producer's submit→finished (making the value and storing it).
+    func measure(
+        _ kind: Kind, mebibytes: Int, client: Client, workers: [String]
+    ) async throws -> (remote: Double, local: Double, producer: Double) {
         let bytes = mebibytes << 20
         var remote: [Duration] = []
         var local: [Duration] = []
+        var producer: [Duration] = []
         for _ in 0..<repeats {
             for (index, target) in workers.prefix(2).enumerated().reversed() {
                 let elapsed: Duration
                 let counted: Int
                 switch kind {
                 case .data:
+                    let made = ContinuousClock.now
                     let produced = try client.submit(Builtins.data, bytes, pure: false, workers: [workers[0]])
                     try await client.wait([produced])
+                    producer.append(ContinuousClock.now - made)
                     let start = ContinuousClock.now
                     counted = try await client.submit(Builtins.countData, produced, pure: false, workers: [target])
                         .result()
                     elapsed = ContinuousClock.now - start
                 case .uint8:
+                    let made = ContinuousClock.now
                     let produced = try client.submit(Builtins.bytes, bytes, pure: false, workers: [workers[0]])
                     try await client.wait([produced])
+                    producer.append(ContinuousClock.now - made)
                     let start = ContinuousClock.now
                     counted = try await client.submit(Builtins.countBytes, produced, pure: false, workers: [target])
                         .result()
                     elapsed = ContinuousClock.now - start
                 case .double:
+                    let made = ContinuousClock.now
                     let produced = try client.submit(Builtins.doubles, bytes / 8, pure: false, workers: [workers[0]])
                     try await client.wait([produced])
+                    producer.append(ContinuousClock.now - made)
                     let start = ContinuousClock.now
                     counted = try await client.submit(Builtins.countDoubles, produced, pure: false, workers: [target])
                         .result()
@@ -152,7 +165,10 @@ struct TransferBench: AsyncParsableCommand {
                 try await ClusterBench.waitUntilReleased(client)
             }
         }
-        return (LocalBench.median(remote).inSeconds, LocalBench.median(local).inSeconds)
+        return (
+            LocalBench.median(remote).inSeconds, LocalBench.median(local).inSeconds,
+            LocalBench.median(producer).inSeconds
+        )
     }
 }
 
@@ -162,6 +178,9 @@ struct MemoryFloor {
     var reused: Double
     /// MiB/s of memcpy into memory freshly mapped (every page faulted in by the copy).
     var fresh: Double
+    /// The same with transparent huge pages asked for (`madvise(MADV_HUGEPAGE)`), as the decoding
+    /// of large arrays does.
+    var freshHuge: Double
 
     static func measure(bytes: Int, repeats: Int) -> MemoryFloor {
         let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
@@ -174,6 +193,7 @@ struct MemoryFloor {
         memset(target, 0, bytes)
         var reused: [Duration] = []
         var fresh: [Duration] = []
+        var freshHuge: [Duration] = []
         for _ in 0..<max(1, repeats) {
             var start = ContinuousClock.now
             memcpy(target, source, bytes)
@@ -185,10 +205,20 @@ struct MemoryFloor {
             memcpy(mapped, source, bytes)
             fresh.append(ContinuousClock.now - start)
             munmap(mapped, bytes)
+            // Linux 6.7 and later place an anonymous mapping this large on a 2 MiB boundary.
+            guard let huge = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                huge != MAP_FAILED
+            else { continue }
+            _ = madvise(huge, bytes, MADV_HUGEPAGE)
+            start = ContinuousClock.now
+            memcpy(huge, source, bytes)
+            freshHuge.append(ContinuousClock.now - start)
+            munmap(huge, bytes)
         }
         let mebibytes = Double(bytes) / Double(1 << 20)
         return MemoryFloor(
             reused: mebibytes / LocalBench.median(reused).inSeconds,
-            fresh: fresh.isEmpty ? 0 : mebibytes / LocalBench.median(fresh).inSeconds)
+            fresh: fresh.isEmpty ? 0 : mebibytes / LocalBench.median(fresh).inSeconds,
+            freshHuge: freshHuge.isEmpty ? 0 : mebibytes / LocalBench.median(freshHuge).inSeconds)
     }
 }
