@@ -31,6 +31,9 @@ struct TransferBench: AsyncParsableCommand {
     @Option(help: "Only these kinds, comma-separated: data, uint8, double.")
     var only: String?
 
+    @Flag(help: "Also run every transfer with shared memory off (DROVER_SHARED_MEMORY=off: GetData bytes, as before).")
+    var getData = false
+
     @Flag(help: "Also run Dask (bytes and numpy arrays) on the same sizes (needs scripts/dask-venv).")
     var compareDask = false
 
@@ -49,31 +52,31 @@ struct TransferBench: AsyncParsableCommand {
                     "floor (256 MiB, this run): memcpy into a reused buffer %.0f MiB/s, into fresh mmap %.0f MiB/s, "
                     + "into fresh mmap with MADV_HUGEPAGE %.0f MiB/s",
                 floor.reused, floor.fresh, floor.freshHuge))
-        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
         var rows: [[String]] = []
         var figures: [String: Double] = [:]
-        do {
-            let workers = client.workerAddresses.sorted()
-            guard workers.count >= 2 else { throw ValidationError("the transfer needs two workers") }
-            for kind in kinds {
-                for size in mebibytes {
-                    let times = try await measure(kind, mebibytes: size, client: client, workers: workers)
-                    figures["\(kind.rawValue)/\(size)"] = Double(size) / times.remote
-                    rows.append([
-                        kind.typeName, "\(size) MiB", String(format: "%.0f", Double(size) / times.remote),
-                        String(format: "%.3f", times.remote), String(format: "%.3f", times.local),
-                        String(format: "%.3f", times.producer),
-                    ])
+        let measured = try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: true)
+        let baseline = getData ? try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: false) : [:]
+        for kind in kinds {
+            for size in mebibytes {
+                let name = "\(kind.rawValue)/\(size)"
+                guard let times = measured[name] else { continue }
+                figures[name] = Double(size) / times.remote
+                var row = [
+                    kind.typeName, "\(size) MiB", String(format: "%.0f", Double(size) / times.remote),
+                    String(format: "%.3f", times.remote), String(format: "%.3f", times.local),
+                    String(format: "%.3f", times.producer),
+                ]
+                if let before = baseline[name] {
+                    row += [
+                        String(format: "%.0f", Double(size) / before.remote),
+                        String(format: "%.1fx", before.remote / times.remote),
+                    ]
                 }
+                rows.append(row)
             }
-        } catch {
-            await client.close()
-            cluster.close()
-            throw error
         }
-        await client.close()
-        cluster.close()
         var headers = ["value", "size", "MiB/s", "other worker s", "same worker s", "producer s"]
+        if getData { headers += ["GetData MiB/s", "vs GetData"] }
         if compareDask {
             let dask = try await DaskComparison.run(
                 script: "scripts/dask/transfer_bench.py",
@@ -94,6 +97,34 @@ struct TransferBench: AsyncParsableCommand {
             }
         }
         print(Table(headers: headers, rows: rows).render())
+    }
+
+    /// Every kind and size on a fresh 2-worker cluster, with shared memory on or off (the workers
+    /// inherit `DROVER_SHARED_MEMORY`); times by "kind/size".
+    func runCluster(
+        kinds: [Kind], mebibytes: [Int], sharedMemory: Bool
+    ) async throws -> [String: (remote: Double, local: Double, producer: Double)] {
+        if sharedMemory { unsetenv("DROVER_SHARED_MEMORY") } else { setenv("DROVER_SHARED_MEMORY", "off", 1) }
+        defer { unsetenv("DROVER_SHARED_MEMORY") }
+        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
+        var times: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        do {
+            let workers = client.workerAddresses.sorted()
+            guard workers.count >= 2 else { throw ValidationError("the transfer needs two workers") }
+            for kind in kinds {
+                for size in mebibytes {
+                    times["\(kind.rawValue)/\(size)"] = try await measure(
+                        kind, mebibytes: size, client: client, workers: workers)
+                }
+            }
+        } catch {
+            await client.close()
+            cluster.close()
+            throw error
+        }
+        await client.close()
+        cluster.close()
+        return times
     }
 
     /// The kinds of value moved.

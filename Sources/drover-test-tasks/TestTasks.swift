@@ -60,4 +60,15 @@ enum TestTasks {
         usleep(UInt32(milliseconds) * 1000)
         return milliseconds
     }
+
+    /// Waits (up to 30 s) until the file at `path` exists, then returns the sum of `value`'s bytes,
+    /// read after whatever the test did meanwhile (kill the value's producer); -1 on timeout.
+    static let checksumWhen = TaskFunction("test-checksum-when") { (path: String, value: Data) async throws -> Int in
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: path) {
+            guard ContinuousClock.now < deadline else { return -1 }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return value.reduce(0) { $0 + Int($1) }
+    }
 }

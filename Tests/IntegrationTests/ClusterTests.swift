@@ -30,7 +30,7 @@ final class LocalTestCluster: Sendable {
     /// its role's certificate from there (mutual TLS).
     init(
         workers count: Int, threads: Int = 2, schedulerArguments: [String] = [],
-        certificates: CertificateDirectory? = nil
+        certificates: CertificateDirectory? = nil, workerEnvironment: [String: String] = [:]
     ) async throws {
         let binary = TestBinaries.testTasks
         let schedulerTLS = certificates?.security(for: .scheduler).arguments ?? []
@@ -48,6 +48,7 @@ final class LocalTestCluster: Sendable {
                     "worker", address, "--no-nanny", "--nthreads", String(threads), "--name", "w\(number)",
                     "--log-level", "debug",
                 ] + workerTLS,
+                environment: ProcessInfo.processInfo.environment.merging(workerEnvironment) { $1 },
                 name: "worker-\(number)"
             )
             addresses.append(try await worker.listeningAddress())
