@@ -61,14 +61,18 @@ enum TestTasks {
         return milliseconds
     }
 
-    /// Waits (up to 30 s) until the file at `path` exists, then returns the sum of `value`'s bytes,
-    /// read after whatever the test did meanwhile (kill the value's producer); -1 on timeout.
-    static let checksumWhen = TaskFunction("test-checksum-when") { (path: String, value: Data) async throws -> Int in
+    /// Waits (up to 30 s, blocking its thread, so that not even cancellation stops it) until the
+    /// file at `path` exists, then returns the sum of `value`'s bytes, read after whatever the test
+    /// did meanwhile (kill the value's producer), and also writes it to `<path>.sum` (the scheduler
+    /// may have given up on this task by then); -1 on timeout.
+    static let checksumWhen = TaskFunction("test-checksum-when") { (path: String, value: Data) -> Int in
         let deadline = ContinuousClock.now + .seconds(30)
         while !FileManager.default.fileExists(atPath: path) {
             guard ContinuousClock.now < deadline else { return -1 }
-            try await Task.sleep(for: .milliseconds(20))
+            usleep(20_000)
         }
-        return value.reduce(0) { $0 + Int($1) }
+        let sum = value.reduce(0) { $0 + Int($1) }
+        FileManager.default.createFile(atPath: path + ".sum", contents: Data(String(sum).utf8))
+        return sum
     }
 }
