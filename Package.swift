@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverWorkerTests",
-            dependencies: ["DroverCore", "DroverWorker"],
+            dependencies: ["DroverCore", "DroverWorker", "DroverProto", "CDroverSupport"],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

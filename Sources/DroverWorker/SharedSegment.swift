@@ -72,7 +72,9 @@ final class SharedSegment: Sendable {
     /// - Throws: ``SharedMemoryError`` when the mapping fails.
     func map() throws(SharedMemoryError) -> Data {
         guard length > 0 else { return Data() }
-        guard let address = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0), address != MAP_FAILED else {
+        guard let address = mmap(nil, length, PROT_READ, MAP_SHARED | MAP_POPULATE, descriptor, 0),
+            address != MAP_FAILED
+        else {
             throw .system(errno, "cannot map a segment of \(length) bytes")
         }
         let length = self.length
