@@ -11,11 +11,17 @@ enum DaskComparison {
         ProcessInfo.processInfo.environment["DROVER_DASK_PYTHON"] ?? ".venv-bench/bin/python"
     }
 
+    /// The Python with Ray: `$DROVER_RAY_PYTHON`, else `.venv-ray/bin/python`.
+    static var rayPython: String {
+        ProcessInfo.processInfo.environment["DROVER_RAY_PYTHON"] ?? ".venv-ray/bin/python"
+    }
+
     /// Runs `script` and returns its JSON lines as string dictionaries.
-    static func run(script: String, arguments: [String]) async throws -> [[String: String]] {
+    static func run(script: String, arguments: [String], python: String = python) async throws -> [[String: String]] {
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw Failure(
-                description: "no Python with Dask at \(python): run scripts/dask-venv or set DROVER_DASK_PYTHON")
+                description:
+                    "no Python at \(python): run scripts/dask-venv (or make .venv-ray with pip install ray numpy)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
@@ -38,7 +44,12 @@ enum DaskComparison {
                 }
             }
         }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+        return parse(data)
+    }
+
+    /// JSON lines as string dictionaries (other lines are skipped).
+    static func parse(_ data: Data) -> [[String: String]] {
+        String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 return nil
             }

@@ -34,6 +34,9 @@ struct TransferBench: AsyncParsableCommand {
     @Flag(help: "Also run every transfer with shared memory off (DROVER_SHARED_MEMORY=off: GetData bytes, as before).")
     var getData = false
 
+    @Flag(help: "Also run Ray (bytes and numpy arrays, its shared-memory object store) on the same sizes (.venv-ray).")
+    var compareRay = false
+
     @Flag(help: "Also run Dask (bytes and numpy arrays) on the same sizes (needs scripts/dask-venv).")
     var compareDask = false
 
@@ -94,6 +97,32 @@ struct TransferBench: AsyncParsableCommand {
                     continue
                 }
                 rows[index] += [kind.daskKind, String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
+            }
+        }
+        if compareRay {
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("drover-ray-\(getpid()).json")
+            defer { try? FileManager.default.removeItem(at: output) }
+            _ = try await DaskComparison.run(
+                script: "scripts/ray/transfer_bench.py",
+                arguments: [
+                    "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
+                    "--output", output.path,
+                ],
+                python: DaskComparison.rayPython)
+            let ray = DaskComparison.parse((try? Data(contentsOf: output)) ?? Data())
+            if let version = ray.first?["ray"] { print("Ray \(version) (one local node, num_cpus=2)") }
+            headers += ["ray MiB/s", "drover / ray"]
+            for index in rows.indices {
+                let kind = kinds[index / mebibytes.count]
+                let size = mebibytes[index % mebibytes.count]
+                let line = ray.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
+                guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
+                    let ours = figures["\(kind.rawValue)/\(size)"]
+                else {
+                    rows[index] += ["-", "-"]
+                    continue
+                }
+                rows[index] += [String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
             }
         }
         print(Table(headers: headers, rows: rows).render())
