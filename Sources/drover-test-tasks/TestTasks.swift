@@ -75,4 +75,7 @@ enum TestTasks {
         FileManager.default.createFile(atPath: path + ".sum", contents: Data(String(sum).utf8))
         return sum
     }
+
+    /// `count` bytes of 1 as `Data` (every page written at memset speed, even in a debug build).
+    static let ones = TaskFunction("test-ones") { (count: Int) -> Data in Data(repeating: 1, count: max(0, count)) }
 }

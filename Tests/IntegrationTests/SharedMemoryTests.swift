@@ -1,5 +1,6 @@
 import DroverClient
 import DroverCore
+import DroverProto
 import DroverTestKit
 import Foundation
 import Testing
@@ -10,6 +11,7 @@ enum SharedMemoryTasks {
     static let checksumWhen = TaskFunction("test-checksum-when") { (_: String, _: Data) throws -> Int in
         throw NotHere()
     }
+    static let ones = TaskFunction("test-ones") { (_: Int) throws -> Data in throw NotHere() }
 }
 
 /// Values handed between two workers of this host as shared memory (a sealed memfd), with the
@@ -123,5 +125,36 @@ enum SharedMemoryTasks {
             SharedMemoryTasks.checksumWhen, go, value, workers: [cluster.workerAddresses[1]])
         #expect(try await counted.result() == Self.checksum)
         await client.close()
+    }
+
+    /// A result's shared copy is charged to its worker's cgroup: 224 MiB fits a 384 MiB worker as
+    /// private memory, but not once it is also copied into a segment, and then the kernel holds
+    /// the worker to its limit as for any other memory.
+    @Test(.enabled(if: cgroupsWritable, "needs a writable memory cgroup"))
+    func aResultWhoseSharedCopyPassesTheLimitIsOOMKilledAtTheLimit() async throws {
+        let size = 224 << 20
+        let off = try await NannyCluster(
+            [.init(name: "private", workers: 1, memoryLimit: "384MiB")],
+            nannyEnvironment: ["DROVER_SHARED_MEMORY": "off"])
+        let offClient = try await Client.connect(off.address, setAsDefault: false)
+        // Counted where it was made: a gather of 224 MiB would be a transfer's memory, not this test's.
+        let made = try offClient.submit(SharedMemoryTasks.ones, size)
+        #expect(try await offClient.submit(Builtins.countData, made).result() == size)
+        await offClient.close()
+        await off.stop()
+
+        let cluster = try await NannyCluster([.init(name: "shared", workers: 1, memoryLimit: "384MiB")])
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let shared = try client.submit(SharedMemoryTasks.ones, size)
+        let error = try await #require(throws: TaskError.self) {
+            try await client.submit(Builtins.countData, shared).result()
+        }
+        #expect(error.kind == .killedWorker)
+        #expect(error.message.contains("OOM-killed at its 384 MiB limit"), "\(error.message)")
+        let worker = try #require(try await cluster.status().workers.first)
+        #expect(worker.lastPeakBytes > 0)
+        #expect(worker.lastPeakBytes <= 384 << 20)
+        await client.close()
+        await cluster.stop()
     }
 }
