@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "DroverWorker",
             dependencies: [
-                "DroverCore", "DroverProto", "DroverLocal",
+                "DroverCore", "DroverProto", "DroverLocal", "CDroverSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -219,7 +219,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DroverWorkerTests",
-            dependencies: ["DroverCore", "DroverWorker"],
+            dependencies: ["DroverCore", "DroverWorker", "DroverProto", "CDroverSupport"],
             swiftSettings: upcomingFeatures
         ),
         .testTarget(

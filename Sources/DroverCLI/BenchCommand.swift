@@ -8,7 +8,10 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Drover's performance (build with -c release).",
-        subcommands: [LocalBench.self, ClusterBench.self, NannyBench.self, DashboardBench.self, TransportBench.self]
+        subcommands: [
+            LocalBench.self, ClusterBench.self, TransferBench.self, TransportBench.self, NannyBench.self,
+            DashboardBench.self,
+        ]
     )
 }
 

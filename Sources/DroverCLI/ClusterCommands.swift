@@ -305,6 +305,21 @@ struct WorkerCommand: AsyncParsableCommand {
         }
     }
 
+    /// `$DROVER_SHARED_MEMORY`: the smallest result kept in shared memory for workers of the same
+    /// host (a size such as `1MiB`, the default), or `off`. An environment variable rather than an
+    /// option, so that it reaches workers through a nanny and `Client.local` alike.
+    static func sharedMemoryMinBytes() throws -> Int? {
+        guard let text = ProcessInfo.processInfo.environment["DROVER_SHARED_MEMORY"], !text.isEmpty else {
+            return 1 << 20
+        }
+        if text == "off" { return nil }
+        do {
+            return Int(try MemorySize.parse(text))
+        } catch {
+            throw ValidationError("DROVER_SHARED_MEMORY is '\(text)': a size such as 1MiB, or off.")
+        }
+    }
+
     func run() async throws {
         DroverLogging.bootstrap(component: nanny.isEmpty && !noNanny ? .nanny : .worker)
         let security = try tls.security()
@@ -338,7 +353,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit,
                 memoryTargetFraction: memoryTargetFraction, memorySpillFraction: memorySpillFraction,
                 memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny,
-                security: security),
+                security: security, sharedMemoryMinBytes: try Self.sharedMemoryMinBytes()),
             registry: DroverCommand.registry,
             logger: logger
         )

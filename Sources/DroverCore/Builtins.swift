@@ -1,3 +1,5 @@
+public import Foundation
+
 /// The task functions the stock `drover` binary knows: the tutorial's and no-ops for benchmarks.
 public enum Builtins {
     /// Adds one after sleeping a second (the tutorial's first half).
@@ -63,6 +65,31 @@ public enum Builtins {
 
     /// The number of bytes given: the transfer benchmark's consumer.
     public static let countBytes = TaskFunction("count-bytes") { (bytes: [UInt8]) -> Int in bytes.count }
+
+    /// `count` bytes as `Data` (each its index modulo 251), every page written: `drover bench transfer`.
+    public static let data = TaskFunction("data") { (count: Int) -> Data in
+        var data = Data(count: max(0, count))
+        data.withUnsafeMutableBytes { raw in
+            for index in raw.indices { raw[index] = UInt8(truncatingIfNeeded: index % 251) }
+        }
+        return data
+    }
+
+    /// The number of bytes of a `Data`: `drover bench transfer`'s consumer.
+    public static let countData = TaskFunction("count-data") { (data: Data) -> Int in data.count }
+
+    /// `count` `Double`s (each its index): `drover bench transfer`.
+    public static let doubles = TaskFunction("doubles") { (count: Int) -> [Double] in
+        [Double](unsafeUninitializedCapacity: max(0, count)) { buffer, initialized in
+            for index in buffer.indices { buffer[index] = Double(index) }
+            initialized = buffer.count
+        }
+    }
+
+    /// The number of bytes of a `[Double]`: `drover bench transfer`'s consumer.
+    public static let countDoubles = TaskFunction("count-doubles") { (values: [Double]) -> Int in
+        values.count * MemoryLayout<Double>.stride
+    }
 }
 
 extension TaskRegistry {
@@ -81,6 +108,10 @@ extension TaskRegistry {
         registry.register(Builtins.plus)
         registry.register(Builtins.bytes)
         registry.register(Builtins.countBytes)
+        registry.register(Builtins.data)
+        registry.register(Builtins.countData)
+        registry.register(Builtins.doubles)
+        registry.register(Builtins.countDoubles)
         return registry
     }
 }

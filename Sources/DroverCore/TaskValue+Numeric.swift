@@ -1,5 +1,9 @@
 public import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A fixed-width number stored as packed little-endian bytes.
 protocol PackedNumber: TaskValue, Codable, BitwiseCopyable {
     /// The payload encoding of packed arrays of this type.
@@ -40,7 +44,15 @@ extension PackedNumber {
 /// hosts, which is every host Swift runs on today).
 enum Packing {
     static func pack<T: BitwiseCopyable>(_ values: [T]) -> Data {
-        values.withUnsafeBytes { Data($0) }
+        values.withUnsafeBytes { source in
+            guard source.count >= 2 * HugePages.size else { return Data(source) }
+            var data = Data(count: source.count)
+            data.withUnsafeMutableBytes { target in
+                HugePages.advise(target)
+                target.copyMemory(from: source)
+            }
+            return data
+        }
     }
 
     static func unpack<T: BitwiseCopyable>(
@@ -60,6 +72,7 @@ enum Packing {
         }
         let count = payload.data.count / stride
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
             payload.data.withUnsafeBytes { raw in
                 if count > 0 {
                     UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
@@ -67,6 +80,25 @@ enum Packing {
             }
             initialized = count
         }
+    }
+}
+
+/// Large arrays filled at once are fresh memory, faulted in page by page as they are written;
+/// asking for transparent huge pages makes that one fault per 2 MiB instead of per 4 KiB, the
+/// difference between ~1.9 GiB/s and several times that for a copy into a new array here.
+enum HugePages {
+    static let size = 2 << 20
+
+    /// Advises huge pages for the 2 MiB-aligned part of `buffer`, when it spans several (a hint:
+    /// where the kernel has none to give, or is set to `never`, nothing changes).
+    static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+            guard let base = buffer.baseAddress, buffer.count >= 2 * size else { return }
+            let start = (Int(bitPattern: base) + size - 1) & ~(size - 1)
+            let end = (Int(bitPattern: base) + buffer.count) & ~(size - 1)
+            guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+            _ = madvise(aligned, end - start, MADV_HUGEPAGE)
+        #endif
     }
 }
 

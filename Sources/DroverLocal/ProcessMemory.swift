@@ -21,4 +21,17 @@ public enum ProcessMemory {
         guard fields.count > 1, let pages = Int64(fields[1]) else { return nil }
         return pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
     }
+
+    /// The resident shared-memory pages of process `pid` (this one by default): `RssShmem` in
+    /// `/proc/<pid>/status`, in bytes; memfd and tmpfs mappings, System V and anonymous shared memory.
+    public static func residentSharedBytes(of pid: pid_t? = nil) -> Int64? {
+        let path = "/proc/\(pid.map(String.init) ?? "self")/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("RssShmem:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, let kibibytes = Int64(fields[1]) else { return nil }
+            return kibibytes * 1024
+        }
+        return nil
+    }
 }

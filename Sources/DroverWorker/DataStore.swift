@@ -5,10 +5,27 @@ import DroverCore
 /// ``MemoryLedger`` keeps the order and the totals; ``SpillDirectory`` does the IO. A value read
 /// as a task input comes back into memory (``load(_:)``); one served to a peer or a client is read
 /// from disk and left there (``peek(_:)``).
+///
+/// Shared memory (see the README's memory model): a large result of this worker's own tasks lives
+/// in a ``SharedSegment`` offered to workers of this host through ``SegmentServer``; it counts in
+/// the managed bytes like any result, because its pages are this process's (and its cgroup's).
+/// A value *borrowed* from a peer's segment is a read-only mapping of the peer's pages: it is held
+/// in the ledger with 0 bytes (the peer counts them), is never spilled (writing it to disk would
+/// free nothing of ours), and is unmapped when forgotten.
 struct DataStore {
     private var values: [TaskKey: Payload] = [:]
     private(set) var ledger = MemoryLedger()
     private var directory: SpillDirectory
+    /// This worker's segments, by key: their numbers on the segment server, and lengths.
+    private var segments: [TaskKey: (number: UInt64, length: Int64)] = [:]
+    /// Values mapped from a peer's segment, with their lengths.
+    private var borrowed: [TaskKey: Int64] = [:]
+    /// Offers segments to peers; nil when shared memory is off.
+    let segmentServer: SegmentServer?
+    /// Bytes of this worker's own segments (resident: they were written when made).
+    private(set) var sharedBytes: Int64 = 0
+    /// Bytes of values mapped from peers' segments (charged to them, not to this worker).
+    private(set) var borrowedBytes: Int64 = 0
 
     /// What one call to ``spill(_:)`` did.
     struct SpillOutcome {
@@ -18,8 +35,9 @@ struct DataStore {
         var failure: (key: TaskKey, error: any Error)?
     }
 
-    init(directory: SpillDirectory) {
+    init(directory: SpillDirectory, segmentServer: SegmentServer? = nil) {
         self.directory = directory
+        self.segmentServer = segmentServer
     }
 
     /// Bytes of the results in memory.
@@ -36,6 +54,35 @@ struct DataStore {
         remove(key)
         values[key] = payload
         ledger.insert(key, nbytes: Int64(payload.data.count))
+    }
+
+    /// Stores `payload`, whose bytes are `segment`'s, as `key`'s value and offers the segment to peers.
+    mutating func put(_ key: TaskKey, _ payload: Payload, segment: SharedSegment) {
+        put(key, payload)
+        guard let segmentServer else { return }
+        segments[key] = (segmentServer.register(segment), Int64(segment.length))
+        sharedBytes += Int64(segment.length)
+    }
+
+    /// Stores a value mapped from a peer's segment: held, but not counted as this worker's memory.
+    mutating func putBorrowed(_ key: TaskKey, _ payload: Payload) {
+        remove(key)
+        values[key] = payload
+        ledger.insert(key, nbytes: 0)
+        borrowed[key] = Int64(payload.data.count)
+        borrowedBytes += Int64(payload.data.count)
+    }
+
+    /// The segment number peers ask for `key` by, when its value is in one of this worker's segments.
+    func segmentNumber(of key: TaskKey) -> UInt64? { segments[key]?.number }
+
+    /// Withdraws `key`'s segment or mapping, if any; the value's pages go once no mapping holds them.
+    private mutating func forgetSharing(_ key: TaskKey) {
+        if let segment = segments.removeValue(forKey: key) {
+            segmentServer?.unregister(segment.number)
+            sharedBytes -= segment.length
+        }
+        if let length = borrowed.removeValue(forKey: key) { borrowedBytes -= length }
     }
 
     /// The value of `key` for a task to use: marked as just used, and read back into memory if spilled.
@@ -70,6 +117,7 @@ struct DataStore {
 
     /// Forgets `key`, deleting its file if it was spilled.
     mutating func remove(_ key: TaskKey) {
+        forgetSharing(key)
         switch ledger.remove(key) {
         case .memory: values[key] = nil
         case .disk: directory.remove(key)
@@ -84,7 +132,7 @@ struct DataStore {
     mutating func spill(_ keys: [TaskKey]) -> SpillOutcome {
         var outcome = SpillOutcome()
         for key in keys {
-            guard let payload = values[key] else { continue }
+            guard let payload = values[key], borrowed[key] == nil else { continue }
             do {
                 try directory.write(payload, for: key)
             } catch {
@@ -93,6 +141,7 @@ struct DataStore {
                 break
             }
             values[key] = nil
+            forgetSharing(key)
             ledger.markSpilled(key)
             outcome.count += 1
             outcome.bytes += Int64(payload.data.count)
@@ -102,6 +151,7 @@ struct DataStore {
 
     /// Forgets every value and deletes the spill directory.
     mutating func removeAll() {
+        for key in Array(segments.keys) + Array(borrowed.keys) { forgetSharing(key) }
         values = [:]
         ledger.removeAll()
         directory.removeAll()

@@ -33,9 +33,17 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
     ) async throws {
         var packer = DataChunks.Packer()
         for key in request.keys.map({ TaskKey($0) }) {
-            guard let payload = await runtime.payloadToServe(for: key) else {
+            guard
+                let (payload, shared) = await runtime.payloadToServe(
+                    for: key, sharedMemoryHost: request.sharedMemoryHost)
+            else {
                 let missing = DataChunks.missing(key, reason: "this worker does not hold '\(key)'")
                 if let message = packer.add(missing) { try await response.write(message) }
+                continue
+            }
+            if let shared {
+                let chunk = DataChunks.shared(payload, key: key, socket: shared.socket, segment: shared.segment)
+                if let message = packer.add(chunk) { try await response.write(message) }
                 continue
             }
             for chunk in DataChunks.split(payload, key: key) {

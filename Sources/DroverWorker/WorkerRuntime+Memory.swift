@@ -16,14 +16,14 @@ extension WorkerRuntime {
     }
 
     func checkMemory() {
-        guard var resident = ProcessMemory.residentBytes() else {
+        guard var resident = processMemory() else {
             spillForManagedBytes()
             return
         }
         // As Dask's nanny makes glibc do with MALLOC_TRIM_THRESHOLD_.
         if policy.shouldReleaseFreeMemory(residentBytes: resident, isPaused: state.isPaused) {
             ProcessMemory.releaseFreeMemory()
-            resident = ProcessMemory.residentBytes() ?? resident
+            resident = processMemory() ?? resident
         }
         let decision = policy.evaluate(store.ledger, residentBytes: resident)
         spill(decision.spill)
@@ -45,6 +45,16 @@ extension WorkerRuntime {
         }
         handle([.pauseChanged(decision.isPaused)])
         sendHeartbeat(residentBytes: resident)
+    }
+
+    /// The memory this worker answers for: its resident set without shared-memory mappings (a
+    /// peer's segment mapped here is the peer's), plus its own segments in full (charged to this
+    /// process's cgroup whether or not it maps their pages now).
+    func processMemory() -> Int64? {
+        guard let resident = ProcessMemory.residentBytes() else { return nil }
+        guard store.segmentServer != nil else { return resident }
+        let mapped = ProcessMemory.residentSharedBytes() ?? 0
+        return max(0, resident - mapped) + store.sharedBytes
     }
 
     /// Spills least recently used results while those in memory are above the target.

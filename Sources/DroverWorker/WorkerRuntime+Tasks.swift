@@ -1,7 +1,9 @@
 import DroverCore
 import DroverLocal
 import DroverProto
+import Foundation
 import Logging
+import Synchronization
 
 extension WorkerRuntime {
     // MARK: - Running tasks
@@ -30,15 +32,32 @@ extension WorkerRuntime {
         spillForManagedBytes()
         started.append(key)
         let context = WorkerContext(key: key, worker: taskWorker())
+        let sharedMemoryMinBytes = store.segmentServer == nil ? nil : options.sharedMemoryMinBytes
         // Straight onto the task threads (one hop); ``bodiesFinished()`` waits for the stragglers
         // when the worker stops.
         bodiesRunning += 1
-        Task(executorPreference: pool) {
+        Task(executorPreference: pool) { [logger] in
             let start = ContinuousClock.now
             let encoded = await WorkerContext.$current.withValue(context) {
                 await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
             }
-            await self.executed(key, encoded, seconds: (ContinuousClock.now - start).inSeconds)
+            // On the task's thread, not the actor's: a large result's copy into shared memory.
+            var segment: SharedSegment?
+            if let minimum = sharedMemoryMinBytes, case .success(let payload) = encoded,
+                payload.data.count >= minimum
+            {
+                do {
+                    segment = try SharedSegment.make(copying: payload.data, name: "drover:\(key)")
+                } catch {
+                    logger.debug(
+                        "result kept in private memory",
+                        metadata: ["task.key": "\(key)", "error": "\(error)"])
+                }
+            }
+            let shared = segment.flatMap { segment in
+                (try? segment.map()).map { (segment, $0) }
+            }
+            await self.executed(key, encoded, shared: shared, seconds: (ContinuousClock.now - start).inSeconds)
         }
     }
 
@@ -68,15 +87,23 @@ extension WorkerRuntime {
         }
     }
 
-    private func executed(_ key: TaskKey, _ outcome: Result<Payload, TaskError>, seconds: Double) {
+    private func executed(
+        _ key: TaskKey, _ outcome: Result<Payload, TaskError>, shared: (SharedSegment, Data)?, seconds: Double
+    ) {
         bodiesRunning -= 1
         if bodiesRunning == 0 {
             for waiter in bodiesDone { waiter.resume() }
             bodiesDone = []
         }
         switch outcome {
-        case .success(let payload):
-            store.put(key, payload)
+        case .success(var payload):
+            if let (segment, data) = shared {
+                // The bytes now live in the segment: drop the private copy.
+                payload.data = data
+                store.put(key, payload, segment: segment)
+            } else {
+                store.put(key, payload)
+            }
             handle([.executionFinished(key, nbytes: Int64(payload.data.count), duration: seconds)])
             spillForManagedBytes()
         case .failure(let error):
@@ -99,11 +126,23 @@ extension WorkerRuntime {
         }
     }
 
-    /// A result for a peer or client (`GetData`), counted as served.
-    func payloadToServe(for key: TaskKey) -> Payload? {
-        let payload = payload(for: key)
-        outgoingTransferBytes += Int64(payload?.data.count ?? 0)
-        return payload
+    /// A result for a peer or client (`GetData`), counted as served; with the segment peers ask for
+    /// it by when the asker's `sharedMemoryHost` is this worker's and the value is in a segment.
+    func payloadToServe(for key: TaskKey, sharedMemoryHost: String = "") -> (Payload, shared: SharedReference?)? {
+        guard let payload = payload(for: key) else { return nil }
+        outgoingTransferBytes += Int64(payload.data.count)
+        if !sharedMemoryHost.isEmpty, sharedMemoryHost == SharedMemoryHost.current,
+            let server = store.segmentServer, let number = store.segmentNumber(of: key)
+        {
+            return (payload, SharedReference(socket: server.name, segment: number))
+        }
+        return (payload, nil)
+    }
+
+    /// Where a peer of this host asks for a segment.
+    struct SharedReference: Sendable {
+        var socket: String
+        var segment: UInt64
     }
 
     /// Values a client put here (scatter): kept as results the scheduler will track.
@@ -119,14 +158,19 @@ extension WorkerRuntime {
     }
 
     func fetched(
-        _ outcome: Result<[TaskKey: Payload], any Error>, keys: [TaskKey], from peer: String, seconds: Double
+        _ outcome: Result<Fetched, any Error>, keys: [TaskKey], from peer: String, seconds: Double
     ) {
         logger.trace("fetch ended", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
         switch outcome {
-        case .success(let values):
+        case .success(let fetched):
+            let values = fetched.values
             var sizes: [TaskKey: Int64] = [:]
             for (key, payload) in values {
-                store.put(key, payload)
+                if fetched.mapped.contains(key) {
+                    store.putBorrowed(key, payload)
+                } else {
+                    store.put(key, payload)
+                }
                 sizes[key] = Int64(payload.data.count)
             }
             incomingTransfers += 1
@@ -145,12 +189,33 @@ extension WorkerRuntime {
         }
     }
 
-    /// Fetches `keys` from the worker at `peer` with `GetData`.
-    static func fetch(_ keys: [TaskKey], from peer: String, connections: PeerConnections, logger: Logger) async
-        -> Result<[TaskKey: Payload], any Error>
-    {
+    /// Values fetched from a peer, and which of them are mappings of its shared memory.
+    struct Fetched: Sendable {
+        var values: [TaskKey: Payload]
+        var mapped: Set<TaskKey>
+    }
+
+    /// Fetches `keys` from the worker at `peer` with `GetData`; with `sharing`, large values of a
+    /// peer on this host come as its shared memory, mapped read-only.
+    static func fetch(
+        _ keys: [TaskKey], from peer: String, connections: PeerConnections, sharing: Bool, logger: Logger
+    ) async -> Result<Fetched, any Error> {
+        let mapped = Mutex<Set<TaskKey>>([])
+        let access = SharedMemoryAccess(host: SharedMemoryHost.current) { references in
+            let values = await SegmentServer.map(references)
+            mapped.withLock { $0.formUnion(values.keys) }
+            if values.count < references.count {
+                logger.debug(
+                    "could not map a peer's shared memory; fetching the bytes",
+                    metadata: ["peer.address": "\(peer)", "task.count": "\(references.count - values.count)"])
+            }
+            return values
+        }
         do {
-            return .success(try await DataFetch.fetch(keys, from: peer, connections: connections))
+            let values = try await DataFetch.fetch(
+                keys, from: peer, connections: connections,
+                sharing: sharing && !SharedMemoryHost.current.isEmpty ? access : nil)
+            return .success(Fetched(values: values, mapped: mapped.withLock { $0 }))
         } catch {
             logger.debug("fetch failed", metadata: ["peer.address": "\(peer)", "error": "\(error)"])
             return .failure(error)

@@ -37,15 +37,19 @@ public actor WorkerRuntime {
         public var nanny: String
         /// TLS for the worker's server, its scheduler connection and its peer connections.
         public var security: Security
+        /// Results of at least this many bytes are kept in shared memory and handed to workers of
+        /// the same host as a descriptor instead of bytes; nil: never.
+        public var sharedMemoryMinBytes: Int?
 
         /// Creates options; the memory fractions default to Dask's 0.60, 0.70 and 0.80.
         public init(
             scheduler: HostAndPort, host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, name: String? = nil,
             memoryLimit: Int64 = 0, memoryTargetFraction: Double = 0.6, memorySpillFraction: Double = 0.7,
             memoryPauseFraction: Double = 0.8, localDirectory: String? = nil, nanny: String = "",
-            security: Security = .insecurePlaintext
+            security: Security = .insecurePlaintext, sharedMemoryMinBytes: Int? = 1 << 20
         ) {
             self.security = security
+            self.sharedMemoryMinBytes = sharedMemoryMinBytes
             self.scheduler = scheduler
             self.host = host
             self.port = port
@@ -121,8 +125,18 @@ public actor WorkerRuntime {
         let runtimeDirectory = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first
         let parent =
             options.localDirectory ?? runtimeDirectory.map(String.init) ?? FileManager.default.temporaryDirectory.path
+        var segmentServer: SegmentServer?
+        if options.sharedMemoryMinBytes != nil {
+            do {
+                segmentServer = try SegmentServer()
+            } catch {
+                logger.warning(
+                    "shared memory is off: cannot serve segments", metadata: ["error": "\(error.message)"])
+            }
+        }
         self.store = DataStore(
-            directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier))
+            directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier),
+            segmentServer: segmentServer)
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
         (stopSignal, stopContinuation) = AsyncStream.makeStream(of: Void.self)
         pool = ThreadPool(threads: max(1, options.threads), name: "drover-worker")
@@ -145,6 +159,7 @@ public actor WorkerRuntime {
         )
         defer {
             store.removeAll()
+            store.segmentServer?.stop()
             pool.shutdown()
         }
         try await withThrowingDiscardingTaskGroup { group in
@@ -333,7 +348,7 @@ public actor WorkerRuntime {
         outbox.send(
             .with {
                 $0.heartbeat = .with {
-                    $0.memoryBytes = residentBytes ?? ProcessMemory.residentBytes() ?? 0
+                    $0.memoryBytes = residentBytes ?? processMemory() ?? 0
                     $0.managedBytes = store.managedBytes
                     $0.spilledBytes = store.spilledBytes
                     $0.paused = state.isPaused
@@ -426,10 +441,12 @@ public actor WorkerRuntime {
             execute(key)
         case .fetch(let keys, let peer):
             logger.trace("fetch started", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
+            let sharing = store.segmentServer != nil
             jobQueue.yield(
                 Job { [logger] in
                     let start = ContinuousClock.now
-                    let outcome = await Self.fetch(keys, from: peer, connections: self.peers, logger: logger)
+                    let outcome = await Self.fetch(
+                        keys, from: peer, connections: self.peers, sharing: sharing, logger: logger)
                     let seconds = (ContinuousClock.now - start).inSeconds
                     await self.fetched(outcome, keys: keys, from: peer, seconds: seconds)
                 }

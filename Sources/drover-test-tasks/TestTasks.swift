@@ -60,4 +60,22 @@ enum TestTasks {
         usleep(UInt32(milliseconds) * 1000)
         return milliseconds
     }
+
+    /// Waits (up to 30 s, blocking its thread, so that not even cancellation stops it) until the
+    /// file at `path` exists, then returns the sum of `value`'s bytes, read after whatever the test
+    /// did meanwhile (kill the value's producer), and also writes it to `<path>.sum` (the scheduler
+    /// may have given up on this task by then); -1 on timeout.
+    static let checksumWhen = TaskFunction("test-checksum-when") { (path: String, value: Data) -> Int in
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !FileManager.default.fileExists(atPath: path) {
+            guard ContinuousClock.now < deadline else { return -1 }
+            usleep(20_000)
+        }
+        let sum = value.reduce(0) { $0 + Int($1) }
+        FileManager.default.createFile(atPath: path + ".sum", contents: Data(String(sum).utf8))
+        return sum
+    }
+
+    /// `count` bytes of 1 as `Data` (every page written at memset speed, even in a debug build).
+    static let ones = TaskFunction("test-ones") { (count: Int) -> Data in Data(repeating: 1, count: max(0, count)) }
 }

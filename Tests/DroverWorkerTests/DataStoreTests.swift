@@ -110,3 +110,41 @@ struct TemporaryDirectory {
         #expect(try store.peek("a") == payloads["named"]!)
     }
 }
+
+@Suite struct DataStoreSharingTests {
+    /// The memory model: an own segment counts as this worker's (managed, spillable, and spilling
+    /// withdraws it); a value mapped from a peer counts 0 here and is never spilled.
+    @Test func ownSegmentsCountAndSpillWhileBorrowedValuesDoNot() throws {
+        let temporary = try TemporaryDirectory()
+        defer { temporary.remove() }
+        let server = try SegmentServer()
+        defer { server.stop() }
+        var store = DataStore(directory: SpillDirectory(parent: temporary.path, pid: 7), segmentServer: server)
+        let data = SharedSegmentTests.bytes(1 << 20)
+        let segment = try SharedSegment.make(copying: data, name: "own")
+        let own = Payload(encoding: .raw, data: try segment.map(), typeName: "Data")
+        store.put("own", own, segment: segment)
+        store.putBorrowed("borrowed", Payload(encoding: .raw, data: data, typeName: "Data"))
+        #expect(store.managedBytes == Int64(data.count))
+        #expect(store.sharedBytes == Int64(data.count))
+        #expect(store.borrowedBytes == Int64(data.count))
+        let number = try #require(store.segmentNumber(of: "own"))
+        #expect(store.segmentNumber(of: "borrowed") == nil)
+        let reference = SharedSegmentTests.reference(server, number, length: data.count)
+        #expect(try SegmentServer.fetch(reference).length == data.count)
+
+        let outcome = store.spill(["borrowed", "own"])
+        #expect(outcome.count == 1)
+        #expect(store.ledger.location(of: "borrowed") == .memory)
+        #expect(store.ledger.location(of: "own") == .disk)
+        #expect(store.managedBytes == 0)
+        #expect(store.sharedBytes == 0)
+        #expect(try store.peek("own") == own)
+        // Spilled, the segment is withdrawn: peers now get the bytes from disk.
+        #expect(throws: SharedMemoryError.self) { try SegmentServer.fetch(reference) }
+
+        store.remove("borrowed")
+        #expect(store.borrowedBytes == 0)
+        #expect(!store.contains("borrowed"))
+    }
+}

@@ -34,7 +34,10 @@ final class NannyCluster: Sendable {
 
     /// With `certificates`, the scheduler and the nannies use their roles' certificates from
     /// there, and the nannies give their workers the worker certificate.
-    init(_ specs: [Spec], schedulerArguments: [String] = [], certificates: CertificateDirectory? = nil) async throws {
+    init(
+        _ specs: [Spec], schedulerArguments: [String] = [], certificates: CertificateDirectory? = nil,
+        nannyEnvironment: [String: String] = [:]
+    ) async throws {
         let binary = TestBinaries.testTasks
         security = certificates?.security(for: .client) ?? .insecurePlaintext
         scheduler = try ProcessHarness(
@@ -52,6 +55,7 @@ final class NannyCluster: Sendable {
                     "nanny", address, "--nworkers", String(spec.workers), "--nthreads", String(spec.threads),
                     "--memory-limit", spec.memoryLimit, "--name", spec.name, "--drain-timeout", "10",
                 ] + (certificates?.security(for: .nanny).arguments ?? []),
+                environment: ProcessInfo.processInfo.environment.merging(nannyEnvironment) { $1 },
                 name: "nanny-\(spec.name)")
             addresses.append(try await nanny.listeningAddress())
             nannies.append(nanny)

@@ -29,6 +29,22 @@ public enum DataChunks {
         return chunks
     }
 
+    /// The one chunk of a value offered as a memory segment (for an asker on this host).
+    public static func shared(_ payload: Payload, key: TaskKey, socket: String, segment: UInt64) -> Drover_V1_DataChunk
+    {
+        .with {
+            $0.key = key.rawValue
+            $0.encoding = payload.proto.encoding
+            $0.typeName = payload.typeName
+            $0.totalBytes = Int64(payload.data.count)
+            $0.shared = .with {
+                $0.socket = socket
+                $0.segment = segment
+            }
+            $0.last = true
+        }
+    }
+
     /// The chunk saying a worker does not hold `key`.
     public static func missing(_ key: TaskKey, reason: String) -> Drover_V1_DataChunk {
         .with {
@@ -70,11 +86,17 @@ public enum DataChunks {
     public struct Assembler: Sendable {
         public private(set) var values: [TaskKey: Payload] = [:]
         public private(set) var missing: [TaskKey: String] = [:]
+        /// Values offered as memory segments (only when ``acceptsShared``).
+        public private(set) var shared: [TaskKey: SharedValue] = [:]
         private var current: (key: TaskKey, payload: Payload)?
+        private let acceptsShared: Bool
         /// The most a value's announced size reserves before its bytes arrive.
         static let maxReservedBytes: Int64 = 64 << 20
 
-        public init() {}
+        /// Creates an assembler; one that does not accept shared segments refuses a chunk naming one.
+        public init(acceptsShared: Bool = false) {
+            self.acceptsShared = acceptsShared
+        }
 
         /// Adds the next chunk of the stream.
         ///
@@ -83,6 +105,20 @@ public enum DataChunks {
             let key = TaskKey(chunk.key)
             if !chunk.missing.isEmpty {
                 missing[key] = chunk.missing
+                return
+            }
+            if chunk.hasShared {
+                guard acceptsShared else {
+                    throw ProtoConversionError(
+                        message: "'\(key)' came as a shared memory segment, which was not asked for")
+                }
+                guard current == nil, chunk.totalBytes >= 0, chunk.last else {
+                    throw ProtoConversionError(message: "'\(key)' came as a malformed shared memory chunk")
+                }
+                shared[key] = SharedValue(
+                    key: key, socket: chunk.shared.socket, segment: chunk.shared.segment,
+                    encoding: Payload.Encoding(rawValue: chunk.encoding.rawValue), typeName: chunk.typeName,
+                    totalBytes: chunk.totalBytes)
                 return
             }
             if case (let currentKey, var payload)? = current {

@@ -15,9 +15,12 @@ public enum DataFetch {
     /// Requests are cut to ``maxRequestKeyBytes`` of keys each (a gather of half a million keys would
     /// otherwise be one message over the worker's limit) and sent one after another on the same
     /// connection.
+    ///
+    /// With `sharing`, a peer of the same host may offer large values as memory segments; they
+    /// are mapped with `sharing.map`, and those it cannot map are fetched again as bytes.
     public static func fetch(
         _ keys: [TaskKey], from address: String, connections: PeerConnections, idleTimeout: Duration = idleTimeout,
-        maxRequestKeyBytes: Int = maxRequestKeyBytes
+        maxRequestKeyBytes: Int = maxRequestKeyBytes, sharing: SharedMemoryAccess? = nil
     ) async throws -> [TaskKey: Payload] {
         var values: [TaskKey: Payload] = [:]
         var start = keys.startIndex
@@ -30,9 +33,20 @@ public enum DataFetch {
                 bytes += keys[end].rawValue.utf8.count + 8
                 end += 1
             }
-            let part = try await fetchOnce(
-                keys[start..<end], from: address, connections: connections, idleTimeout: idleTimeout)
+            let (part, shared) = try await fetchOnce(
+                keys[start..<end], from: address, connections: connections, idleTimeout: idleTimeout,
+                sharing: sharing)
             values.merge(part) { first, _ in first }
+            if let sharing, !shared.isEmpty {
+                let mapped = await sharing.map(Array(shared.values))
+                values.merge(mapped) { first, _ in first }
+                let unmapped = shared.keys.filter { mapped[$0] == nil }
+                if !unmapped.isEmpty {
+                    let (bytes, _) = try await fetchOnce(
+                        unmapped[...], from: address, connections: connections, idleTimeout: idleTimeout, sharing: nil)
+                    values.merge(bytes) { first, _ in first }
+                }
+            }
             start = end
         }
         return values
@@ -42,23 +56,27 @@ public enum DataFetch {
     public static let maxRequestKeyBytes = 1 << 20
 
     private static func fetchOnce(
-        _ keys: ArraySlice<TaskKey>, from address: String, connections: PeerConnections, idleTimeout: Duration
-    ) async throws -> [TaskKey: Payload] {
+        _ keys: ArraySlice<TaskKey>, from address: String, connections: PeerConnections, idleTimeout: Duration,
+        sharing: SharedMemoryAccess?
+    ) async throws -> ([TaskKey: Payload], [TaskKey: SharedValue]) {
         let client = try connections.client(for: address)
-        let request = Drover_V1_GetDataRequest.with { $0.keys = keys.map(\.rawValue) }
+        let request = Drover_V1_GetDataRequest.with {
+            $0.keys = keys.map(\.rawValue)
+            $0.sharedMemoryHost = sharing?.host ?? ""
+        }
         let progress = Progress()
         do {
-            return try await withThrowingTaskGroup(of: [TaskKey: Payload]?.self) { group in
+            return try await withThrowingTaskGroup(of: ([TaskKey: Payload], [TaskKey: SharedValue])?.self) { group in
                 group.addTask {
                     try await Drover_V1_Worker.Client(wrapping: client).getData(
                         request, options: TransportLimits.callOptions
                     ) { response in
-                        var assembler = DataChunks.Assembler()
+                        var assembler = DataChunks.Assembler(acceptsShared: sharing != nil)
                         for try await message in response.messages {
                             progress.mark()
                             for chunk in message.chunks { try assembler.add(chunk) }
                         }
-                        return assembler.values
+                        return (assembler.values, assembler.shared)
                     }
                 }
                 group.addTask {
@@ -77,7 +95,7 @@ public enum DataFetch {
                 while let result = try await group.next() {
                     if let values = result { return values }
                 }
-                return [:]
+                return ([:], [:])
             }
         } catch let error as RPCError {
             connections.drop(address)

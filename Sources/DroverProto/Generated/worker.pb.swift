@@ -48,6 +48,30 @@ public nonisolated struct Drover_V1_GetDataRequest: Sendable {
   /// Keys this worker holds: KeyInMemory.holders or DependencyLocation.addresses name it.
   public var keys: [String] = []
 
+  /// The asker's host identity (boot id, network namespace and user id), set by a worker that can
+  /// map shared memory. A worker with the same identity may answer a large value with one chunk
+  /// whose `shared` names a memory segment instead of carrying the bytes; empty: always the bytes.
+  public var sharedMemoryHost: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Where to get a value's bytes as a sealed memory file (memfd) on the asker's own host: connect to
+/// the abstract Unix socket `socket` (SOCK_SEQPACKET), send `segment` as 8 little-endian bytes, and
+/// receive one byte (1: found, 0: not) with the descriptor (SCM_RIGHTS). Both ends check that the
+/// other runs as their own user (SO_PEERCRED). The file is sealed against writes, shrinking and
+/// growing; it holds exactly the chunk's `total_bytes`.
+public nonisolated struct Drover_V1_SharedSegment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var socket: String = String()
+
+  public var segment: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -80,9 +104,23 @@ public nonisolated struct Drover_V1_DataChunk: Sendable {
   /// has only `key`, `missing` and `last` set.
   public var missing: String = String()
 
+  /// Set instead of data (only for an asker with the same `shared_memory_host`): the value's bytes
+  /// are in this memory segment. The chunk also carries `encoding`, `type_name` and `total_bytes`,
+  /// and `last`.
+  public var shared: Drover_V1_SharedSegment {
+    get {_shared ?? Drover_V1_SharedSegment()}
+    set {_shared = newValue}
+  }
+  /// Returns true if `shared` has been explicitly set.
+  public var hasShared: Bool {self._shared != nil}
+  /// Clears the value of `shared`. Subsequent reads from it will return its default value.
+  public mutating func clearShared() {self._shared = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _shared: Drover_V1_SharedSegment? = nil
 }
 
 /// Chunks sent as one message: up to about 1 MiB in all.
@@ -117,7 +155,7 @@ fileprivate nonisolated let _protobuf_package = "drover.v1"
 
 nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetDataRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{3}shared_memory_host\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -126,6 +164,7 @@ nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.keys) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sharedMemoryHost) }()
       default: break
       }
     }
@@ -135,11 +174,50 @@ nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProt
     if !self.keys.isEmpty {
       try visitor.visitRepeatedStringField(value: self.keys, fieldNumber: 1)
     }
+    if !self.sharedMemoryHost.isEmpty {
+      try visitor.visitSingularStringField(value: self.sharedMemoryHost, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Drover_V1_GetDataRequest, rhs: Drover_V1_GetDataRequest) -> Bool {
     if lhs.keys != rhs.keys {return false}
+    if lhs.sharedMemoryHost != rhs.sharedMemoryHost {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Drover_V1_SharedSegment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SharedSegment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}socket\0\u{1}segment\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.socket) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.segment) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.socket.isEmpty {
+      try visitor.visitSingularStringField(value: self.socket, fieldNumber: 1)
+    }
+    if self.segment != 0 {
+      try visitor.visitSingularUInt64Field(value: self.segment, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Drover_V1_SharedSegment, rhs: Drover_V1_SharedSegment) -> Bool {
+    if lhs.socket != rhs.socket {return false}
+    if lhs.segment != rhs.segment {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -147,7 +225,7 @@ nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DataChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}encoding\0\u{3}type_name\0\u{3}total_bytes\0\u{1}data\0\u{1}last\0\u{1}missing\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}encoding\0\u{3}type_name\0\u{3}total_bytes\0\u{1}data\0\u{1}last\0\u{1}missing\0\u{1}shared\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -162,12 +240,17 @@ nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf.
       case 5: try { try decoder.decodeSingularBytesField(value: &self.data) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.last) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.missing) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._shared) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.key.isEmpty {
       try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
     }
@@ -189,6 +272,9 @@ nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.missing.isEmpty {
       try visitor.visitSingularStringField(value: self.missing, fieldNumber: 7)
     }
+    try { if let v = self._shared {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -200,6 +286,7 @@ nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.data != rhs.data {return false}
     if lhs.last != rhs.last {return false}
     if lhs.missing != rhs.missing {return false}
+    if lhs._shared != rhs._shared {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

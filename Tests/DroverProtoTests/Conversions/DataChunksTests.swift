@@ -35,6 +35,27 @@ import Testing
         #expect(assembler.missing == ["gone": "not here"])
     }
 
+    @Test func aSharedSegmentChunkIsTakenOnlyWhenAskedFor() throws {
+        let value = payload(bytes: 3 << 20)
+        let chunk = DataChunks.shared(value, key: "big", socket: "drover-segments-1-abc", segment: 42)
+        #expect(chunk.last && chunk.data.isEmpty)
+        var asking = DataChunks.Assembler(acceptsShared: true)
+        try asking.add(chunk)
+        #expect(asking.values.isEmpty)
+        #expect(
+            asking.shared["big"]
+                == SharedValue(
+                    key: "big", socket: "drover-segments-1-abc", segment: 42, encoding: value.encoding,
+                    typeName: "[UInt8]", totalBytes: Int64(value.data.count)))
+        // PutData and a fetch that did not offer its host identity refuse one.
+        var other = DataChunks.Assembler()
+        #expect(throws: ProtoConversionError.self) { try other.add(chunk) }
+        // Not in the middle of another value's chunks.
+        var midValue = DataChunks.Assembler(acceptsShared: true)
+        try midValue.add(DataChunks.split(value, key: "big")[0])
+        #expect(throws: ProtoConversionError.self) { try midValue.add(chunk) }
+    }
+
     @Test func aChunkOfAnotherKeyMidValueIsMalformed() throws {
         var assembler = DataChunks.Assembler()
         let chunks = DataChunks.split(payload(bytes: DataChunks.chunkSize + 1), key: "a")

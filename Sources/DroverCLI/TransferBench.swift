@@ -1,0 +1,279 @@
+import ArgumentParser
+import DroverClient
+import DroverCore
+import Foundation
+import Glibc
+
+/// `drover bench transfer`: a value made by a task on one worker and consumed by a task on the
+/// other worker of the same host, for `Data`, `[UInt8]` and `[Double]` at several sizes, beside
+/// this machine's memcpy floor measured in the same run.
+struct TransferBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer",
+        abstract: "Worker-to-worker transfer of Data, [UInt8] and [Double] on one host, beside memcpy.",
+        discussion: """
+            A task on worker 0 makes the value; the run waits for it; then a task on worker 1 takes it \
+            as its argument and returns its size. The figure is size / (submit → result of the \
+            consumer), median of --repeats runs: it includes scheduling, the transfer and decoding into \
+            the consumer's type. The cluster is 2 workers x 1 thread, plaintext (as `bench cluster`).
+            """
+    )
+
+    @Option(help: "Sizes in MiB, comma-separated.")
+    var sizes = "1,64,256"
+
+    @Flag(help: "Also move 1 GiB values (needs a few GiB of free memory).")
+    var gib = false
+
+    @Option(help: "Runs per measurement; the median is reported.")
+    var repeats = 3
+
+    @Option(help: "Only these kinds, comma-separated: data, uint8, double.")
+    var only: String?
+
+    @Flag(help: "Also run every transfer with shared memory off (DROVER_SHARED_MEMORY=off: GetData bytes, as before).")
+    var getData = false
+
+    @Flag(help: "Also run Ray (bytes and numpy arrays, its shared-memory object store) on the same sizes (.venv-ray).")
+    var compareRay = false
+
+    @Flag(help: "Also run Dask (bytes and numpy arrays) on the same sizes (needs scripts/dask-venv).")
+    var compareDask = false
+
+    func run() async throws {
+        #if DEBUG
+            print("warning: this is a debug build; measure with `swift run -c release drover bench transfer`")
+        #endif
+        var mebibytes = sizes.split(separator: ",").compactMap { Int($0) }
+        if gib { mebibytes.append(1024) }
+        let kinds = Kind.allCases.filter { only == nil || only!.split(separator: ",").contains(Substring($0.rawValue)) }
+        print("\(ProcessInfo.processInfo.activeProcessorCount) cores; median of \(repeats) runs")
+        let floor = MemoryFloor.measure(bytes: 256 << 20, repeats: repeats)
+        print(
+            String(
+                format:
+                    "floor (256 MiB, this run): memcpy into a reused buffer %.0f MiB/s, into fresh mmap %.0f MiB/s, "
+                    + "into fresh mmap with MADV_HUGEPAGE %.0f MiB/s",
+                floor.reused, floor.fresh, floor.freshHuge))
+        var rows: [[String]] = []
+        var figures: [String: Double] = [:]
+        let measured = try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: true)
+        let baseline = getData ? try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: false) : [:]
+        for kind in kinds {
+            for size in mebibytes {
+                let name = "\(kind.rawValue)/\(size)"
+                guard let times = measured[name] else { continue }
+                figures[name] = Double(size) / times.remote
+                var row = [
+                    kind.typeName, "\(size) MiB", String(format: "%.0f", Double(size) / times.remote),
+                    String(format: "%.3f", times.remote), String(format: "%.3f", times.local),
+                    String(format: "%.3f", times.producer),
+                ]
+                if let before = baseline[name] {
+                    row += [
+                        String(format: "%.0f", Double(size) / before.remote),
+                        String(format: "%.1fx", before.remote / times.remote),
+                    ]
+                }
+                rows.append(row)
+            }
+        }
+        var headers = ["value", "size", "MiB/s", "other worker s", "same worker s", "producer s"]
+        if getData { headers += ["GetData MiB/s", "vs GetData"] }
+        if compareDask {
+            let dask = try await DaskComparison.run(
+                script: "scripts/dask/transfer_bench.py",
+                arguments: ["--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats)])
+            if let version = dask.first?["dask"] { print("Dask \(version) (distributed.LocalCluster, 2 processes)") }
+            headers += ["dask value", "dask MiB/s", "drover / dask"]
+            for index in rows.indices {
+                let kind = kinds[index / mebibytes.count]
+                let size = mebibytes[index % mebibytes.count]
+                let line = dask.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
+                guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
+                    let ours = figures["\(kind.rawValue)/\(size)"]
+                else {
+                    rows[index] += ["-", "-", "-"]
+                    continue
+                }
+                rows[index] += [kind.daskKind, String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
+            }
+        }
+        if compareRay {
+            let ray = try await PeerComparison.ray.run(
+                script: "scripts/ray/transfer_bench.py",
+                arguments: [
+                    "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
+                ])
+            if let version = ray.first?["ray"] { print("Ray \(version) (one local node, num_cpus=2)") }
+            headers += ["ray MiB/s", "drover / ray"]
+            for index in rows.indices {
+                let kind = kinds[index / mebibytes.count]
+                let size = mebibytes[index % mebibytes.count]
+                let line = ray.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
+                guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
+                    let ours = figures["\(kind.rawValue)/\(size)"]
+                else {
+                    rows[index] += ["-", "-"]
+                    continue
+                }
+                rows[index] += [String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
+            }
+        }
+        print(Table(headers: headers, rows: rows).render())
+    }
+
+    /// Every kind and size on a fresh 2-worker cluster, with shared memory on or off (the workers
+    /// inherit `DROVER_SHARED_MEMORY`); times by "kind/size".
+    func runCluster(
+        kinds: [Kind], mebibytes: [Int], sharedMemory: Bool
+    ) async throws -> [String: (remote: Double, local: Double, producer: Double)] {
+        if sharedMemory { unsetenv("DROVER_SHARED_MEMORY") } else { setenv("DROVER_SHARED_MEMORY", "off", 1) }
+        defer { unsetenv("DROVER_SHARED_MEMORY") }
+        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
+        var times: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        do {
+            let workers = client.workerAddresses.sorted()
+            guard workers.count >= 2 else { throw ValidationError("the transfer needs two workers") }
+            for kind in kinds {
+                for size in mebibytes {
+                    times["\(kind.rawValue)/\(size)"] = try await measure(
+                        kind, mebibytes: size, client: client, workers: workers)
+                }
+            }
+        } catch {
+            await client.close()
+            cluster.close()
+            throw error
+        }
+        await client.close()
+        cluster.close()
+        return times
+    }
+
+    /// The kinds of value moved.
+    enum Kind: String, CaseIterable {
+        case data, uint8, double
+
+        var typeName: String {
+            switch self {
+            case .data: "Data"
+            case .uint8: "[UInt8]"
+            case .double: "[Double]"
+            }
+        }
+
+        /// Dask's closest workload: Python bytes, or a numpy array of the same element type.
+        var daskKind: String {
+            switch self {
+            case .data: "bytes"
+            case .uint8: "numpy-uint8"
+            case .double: "numpy-float64"
+            }
+        }
+    }
+
+    /// Median seconds of the consumer's submit→result on the other worker and on the producer
+    /// itself, and of the producer's submit→finished (making the value and storing it).
+    func measure(
+        _ kind: Kind, mebibytes: Int, client: Client, workers: [String]
+    ) async throws -> (remote: Double, local: Double, producer: Double) {
+        let bytes = mebibytes << 20
+        var remote: [Duration] = []
+        var local: [Duration] = []
+        var producer: [Duration] = []
+        for _ in 0..<repeats {
+            for (index, target) in workers.prefix(2).enumerated().reversed() {
+                let elapsed: Duration
+                let counted: Int
+                switch kind {
+                case .data:
+                    let made = ContinuousClock.now
+                    let produced = try client.submit(Builtins.data, bytes, pure: false, workers: [workers[0]])
+                    try await client.wait([produced])
+                    producer.append(ContinuousClock.now - made)
+                    let start = ContinuousClock.now
+                    counted = try await client.submit(Builtins.countData, produced, pure: false, workers: [target])
+                        .result()
+                    elapsed = ContinuousClock.now - start
+                case .uint8:
+                    let made = ContinuousClock.now
+                    let produced = try client.submit(Builtins.bytes, bytes, pure: false, workers: [workers[0]])
+                    try await client.wait([produced])
+                    producer.append(ContinuousClock.now - made)
+                    let start = ContinuousClock.now
+                    counted = try await client.submit(Builtins.countBytes, produced, pure: false, workers: [target])
+                        .result()
+                    elapsed = ContinuousClock.now - start
+                case .double:
+                    let made = ContinuousClock.now
+                    let produced = try client.submit(Builtins.doubles, bytes / 8, pure: false, workers: [workers[0]])
+                    try await client.wait([produced])
+                    producer.append(ContinuousClock.now - made)
+                    let start = ContinuousClock.now
+                    counted = try await client.submit(Builtins.countDoubles, produced, pure: false, workers: [target])
+                        .result()
+                    elapsed = ContinuousClock.now - start
+                }
+                guard counted == bytes else { throw ValidationError("the consumer counted \(counted) bytes") }
+                if index == 0 { local.append(elapsed) } else { remote.append(elapsed) }
+                try await ClusterBench.waitUntilReleased(client)
+            }
+        }
+        return (
+            LocalBench.median(remote).inSeconds, LocalBench.median(local).inSeconds,
+            LocalBench.median(producer).inSeconds
+        )
+    }
+}
+
+/// This machine's copy rates, measured in the run that reports a transfer: the floor any copy pays.
+struct MemoryFloor {
+    /// MiB/s of memcpy into a buffer already mapped and touched.
+    var reused: Double
+    /// MiB/s of memcpy into memory freshly mapped (every page faulted in by the copy).
+    var fresh: Double
+    /// The same with transparent huge pages asked for (`madvise(MADV_HUGEPAGE)`), as the decoding
+    /// of large arrays does.
+    var freshHuge: Double
+
+    static func measure(bytes: Int, repeats: Int) -> MemoryFloor {
+        let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+        let target = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+        defer {
+            source.deallocate()
+            target.deallocate()
+        }
+        memset(source, 7, bytes)
+        memset(target, 0, bytes)
+        var reused: [Duration] = []
+        var fresh: [Duration] = []
+        var freshHuge: [Duration] = []
+        for _ in 0..<max(1, repeats) {
+            var start = ContinuousClock.now
+            memcpy(target, source, bytes)
+            reused.append(ContinuousClock.now - start)
+            guard let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                mapped != MAP_FAILED
+            else { continue }
+            start = ContinuousClock.now
+            memcpy(mapped, source, bytes)
+            fresh.append(ContinuousClock.now - start)
+            munmap(mapped, bytes)
+            // Linux 6.7 and later place an anonymous mapping this large on a 2 MiB boundary.
+            guard let huge = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                huge != MAP_FAILED
+            else { continue }
+            _ = madvise(huge, bytes, MADV_HUGEPAGE)
+            start = ContinuousClock.now
+            memcpy(huge, source, bytes)
+            freshHuge.append(ContinuousClock.now - start)
+            munmap(huge, bytes)
+        }
+        let mebibytes = Double(bytes) / Double(1 << 20)
+        return MemoryFloor(
+            reused: mebibytes / LocalBench.median(reused).inSeconds,
+            fresh: fresh.isEmpty ? 0 : mebibytes / LocalBench.median(fresh).inSeconds,
+            freshHuge: freshHuge.isEmpty ? 0 : mebibytes / LocalBench.median(freshHuge).inSeconds)
+    }
+}
