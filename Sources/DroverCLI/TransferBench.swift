@@ -173,6 +173,21 @@ struct TransferBench: AsyncParsableCommand {
         }
     }
 
+    /// Makes a value with `make(argument)` on the worker `producer`, then counts it with `count`
+    /// on `consumer`: the time of each, and what was counted.
+    static func produceAndConsume<Value: TaskValue>(
+        _ make: TaskFunction<Int, Value>, _ argument: Int, _ count: TaskFunction<Value, Int>, client: Client,
+        on producer: String, at consumer: String
+    ) async throws -> (producer: Duration, consumer: Duration, counted: Int) {
+        let made = ContinuousClock.now
+        let produced = try client.submit(make, argument, pure: false, workers: [producer])
+        try await client.wait([produced])
+        let producerTime = ContinuousClock.now - made
+        let start = ContinuousClock.now
+        let counted = try await client.submit(count, produced, pure: false, workers: [consumer]).result()
+        return (producerTime, ContinuousClock.now - start, counted)
+    }
+
     /// Median seconds of the consumer's submit→result on the other worker and on the producer
     /// itself, and of the producer's submit→finished (making the value and storing it).
     func measure(
@@ -184,37 +199,21 @@ struct TransferBench: AsyncParsableCommand {
         var producer: [Duration] = []
         for _ in 0..<repeats {
             for (index, target) in workers.prefix(2).enumerated().reversed() {
-                let elapsed: Duration
-                let counted: Int
-                switch kind {
-                case .data:
-                    let made = ContinuousClock.now
-                    let produced = try client.submit(Builtins.data, bytes, pure: false, workers: [workers[0]])
-                    try await client.wait([produced])
-                    producer.append(ContinuousClock.now - made)
-                    let start = ContinuousClock.now
-                    counted = try await client.submit(Builtins.countData, produced, pure: false, workers: [target])
-                        .result()
-                    elapsed = ContinuousClock.now - start
-                case .uint8:
-                    let made = ContinuousClock.now
-                    let produced = try client.submit(Builtins.bytes, bytes, pure: false, workers: [workers[0]])
-                    try await client.wait([produced])
-                    producer.append(ContinuousClock.now - made)
-                    let start = ContinuousClock.now
-                    counted = try await client.submit(Builtins.countBytes, produced, pure: false, workers: [target])
-                        .result()
-                    elapsed = ContinuousClock.now - start
-                case .double:
-                    let made = ContinuousClock.now
-                    let produced = try client.submit(Builtins.doubles, bytes / 8, pure: false, workers: [workers[0]])
-                    try await client.wait([produced])
-                    producer.append(ContinuousClock.now - made)
-                    let start = ContinuousClock.now
-                    counted = try await client.submit(Builtins.countDoubles, produced, pure: false, workers: [target])
-                        .result()
-                    elapsed = ContinuousClock.now - start
-                }
+                let timed =
+                    switch kind {
+                    case .data:
+                        try await Self.produceAndConsume(
+                            Builtins.data, bytes, Builtins.countData, client: client, on: workers[0], at: target)
+                    case .uint8:
+                        try await Self.produceAndConsume(
+                            Builtins.bytes, bytes, Builtins.countBytes, client: client, on: workers[0], at: target)
+                    case .double:
+                        try await Self.produceAndConsume(
+                            Builtins.doubles, bytes / 8, Builtins.countDoubles, client: client, on: workers[0],
+                            at: target)
+                    }
+                producer.append(timed.producer)
+                let (elapsed, counted) = (timed.consumer, timed.counted)
                 guard counted == bytes else { throw ValidationError("the consumer counted \(counted) bytes") }
                 if index == 0 { local.append(elapsed) } else { remote.append(elapsed) }
                 try await ClusterBench.waitUntilReleased(client)

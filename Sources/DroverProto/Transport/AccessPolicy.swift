@@ -1,3 +1,4 @@
+public import Logging
 /// Which certificate role may call which method: the one table every Drover server checks on
 /// every call when TLS is on.
 ///
@@ -49,5 +50,22 @@ public enum AccessPolicy {
         let needed = allowed.map(\.rawValue).sorted().joined(separator: " or ")
         let held = roles.isEmpty ? "no role" : roles.map(\.rawValue).sorted().joined(separator: ", ")
         return .refused("\(method) needs a \(needed) certificate; the caller's names \(held).")
+    }
+
+    /// ``decide(roles:method:)``, with a refusal logged at warning with the caller's address and
+    /// certificate subject: the one check every server (gRPC and wire) makes.
+    ///
+    /// - Returns: The refusal's reason, or nil when the call is allowed.
+    public static func refusal(
+        of method: String, roles: Set<Role>, subject: String, peer: String, logger: Logger
+    ) -> String? {
+        guard case .refused(let reason) = decide(roles: roles, method: method) else { return nil }
+        logger.warning(
+            "refused a call",
+            metadata: [
+                "rpc.method": "\(method)", "peer.address": "\(peer)", "peer.certificate": "\(subject)",
+                "reason": "\(reason)",
+            ])
+        return reason
     }
 }

@@ -23,13 +23,9 @@ public struct RoleInterceptor: ServerInterceptor {
     ) async throws -> StreamingServerResponse<Output> {
         let method = "\(context.descriptor.service.fullyQualifiedService)/\(context.descriptor.method)"
         let peer = Self.peer(of: context)
-        if case .refused(let reason) = AccessPolicy.decide(roles: peer.roles, method: method) {
-            logger.warning(
-                "refused a call",
-                metadata: [
-                    "rpc.method": "\(method)", "peer.address": "\(context.remotePeer)",
-                    "peer.certificate": "\(peer.subject)", "reason": "\(reason)",
-                ])
+        if let reason = AccessPolicy.refusal(
+            of: method, roles: peer.roles, subject: peer.subject, peer: context.remotePeer, logger: logger)
+        {
             throw RPCError(code: .permissionDenied, message: reason)
         }
         return try await next(request, context)

@@ -153,13 +153,9 @@ extension WireConnection {
                 let method = kind.method
                 if isEncrypted {
                     let peer = await peer()
-                    if case .refused(let reason) = AccessPolicy.decide(roles: peer.roles, method: method) {
-                        logger.warning(
-                            "refused a call",
-                            metadata: [
-                                "rpc.method": "\(method)", "peer.address": "\(remotePeer)",
-                                "peer.certificate": "\(peer.subject)", "reason": "\(reason)",
-                            ])
+                    if let reason = AccessPolicy.refusal(
+                        of: method, roles: peer.roles, subject: peer.subject, peer: remotePeer, logger: logger)
+                    {
                         try await outbound.write(.status(RPCError(code: .permissionDenied, message: reason)))
                         return
                     }
