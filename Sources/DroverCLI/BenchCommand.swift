@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Drover's performance (build with -c release).",
-        subcommands: [LocalBench.self, ClusterBench.self, NannyBench.self, DashboardBench.self]
+        subcommands: [LocalBench.self, ClusterBench.self, SchedulerBench.self, NannyBench.self, DashboardBench.self]
     )
 }
 
