@@ -198,7 +198,7 @@ struct ZeroWorkerSimulation {
             case .notify(_, .inMemory):
                 done += 1
             case .notify, .replicate, .close, .awaitExitReport, .disconnect, .killWorker, .stopNanny,
-                .stopScheduler:
+                .stopScheduler, .workerRemoved, .workerPauseChanged, .taskKilledWorkers:
                 break
             }
         }
