@@ -36,6 +36,15 @@ struct SchedulerBench: AsyncParsableCommand {
     @Option(help: "Finished tasks held for the memory figure (0: skip it).")
     var held = 100_000
 
+    @Flag(help: "Also a `drover scheduler` process over gRPC, its workers simulated in this process.")
+    var grpc = false
+
+    @Option(help: "Tasks of the map on the gRPC scheduler.")
+    var grpcTasks = 20_000
+
+    @Option(help: "Run the gRPC scheduler from this executable (another build) instead of this one.")
+    var schedulerExecutable: String?
+
     func run() async throws {
         #if DEBUG
             print("warning: this is a debug build; measure with `swift run -c release drover bench scheduler`")
@@ -63,6 +72,23 @@ struct SchedulerBench: AsyncParsableCommand {
         }
         print(Table(headers: ["graph", "workers", "tasks/s", "µs/task"], rows: rows).render())
         if held > 0 { try heldMemory() }
+        if grpc {
+            print(
+                "\nscheduler process over gRPC, simulated workers: map + wait of \(grpcTasks) no-ops, median of \(repeats)"
+            )
+            var grpcRows: [[String]] = []
+            for count in counts {
+                var rates: [Double] = []
+                for _ in 0..<repeats {
+                    rates.append(
+                        try await SchedulerServiceBench.run(
+                            tasks: grpcTasks, workers: count, executable: schedulerExecutable))
+                }
+                let rate = rates.sorted()[rates.count / 2]
+                grpcRows.append([String(count), String(Int(rate.rounded())), String(format: "%.2f", 1e6 / rate)])
+            }
+            print(Table(headers: ["workers", "tasks/s", "µs/task"], rows: grpcRows).render())
+        }
     }
 
     /// The process's resident memory per finished task that a client holds, in the state alone.
