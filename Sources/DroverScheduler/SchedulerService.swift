@@ -306,9 +306,8 @@ public actor SchedulerService {
         }
     }
 
-    /// The most keys one command to a worker lists (a `Replicate`, a `Free`): with keys of up to a
-    /// few hundred bytes, a message of a few MiB, far under any peer's limit.
-    static let maxKeysPerCommand = 4096
+    /// The most keys one `Replicate` command lists, as for a `Free`.
+    static let maxKeysPerCommand = [Drover_V1_WorkerCommand].maxKeysPerFree
 
     /// Tasks submitted or released in one batch after which the scheduler gives free memory back.
     static let trimAfterTasks = 10_000
@@ -426,7 +425,7 @@ public actor SchedulerService {
                 case .compute(let worker, let assignment):
                     toWorkers[worker, default: []].append(.with { $0.compute = computeTask(assignment) })
                 case .free(let worker, let keys):
-                    Self.appendFree(keys, to: &toWorkers[worker, default: []])
+                    toWorkers[worker, default: []].appendFree(keys)
                 case .requestSteal(let worker, let key):
                     toWorkers[worker, default: []].append(.with { $0.steal = .with { $0.key = key.rawValue } })
                 case .notify(let client, let notice):
@@ -503,25 +502,6 @@ public actor SchedulerService {
         if workersChanged { announceWorkers() }
         for (client, updates) in toClients {
             clientOutboxes[client]?.send(contentsOf: updates)
-        }
-    }
-
-    /// Adds a `Free` of `keys` to a worker's commands: into the previous command when that is a
-    /// `Free` with room (so that releasing many keys sends a few commands, not one per key, and
-    /// nothing is reordered), never more than ``maxKeysPerCommand`` to a command.
-    static func appendFree(_ keys: [TaskKey], to commands: inout [Drover_V1_WorkerCommand]) {
-        var rest = keys[...]
-        while !rest.isEmpty {
-            if let last = commands.indices.last, case .free(var free)? = commands[last].kind,
-                free.keys.count < maxKeysPerCommand
-            {
-                let part = rest.prefix(maxKeysPerCommand - free.keys.count)
-                free.keys.append(contentsOf: part.map(\.rawValue))
-                commands[last].free = free
-                rest = rest.dropFirst(part.count)
-            } else {
-                commands.append(.with { $0.free = .init() })
-            }
         }
     }
 
