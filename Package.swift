@@ -65,7 +65,7 @@ let package = Package(
         .target(
             name: "DroverScheduler",
             dependencies: [
-                "DroverCore", "DroverProto",
+                "DroverCore", "DroverProto", "CDroverSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -9,8 +9,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure Drover's performance (build with -c release).",
         subcommands: [
-            LocalBench.self, ClusterBench.self, TransferBench.self, TransportBench.self, NannyBench.self,
-            DashboardBench.self,
+            LocalBench.self, ClusterBench.self, SchedulerBench.self, TransferBench.self, TransportBench.self,
+            NannyBench.self, DashboardBench.self,
         ]
     )
 }

@@ -11,7 +11,9 @@ struct ClusterBench: AsyncParsableCommand {
         commandName: "cluster",
         abstract: "Throughput, latency, transfer, startup and scheduler memory of a local cluster.",
         discussion: """
-            Benchmarks: map_gather, submit_result, tree_reduce, transfer, startup, scheduler_rss.
+            Benchmarks: map_gather, submit_result, tree_reduce, transfer, startup, scheduler_rss, scale \
+            (not run by default: map+gather of --scale-tasks on one cluster, with the scheduler's RSS \
+            while the results are held).
             Workloads a-d run on 2 workers x 1 thread; startup starts 4 workers. The clusters are \
             plaintext, as before TLS became Client.local's default; --tls runs a-d on a TLS cluster \
             too and prints the two side by side.
@@ -32,6 +34,9 @@ struct ClusterBench: AsyncParsableCommand {
 
     @Option(help: "Finished tasks held by futures for the scheduler memory figure.")
     var held = 100_000
+
+    @Option(help: "Task counts for the scale benchmark, comma-separated.")
+    var scaleTasks = "10000,100000,1000000"
 
     @Option(help: "Runs per measurement; the median is reported.")
     var repeats = 3
@@ -93,6 +98,7 @@ struct ClusterBench: AsyncParsableCommand {
         }
         if selected.contains("startup") { figures += try await startup() }
         if selected.contains("scheduler_rss") { figures += try await schedulerMemory() }
+        if selected.contains("scale") { figures += try await scale() }
         var dask: [[String: String]] = []
         if compareDask {
             dask = try await DaskComparison.run(
@@ -327,6 +333,42 @@ struct ClusterBench: AsyncParsableCommand {
                 value: Double(after - before) / Double(held), higherIsBetter: false, target: "<= 300",
                 daskMatch: ["bench": "scheduler_rss"], daskField: "bytes_per_task")
         ]
+    }
+
+    /// `map` + `gather` of each of `scaleTasks` no-ops, once each, on one cluster: the time, and
+    /// the scheduler's resident memory while the client still holds the results.
+    func scale() async throws -> [Figure] {
+        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
+        defer { cluster.close() }
+        var figures: [Figure] = []
+        let idle = ProcessMemory.residentBytes(of: cluster.schedulerPID) ?? 0
+        print("(scale) scheduler RSS \(idle >> 20) MiB idle")
+        for count in scaleTasks.split(separator: ",").compactMap({ Int($0) }) {
+            let start = ContinuousClock.now
+            var futures = try client.map(Builtins.noop, Array(0..<count), pure: false)
+            let values = try await client.gather(futures)
+            let elapsed = ContinuousClock.now - start
+            let held = ProcessMemory.residentBytes(of: cluster.schedulerPID) ?? 0
+            guard values.count == count else { throw ValidationError("gather returned \(values.count) values") }
+            print(
+                String(
+                    format: "(scale) %d no-ops: %.2f s, %.0f tasks/s; scheduler RSS %d MiB with them held",
+                    count, elapsed.inSeconds, Double(count) / elapsed.inSeconds, held >> 20))
+            futures = []
+            try await Self.waitUntilReleased(client)
+            figures += [
+                Figure(
+                    bench: "scale", label: "(scale) map+gather \(count) no-ops", unit: "s",
+                    value: elapsed.inSeconds, higherIsBetter: false, target: "",
+                    daskMatch: ["bench": "scale"], daskField: "-"),
+                Figure(
+                    bench: "scale", label: "(scale) scheduler RSS, \(count) held", unit: "MiB",
+                    value: Double(held >> 20), higherIsBetter: false, target: count >= 1_000_000 ? "<= 300" : "",
+                    daskMatch: ["bench": "scale"], daskField: "-"),
+            ]
+        }
+        await client.close()
+        return figures
     }
 
     // MARK: - Helpers

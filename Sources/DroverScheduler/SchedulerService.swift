@@ -1,3 +1,4 @@
+import CDroverSupport
 public import DroverCore
 public import DroverProto
 import GRPCCore
@@ -17,9 +18,6 @@ public actor SchedulerService {
     /// Recent events, task executions and restarts, for the dashboard.
     var history = ClusterHistory()
     let logger: Logger
-    /// How long a worker with a nanny whose stream broke waits for the nanny to say why, before it
-    /// is removed with the connection's cause.
-    private let exitReportGrace: Duration
     /// The origin of the state machine's clock (``SchedulerState/now``).
     private let started = ContinuousClock.now
     /// Worker connections the scheduler ended, and why (read once by the connection's writer). The
@@ -37,8 +35,9 @@ public actor SchedulerService {
         security: Security = .insecurePlaintext, logger: Logger
     ) {
         self.security = security
+        var configuration = configuration
+        configuration.exitReportGrace = exitReportGrace
         self.state = SchedulerState(configuration: configuration)
-        self.exitReportGrace = exitReportGrace
         self.logger = logger
         (stopRequests, stopContinuation) = AsyncStream.makeStream()
     }
@@ -141,12 +140,7 @@ public actor SchedulerService {
                 continue
             }
         }
-        let before = state.workers[id]?.status
         apply(translated, inline: inline)
-        if let after = state.workers[id]?.status, after != before, after != .closing, before != .closing {
-            logger.info(after == .paused ? "worker paused" : "worker resumed", metadata: ["worker.id": "\(id)"])
-            if after == .paused { history.workerPaused(id, at: now) } else { history.workerResumed(id, at: now) }
-        }
         return true
     }
 
@@ -201,13 +195,7 @@ public actor SchedulerService {
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
-        let wasRetiring = state.workers[id]?.isRetiring == true
         apply([.workerDisconnected(id, cause: cause)])
-        if state.workers[id] == nil {
-            logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(cause)"])
-            history.workerLeft(id, cause: wasRetiring ? "retired" : cause, at: Self.wallClock())
-        }
-        announceWorkers()
     }
 
     /// A nanny says one of its workers exited, and why; false (and nothing changes) when the report
@@ -233,22 +221,12 @@ public actor SchedulerService {
         history.workerExited(
             id, cause: report.cause, kind: report.oomKilled ? .oom : report.signal != 0 ? .signal : .exit,
             restarts: Int(report.restarts), at: Self.wallClock())
-        apply([.workerExited(id, address: report.address, cause: report.cause)])
+        apply([.workerExited(id, address: report.address, cause: report.cause)], exitRecorded: id)
         guard existed, state.workers[id] == nil else { return true }  // a stale report: nothing changed
         workerOutboxes[id]?.finish()
         workerOutboxes[id] = nil
         workerFunctions[id] = nil
-        announceWorkers()
         return true
-    }
-
-    private func exitReportOverdue(_ id: WorkerID, incarnation: Int, cause: String) {
-        guard state.workers[id]?.incarnation == incarnation else { return }
-        let overdue = "\(cause); its nanny did not say why within \(exitReportGrace)"
-        logger.info("worker left", metadata: ["worker.id": "\(id)", "cause": "\(overdue)"])
-        apply([.exitReportOverdue(id, incarnation: incarnation, cause: overdue)])
-        history.workerLeft(id, cause: overdue, at: Self.wallClock())
-        announceWorkers()
     }
 
     // MARK: - Clients
@@ -277,11 +255,15 @@ public actor SchedulerService {
 
     func clientSent(_ events: [Drover_V1_ClientEvent], from id: ClientID) {
         var translated: [SchedulerState.Event] = []
+        // Tasks submitted or released in this batch: after many, the memory malloc kept is given back.
+        var churn = 0
         for event in events {
             switch event.kind {
             case .submit(let submit):
+                churn += submit.tasks.count
                 translated.append(contentsOf: submission(submit, from: id))
             case .release(let release):
+                churn += release.keys.count
                 translated.append(.keysReleased(id, release.keys.map { TaskKey($0) }))
             case .scattered(let scattered):
                 let values = scattered.keys.map {
@@ -332,7 +314,18 @@ public actor SchedulerService {
             }
         }
         apply(translated)
+        if churn >= Self.trimAfterTasks {
+            // Decoding and checking a large submission takes several times what its records keep,
+            // in small blocks glibc would otherwise keep mapped: a million-task map left ~1 GB.
+            _ = drover_release_free_memory()
+        }
     }
+
+    /// The most keys one `Replicate` command lists, as for a `Free`.
+    static let maxKeysPerCommand = [Drover_V1_WorkerCommand].maxKeysPerFree
+
+    /// Tasks submitted or released in one batch after which the scheduler gives free memory back.
+    static let trimAfterTasks = 10_000
 
     func clientDisconnected(_ id: ClientID, outbox: BatchingQueue<Drover_V1_ClientUpdate>) {
         guard clientOutboxes[id] === outbox else { return }
@@ -432,11 +425,13 @@ public actor SchedulerService {
 
     /// Handles `events` and sends what they cause. `inline` holds small results that came with
     /// this batch, passed on to the clients told the key is in memory.
-    func apply(_ events: [SchedulerState.Event], inline: [TaskKey: Drover_V1_Payload] = [:]) {
+    /// `exitRecorded` names a worker whose nanny's exit report is in the history already: its
+    /// departure is not recorded twice.
+    func apply(
+        _ events: [SchedulerState.Event], inline: [TaskKey: Drover_V1_Payload] = [:], exitRecorded: WorkerID? = nil
+    ) {
         var toWorkers: [WorkerID: [Drover_V1_WorkerCommand]] = [:]
         var toClients: [ClientID: [Drover_V1_ClientUpdate]] = [:]
-        // Logged once, however many clients hear of it.
-        var killedWorkerLogged: Set<TaskKey> = []
         var workersChanged = false
         let now = ContinuousClock.now - started
         for event in events {
@@ -445,7 +440,7 @@ public actor SchedulerService {
                 case .compute(let worker, let assignment):
                     toWorkers[worker, default: []].append(.with { $0.compute = computeTask(assignment) })
                 case .free(let worker, let keys):
-                    toWorkers[worker, default: []].append(.with { $0.free = .with { $0.keys = keys.map(\.rawValue) } })
+                    toWorkers[worker, default: []].appendFree(keys)
                 case .requestSteal(let worker, let key):
                     toWorkers[worker, default: []].append(.with { $0.steal = .with { $0.key = key.rawValue } })
                 case .notify(let client, let notice):
@@ -453,37 +448,31 @@ public actor SchedulerService {
                     if case .inMemory(let key, _, _) = notice, let payload = inline[key] {
                         message.inMemory.inline = payload
                     }
-                    if case .erred(let key, let error) = notice, error.kind == .killedWorker, error.key == key,
-                        killedWorkerLogged.insert(key).inserted
-                    {
-                        logger.warning(
-                            "task killed its workers",
-                            metadata: [
-                                "task.key": "\(key)", "task.function": "\(error.function)", "error": "\(error.message)",
-                            ])
-                        history.taskErred(
-                            key, function: error.function, worker: nil, message: error.message, at: Self.wallClock())
-                    }
                     toClients[client, default: []].append(message)
                 case .replicate(let worker, let keys):
-                    toWorkers[worker, default: []].append(
-                        .with {
-                            $0.replicate = .with {
-                                $0.keys = keys.sorted { $0.key < $1.key }.map { key, addresses in
-                                    .with {
-                                        $0.key = key.rawValue
-                                        $0.addresses = addresses
-                                        $0.nbytes = state.tasks[key]?.nbytes ?? 0
+                    // A retiring worker may hold a million results: cut the order into commands of
+                    // `maxKeysPerCommand`, so that each is a message of its own, of a few MiB.
+                    let sorted = keys.sorted { $0.key < $1.key }
+                    for start in stride(from: 0, to: sorted.count, by: Self.maxKeysPerCommand) {
+                        let part = sorted[start..<min(sorted.count, start + Self.maxKeysPerCommand)]
+                        toWorkers[worker, default: []].append(
+                            .with {
+                                $0.replicate = .with {
+                                    $0.keys = part.map { key, addresses in
+                                        .with {
+                                            $0.key = key.rawValue
+                                            $0.addresses = addresses
+                                            $0.nbytes = state.tasks[key]?.nbytes ?? 0
+                                        }
                                     }
                                 }
-                            }
-                        })
+                            })
+                    }
                 case .close(let worker, let reason):
                     logger.info("closing worker", metadata: ["worker.id": "\(worker)", "reason": "\(reason)"])
                     toWorkers[worker, default: []].append(.with { $0.close = .with { $0.reason = reason } })
                 case .disconnect(let worker, let reason):
                     logger.warning("worker removed", metadata: ["worker.id": "\(worker)", "cause": "\(reason)"])
-                    history.workerLeft(worker, cause: reason, at: Self.wallClock())
                     if let outbox = workerOutboxes.removeValue(forKey: worker) {
                         removedStreams[ObjectIdentifier(outbox)] = (outbox, reason)
                         outbox.finish()
@@ -497,12 +486,28 @@ public actor SchedulerService {
                 case .stopScheduler(let reason):
                     logger.info("scheduler asked to stop", metadata: ["reason": "\(reason)"])
                     stopContinuation.yield(reason)
-                case .awaitExitReport(let worker, let incarnation, let cause):
-                    let grace = exitReportGrace
-                    Task {
-                        try? await Task.sleep(for: grace)
-                        await self.exitReportOverdue(worker, incarnation: incarnation, cause: cause)
+                case .awaitExitReport(let worker, _, let cause):
+                    logger.debug(
+                        "waiting for a nanny's exit report", metadata: ["worker.id": "\(worker)", "cause": "\(cause)"])
+                case .workerRemoved(let worker, let cause):
+                    logger.info("worker left", metadata: ["worker.id": "\(worker)", "cause": "\(cause)"])
+                    if worker != exitRecorded { history.workerLeft(worker, cause: cause, at: Self.wallClock()) }
+                    workersChanged = true
+                case .workerPauseChanged(let worker, let paused):
+                    logger.info(paused ? "worker paused" : "worker resumed", metadata: ["worker.id": "\(worker)"])
+                    if paused {
+                        history.workerPaused(worker, at: Self.wallClock())
+                    } else {
+                        history.workerResumed(worker, at: Self.wallClock())
                     }
+                case .taskKilledWorkers(let key, let error):
+                    logger.warning(
+                        "task killed its workers",
+                        metadata: [
+                            "task.key": "\(key)", "task.function": "\(error.function)", "error": "\(error.message)",
+                        ])
+                    history.taskErred(
+                        key, function: error.function, worker: nil, message: error.message, at: Self.wallClock())
                 }
             }
         }

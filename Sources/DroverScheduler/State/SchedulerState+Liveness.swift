@@ -21,6 +21,20 @@ extension SchedulerState {
             }
         }
         forceOverdueSteals(into: &actions)
+        removeWorkersWithoutExitReport(into: &actions)
+    }
+
+    /// Workers whose nanny did not report why their stream broke within
+    /// ``Configuration/exitReportGrace`` are removed with the connection's cause.
+    private mutating func removeWorkersWithoutExitReport(into actions: inout [Action]) {
+        guard !exitReportDeadlines.isEmpty else { return }
+        let overdue = exitReportDeadlines.filter { now >= $0.value.deadline }.sorted { $0.key < $1.key }
+        for (id, wait) in overdue {
+            exitReportDeadlines[id] = nil
+            guard workers[id]?.incarnation == wait.incarnation else { continue }
+            let cause = "\(wait.cause); its nanny did not say why within \(configuration.exitReportGrace)"
+            workerLeft(id, cause: cause, into: &actions)
+        }
     }
 
     /// Removes every worker not heard from within `ttl`: what it ran goes elsewhere, what only it

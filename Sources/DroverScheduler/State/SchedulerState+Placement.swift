@@ -3,19 +3,25 @@ import DroverCore
 extension SchedulerState {
     /// A task whose inputs are all in memory: run it on the best worker, queue it (a root task while
     /// every worker is saturated), or park it until a suitable worker joins.
+    ///
+    /// Costs no scan of every worker: a root task takes the first of the unsaturated workers (kept
+    /// in the order ``bestWorker(for:among:)`` would find), a task with inputs among those holding its inputs and the idle ones
+    /// (Dask looks at the holders only); only tasks restricted to some workers look at each.
     mutating func makeReady(_ key: TaskKey, into actions: inout [Action]) {
-        let task = tasks[key]!
         tasks[key]!.waitingOn = []
-        let candidates = workers.values.filter { $0.status == .running && $0.isAllowed(by: task.allowedWorkers) }
-        let anyAllowed = workers.values.contains { $0.isAllowed(by: task.allowedWorkers) }
-        guard anyAllowed else {
-            tasks[key]!.state = .noWorker
+        let task = tasks[key]!
+        guard task.allowedWorkers.isEmpty else {
+            makeRestrictedReady(task, into: &actions)
             return
         }
-        if task.isRoot && task.allowedWorkers.isEmpty {
+        guard !workers.isEmpty else {
+            park(key)
+            return
+        }
+        if task.isRoot {
             // Root-task queueing: never hand a worker more than its saturation; the rest wait here,
             // so a million-task map does not flood the workers.
-            if let worker = bestWorker(for: task, among: candidates.filter { !isSaturated($0) }) {
+            if let worker = unsaturatedWorkers.first {
                 assign(key, to: worker, into: &actions)
             } else {
                 tasks[key]!.state = .queued
@@ -23,26 +29,58 @@ extension SchedulerState {
             }
             return
         }
+        var candidates = idleWorkers
+        for dependency in task.dependencies {
+            for holder in tasks[dependency]?.whoHas ?? [] where workers[holder]?.status == .running {
+                candidates.insert(holder)
+            }
+        }
+        if candidates.isEmpty {
+            candidates = Set(workers.values.lazy.filter { $0.status == .running }.map(\.id))
+        }
         if let worker = bestWorker(for: task, among: candidates) {
             assign(key, to: worker, into: &actions)
         } else {
-            tasks[key]!.state = .noWorker  // only paused workers may run it
+            park(key)  // only paused or closing workers are left
         }
+    }
+
+    /// ``makeReady(_:into:)`` for a task that only some workers may run: those are looked for
+    /// among all.
+    private mutating func makeRestrictedReady(_ task: TaskRecord, into actions: inout [Action]) {
+        let allowed = workers.values.filter { $0.isAllowed(by: task.allowedWorkers) }
+        let running = allowed.lazy.filter { $0.status == .running }.map(\.id)
+        if !allowed.isEmpty, let worker = bestWorker(for: task, among: running) {
+            assign(task.key, to: worker, into: &actions)
+        } else {
+            park(task.key)
+        }
+    }
+
+    /// No worker may run the task now: it waits for one to join or resume.
+    mutating func park(_ key: TaskKey) {
+        tasks[key]!.state = .noWorker
+        parkedTasks.insert(key)
     }
 
     /// The worker where the task would start soonest: queued work per thread plus the time to fetch
     /// the inputs it does not hold (Dask's `worker_objective`). Ties go to fewer tasks, then the id.
-    func bestWorker(for task: TaskRecord, among candidates: [WorkerRecord]) -> WorkerID? {
-        func cost(_ worker: WorkerRecord) -> (Double, Int, WorkerID) {
+    func bestWorker<Candidates: Sequence<WorkerID>>(for task: TaskRecord, among candidates: Candidates)
+        -> WorkerID?
+    {
+        var best: (cost: (Double, Int, WorkerID), id: WorkerID)?
+        for id in candidates {
+            guard let worker = workers[id] else { continue }
             var missingBytes: Int64 = 0
             for dependency in task.dependencies {
                 guard let input = tasks[dependency], !input.whoHas.contains(worker.id) else { continue }
                 missingBytes += input.nbytes
             }
             let start = worker.occupancy / Double(worker.threads)
-            return (start + Double(missingBytes) / configuration.bandwidth, worker.occupyingCount, worker.id)
+            let cost = (start + Double(missingBytes) / configuration.bandwidth, worker.occupyingCount, worker.id)
+            if best == nil || cost < best!.cost { best = (cost, id) }
         }
-        return candidates.min { cost($0) < cost($1) }?.id
+        return best?.id
     }
 
     /// Whether the worker holds as many root tasks as it should: Dask's worker-saturation (1.1
@@ -64,13 +102,14 @@ extension SchedulerState {
     }
 
     mutating func assign(_ key: TaskKey, to worker: WorkerID, into actions: inout [Action]) {
-        let task = tasks[key]!
+        let estimate = estimatedDuration(key)
         tasks[key]!.state = .processing
         tasks[key]!.processingOn = worker
-        workers[worker]!.processing.insert(key)
-        let estimate = estimatedDuration(key)
         tasks[key]!.occupancyEstimate = estimate
+        let task = tasks[key]!
+        workers[worker]!.processing.insert(key)
         workers[worker]!.occupancy += estimate
+        updateIndexes(of: worker)
         var whoHas: [TaskKey: [String]] = [:]
         for dependency in task.dependencies {
             whoHas[dependency] = tasks[dependency]!.whoHas.sorted().compactMap { workers[$0]?.address }
@@ -87,6 +126,7 @@ extension SchedulerState {
             // Exactly what `assign` added, so estimates that change meanwhile leave no drift.
             let estimate = tasks[key]?.occupancyEstimate ?? 0
             workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - estimate)
+            updateIndexes(of: worker)
         }
     }
 
@@ -119,10 +159,17 @@ extension SchedulerState {
     /// Idle threads steal from workers holding more tasks than threads: the victim is asked to give
     /// up its last-priority task it has not started (``Event/stealAnswered(_:worker:started:)``).
     mutating func balance(into actions: inout [Action]) {
-        let idle = workers.values.filter { $0.status == .running && $0.occupyingCount < $0.threads }
-            .sorted { $0.id < $1.id }
-        for thief in idle {
-            var free = thief.threads - thief.occupyingCount
+        // Both sets are kept up to date, so a busy cluster (nobody idle) costs nothing here.
+        guard !idleWorkers.isEmpty, !overloadedWorkers.isEmpty else { return }
+        // A thread already promised a stolen task asks for no other: without this, each event
+        // while a worker idles asked for more, up to every task of the victim.
+        var incoming: [WorkerID: Int] = [:]
+        for key in pendingSteals.keys {
+            if let thief = tasks[key]?.stealingTo { incoming[thief, default: 0] += 1 }
+        }
+        for id in idleWorkers.sorted() {
+            guard let thief = workers[id] else { continue }
+            var free = thief.threads - thief.occupyingCount - incoming[id, default: 0]
             while free > 0, let (victim, key) = stealCandidate(for: thief) {
                 tasks[key]!.stealingTo = thief.id
                 pendingSteals[key] = now
@@ -133,13 +180,17 @@ extension SchedulerState {
     }
 
     private func stealCandidate(for thief: WorkerRecord) -> (WorkerID, TaskKey)? {
-        let busiest = workers.values.filter { $0.id != thief.id && $0.occupyingCount > $0.threads }
+        let busiest = overloadedWorkers.lazy.filter { $0 != thief.id }.compactMap { self.workers[$0] }
             .max { ($0.occupyingCount, $1.id) < ($1.occupyingCount, $0.id) }
         guard let victim = busiest else { return nil }
-        let stealable = victim.processing.subtracting(victim.longRunning).compactMap { tasks[$0] }.filter {
-            $0.stealingTo == nil && thief.isAllowed(by: $0.allowedWorkers)
+        var best: TaskRecord?
+        for key in victim.processing where !victim.longRunning.contains(key) {
+            guard let task = tasks[key], task.stealingTo == nil, thief.isAllowed(by: task.allowedWorkers) else {
+                continue
+            }
+            if best == nil || best!.priority < task.priority { best = task }
         }
-        guard let task = stealable.max(by: { $0.priority < $1.priority }) else { return nil }
+        guard let task = best else { return nil }
         return (victim.id, task.key)
     }
 
@@ -152,14 +203,19 @@ extension SchedulerState {
         tasks[key]!.hasStarted = true
         workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - task.occupancyEstimate)
         tasks[key]!.occupancyEstimate = 0
+        updateIndexes(of: worker)
         workerHasCapacity(worker, into: &actions)
     }
 
     mutating func stealAnswered(_ key: TaskKey, worker: WorkerID, started: Bool, into actions: inout [Action]) {
-        pendingSteals[key] = nil
         guard let task = tasks[key], task.state == .processing, task.processingOn == worker,
             let thief = task.stealingTo
-        else { return }
+        else {
+            // A stale answer (from a worker the task has left) leaves a steal asked since pending.
+            if tasks[key]?.stealingTo == nil { pendingSteals[key] = nil }
+            return
+        }
+        pendingSteals[key] = nil
         tasks[key]!.stealingTo = nil
         guard !started else { return }
         unassign(key, from: worker)

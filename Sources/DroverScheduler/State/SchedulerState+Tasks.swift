@@ -124,7 +124,7 @@ extension SchedulerState {
             if missing.isEmpty {
                 makeReady(key, into: &actions)
             } else {
-                tasks[key]!.waitingOn = missing
+                tasks[key]!.waitingOn = InlineSet(missing)
                 tasks[key]!.state = .waiting
             }
         }

@@ -18,15 +18,22 @@ extension SchedulerState {
             id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny,
             incarnation: registrations, joined: now)
         if !nanny.isEmpty { nannies[id] = nanny }
+        workerAddresses[address] = id
+        updateIndexes(of: id)
         workerCanTakeWork(id, into: &actions)
     }
 
     /// A worker joined or resumed: tasks parked for want of a worker it may run go to it (or
     /// elsewhere), then it takes queued root tasks.
     mutating func workerCanTakeWork(_ id: WorkerID, into actions: inout [Action]) {
-        let parked = tasks.values.filter { $0.state == .noWorker }.sorted { $0.priority < $1.priority }
-        for task in parked where workers[id]!.isAllowed(by: task.allowedWorkers) {
-            makeReady(task.key, into: &actions)
+        if !parkedTasks.isEmpty {
+            let parked = parkedTasks.compactMap { tasks[$0] }.filter { $0.state == .noWorker }
+            parkedTasks = Set(parked.map(\.key))
+            for task in parked.sorted(by: { $0.priority < $1.priority })
+            where workers[id]!.isAllowed(by: task.allowedWorkers) {
+                parkedTasks.remove(task.key)
+                makeReady(task.key, into: &actions)
+            }
         }
         workerHasCapacity(id, into: &actions)
     }
@@ -40,6 +47,13 @@ extension SchedulerState {
     mutating func workerLeft(_ id: WorkerID, cause: String, into actions: inout [Action]) {
         guard let worker = workers[id] else { return }
         workers[id] = nil
+        updateIndexes(of: id)
+        if workerAddresses[worker.address] == id {
+            // Another worker registered at the same address meanwhile keeps it.
+            workerAddresses[worker.address] = workers.values.first { $0.address == worker.address }?.id
+        }
+        exitReportDeadlines[id] = nil
+        defer { actions.append(.workerRemoved(id, cause: worker.isRetiring ? "retired" : cause)) }
         replicating[id] = nil
         // Copies this worker was making for retiring ones: those keys need another home.
         for source in replicating.keys {
@@ -82,6 +96,7 @@ extension SchedulerState {
                         + "Deaths: " + task.killedWorkers.map(\.description).joined(separator: "; ") + ".",
                     location: worker.address
                 )
+                actions.append(.taskKilledWorkers(key, error))
                 markErred(key, error, into: &actions)
             } else {
                 ensureComputing(key, into: &actions)
@@ -93,10 +108,10 @@ extension SchedulerState {
         for key in lostKeys where tasks[key]?.isScattered == true { lost(key, into: &actions) }
         for key in lostKeys where tasks[key]?.isScattered == false { lost(key, into: &actions) }
         // Tasks waiting for a worker that may no longer exist.
-        for task in tasks.values where task.state == .queued && workers.isEmpty {
-            tasks[task.key]!.state = .noWorker
+        if workers.isEmpty {
+            for task in tasks.values where task.state == .queued { park(task.key) }
         }
-        for (key, task) in tasks where task.stealingTo == id {
+        for key in pendingSteals.keys where tasks[key]?.stealingTo == id {
             tasks[key]!.stealingTo = nil
         }
     }
@@ -167,13 +182,18 @@ extension SchedulerState {
 
 extension SchedulerState {
     /// Over its memory's pause threshold: it gets nothing new (a closing worker stays closing).
-    mutating func workerPaused(_ id: WorkerID) {
-        if workers[id]?.status == .running { workers[id]!.status = .paused }
+    mutating func workerPaused(_ id: WorkerID, into actions: inout [Action]) {
+        guard workers[id]?.status == .running else { return }
+        workers[id]!.status = .paused
+        updateIndexes(of: id)
+        actions.append(.workerPauseChanged(id, paused: true))
     }
 
     mutating func workerResumed(_ id: WorkerID, into actions: inout [Action]) {
         guard workers[id]?.status == .paused else { return }
         workers[id]!.status = .running
+        updateIndexes(of: id)
+        actions.append(.workerPauseChanged(id, paused: false))
         workerCanTakeWork(id, into: &actions)
     }
 }
@@ -189,6 +209,8 @@ extension SchedulerState {
             return
         }
         workers[id]!.status = .closing
+        updateIndexes(of: id)
+        exitReportDeadlines[id] = (worker.incarnation, cause, now + configuration.exitReportGrace)
         actions.append(.awaitExitReport(id, incarnation: worker.incarnation, cause: cause))
     }
 
@@ -198,6 +220,7 @@ extension SchedulerState {
         guard workers[id] != nil, !workers[id]!.isRetiring else { return }
         workers[id]!.isRetiring = true
         workers[id]!.status = .closing
+        updateIndexes(of: id)
         replicating[id] = [:]
         balance(into: &actions)
     }

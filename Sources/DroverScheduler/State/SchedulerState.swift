@@ -35,6 +35,10 @@ public struct SchedulerState: Sendable {
         public var maxKeyBytes: Int = 4096
         /// The most bytes of literal arguments one submitted task may carry.
         public var maxArgumentBytes: Int = 64 << 20
+        /// How long a worker with a nanny whose stream broke waits, out of placement, for the
+        /// nanny to say why (``Event/workerExited(_:address:cause:)``) before it is removed with
+        /// the connection's cause (checked when the clock ticks).
+        public var exitReportGrace: Duration = .seconds(2)
 
         public init() {}
     }
@@ -84,7 +88,8 @@ public struct SchedulerState: Sendable {
         /// A nanny saw the worker serving at `address` exit, for `cause`.
         case workerExited(WorkerID, address: String, cause: String)
         /// The wait for a nanny's report, started by ``Action/awaitExitReport(_:incarnation:cause:)``,
-        /// is over.
+        /// is over (the state also ends the wait itself, ``Configuration/exitReportGrace`` after it
+        /// began, when the clock ticks).
         case exitReportOverdue(WorkerID, incarnation: Int, cause: String)
         /// The worker is shutting down gracefully: move what only it holds, then close it.
         case workerRetiring(WorkerID)
@@ -166,9 +171,18 @@ public struct SchedulerState: Sendable {
         case replicate(WorkerID, [TaskKey: [String]])
         /// Tell the worker to shut down.
         case close(WorkerID, reason: String)
-        /// Wait a little for the worker's nanny to say why it ended, then send
-        /// ``Event/exitReportOverdue(_:incarnation:cause:)``.
+        /// The worker waits, out of placement, for its nanny to say why its stream ended; after
+        /// ``Configuration/exitReportGrace`` a clock tick removes it. Nothing to do but log it.
         case awaitExitReport(WorkerID, incarnation: Int, cause: String)
+        /// The worker is gone (it left, died, was removed or retired), for `cause`: record and
+        /// announce its departure. Every removal says so, once.
+        case workerRemoved(WorkerID, cause: String)
+        /// The worker went over its memory's pause threshold (`paused`), or back under it: record
+        /// and announce it (only changes are said, never a repeated report).
+        case workerPauseChanged(WorkerID, paused: Bool)
+        /// The task erred with `KilledWorker`: log it for the operator, once, however many
+        /// clients hear of it (they each get a ``ClientNotice/erred(_:_:)``).
+        case taskKilledWorkers(TaskKey, TaskError)
         /// End the worker's connection, saying why: the worker, if it is still there, registers
         /// afresh with nothing (the scheduler has forgotten what it held).
         case disconnect(WorkerID, reason: String)
@@ -202,8 +216,20 @@ public struct SchedulerState: Sendable {
     }
 
     public let configuration: Configuration
-    public internal(set) var tasks: [TaskKey: TaskRecord] = [:]
+    public internal(set) var tasks = TaskTable()
     public internal(set) var workers: [WorkerID: WorkerRecord] = [:]
+    /// Running workers with a free thread (thieves, and the first choice for a task with inputs).
+    var idleWorkers: Set<WorkerID> = []
+    /// Running workers below their saturation (``isSaturated(_:)``), where root tasks may go, the
+    /// one a root task would start soonest on first.
+    var unsaturatedWorkers = WorkerHeap()
+    /// Workers holding more tasks than threads (victims of stealing).
+    var overloadedWorkers: Set<WorkerID> = []
+    /// The connected worker serving at each address.
+    var workerAddresses: [String: WorkerID] = [:]
+    /// Tasks that waited for a worker (`noWorker`), a superset: entries whose task has moved on are
+    /// dropped when a worker next joins or resumes.
+    var parkedTasks: Set<TaskKey> = []
     /// The keys each client wants.
     public internal(set) var clients: [ClientID: Set<TaskKey>] = [:]
     /// Root tasks waiting for a worker slot, by priority (stale entries are skipped).
@@ -222,6 +248,8 @@ public struct SchedulerState: Sendable {
     var lastTick: Duration?
     /// Steal requests not yet answered, and when each was sent.
     var pendingSteals: [TaskKey: Duration] = [:]
+    /// Workers whose stream broke, waiting for their nanny's report until a deadline.
+    var exitReportDeadlines: [WorkerID: (incarnation: Int, cause: String, deadline: Duration)] = [:]
     /// The nanny each supervised worker id last registered under: only that nanny may report the
     /// worker's exit.
     public internal(set) var nannies: [WorkerID: String] = [:]
@@ -245,7 +273,7 @@ public struct SchedulerState: Sendable {
 
     /// The worker serving at `address`, if one is connected.
     public func worker(at address: String) -> WorkerID? {
-        workers.values.first { $0.address == address }?.id
+        workerAddresses[address]
     }
 
     /// Handles one event, which happened `now` (time since the scheduler started, from the
@@ -281,9 +309,9 @@ public struct SchedulerState: Sendable {
             workers[id]?.spilledBytes = spilledBytes
             workers[id]?.executing = executing
             workers[id]?.transfers = transfers
-            if paused { workerPaused(id) } else { workerResumed(id, into: &actions) }
+            if paused { workerPaused(id, into: &actions) } else { workerResumed(id, into: &actions) }
         case .workerPaused(let id):
-            workerPaused(id)
+            workerPaused(id, into: &actions)
         case .workerResumed(let id):
             workerResumed(id, into: &actions)
         case .graphSubmitted(let client, let submitted, let wants):
@@ -344,7 +372,9 @@ public struct SchedulerState: Sendable {
             clockTicked(into: &actions)
             expireWaits(into: &actions)
         }
-        for id in replicating.keys.sorted() { continueRetiring(id, into: &actions) }
+        if !replicating.isEmpty {
+            for id in replicating.keys.sorted() { continueRetiring(id, into: &actions) }
+        }
         return actions
     }
 }
@@ -377,6 +407,7 @@ extension SchedulerState.Event {
 extension SchedulerState {
     /// Checks that the records agree with each other; tests call it after every event.
     public func checkInvariants() throws(InvariantViolation) {
+        try checkIndexes()
         for (key, task) in tasks {
             for dependency in task.dependencies {
                 guard let record = tasks[dependency] else {

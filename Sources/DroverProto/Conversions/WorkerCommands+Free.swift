@@ -1,0 +1,27 @@
+public import DroverCore
+
+extension Array where Element == Drover_V1_WorkerCommand {
+    /// The most keys one `Free` command lists: with keys of up to a few hundred bytes, a message
+    /// of a few MiB, far under any peer's limit.
+    public static var maxKeysPerFree: Int { 4096 }
+
+    /// Adds a `Free` of `keys` to a worker's commands: into the last command when that is a `Free`
+    /// with room (releasing many keys sends a few commands, not one per key, and nothing is
+    /// reordered: a `Free` never moves past a `Compute`), never more than `maxKeys` to a command.
+    public mutating func appendFree(_ keys: some Collection<TaskKey>, maxKeys: Int = maxKeysPerFree) {
+        precondition(maxKeys > 0, "a Free command must have room for a key")
+        var rest = keys[...]
+        while !rest.isEmpty {
+            if let last = indices.last, case .free(var free)? = self[last].kind, free.keys.count < maxKeys {
+                let part = rest.prefix(maxKeys - free.keys.count)
+                free.keys.append(contentsOf: part.map(\.rawValue))
+                self[last].kind = .free(free)
+                rest = rest.dropFirst(part.count)
+            } else {
+                var command = Drover_V1_WorkerCommand()
+                command.kind = .free(Drover_V1_FreeKeys())
+                append(command)
+            }
+        }
+    }
+}
