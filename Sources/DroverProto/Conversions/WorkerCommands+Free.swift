@@ -12,10 +12,16 @@ extension Array where Element == Drover_V1_WorkerCommand {
         precondition(maxKeys > 0, "a Free command must have room for a key")
         var rest = keys[...]
         while !rest.isEmpty {
-            if let last = indices.last, case .free(var free)? = self[last].kind, free.keys.count < maxKeys {
+            if let last = indices.last, case .free(let room)? = self[last].kind, room.keys.count < maxKeys {
+                // Take the command out and clear it, so the keys array has one owner and grows in
+                // place (appending to a copy made this quadratic in a batch's frees).
+                var command = removeLast()
+                guard case .free(var free)? = command.kind else { preconditionFailure("checked above") }
+                command.kind = nil
                 let part = rest.prefix(maxKeys - free.keys.count)
                 free.keys.append(contentsOf: part.map(\.rawValue))
-                self[last].kind = .free(free)
+                command.kind = .free(free)
+                append(command)
                 rest = rest.dropFirst(part.count)
             } else {
                 var command = Drover_V1_WorkerCommand()
