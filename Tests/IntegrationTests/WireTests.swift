@@ -153,6 +153,23 @@ import Testing
         await client.close()
     }
 
+    @Test func aServerThatNeverAnswersThePrefaceIsAnErrorNotAWait() async throws {
+        // A listening socket nobody accepts on: the kernel completes the TCP handshake, and
+        // nothing is ever said.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.autoRead, value: false)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let port = try #require(silent.localAddress?.port)
+        let error = try await #require(throws: RPCError.self) {
+            _ = try await Self.exchange(
+                .client, "127.0.0.1:\(port)", security: .insecurePlaintext, sending: [Drover_V1_ClientEvents](),
+                receiving: Drover_V1_ClientUpdates.self)
+        }
+        #expect(error.code == .deadlineExceeded)
+        #expect(error.message.contains("did not answer the wire preface"))
+    }
+
     @Test func badBytesEndOnlyTheirOwnConnection() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }

@@ -97,13 +97,15 @@ public enum WireClient {
             ready.fail(error)
             throw error
         }
+        // Whatever fails the negotiation (the deadline, a refusal) closes the connection; a
+        // deadline that fires after success changes nothing.
+        ready.futureResult.whenFailure { _ in channel.close(promise: nil) }
         let deadline = eventLoop.scheduleTask(in: connectTimeout) {
             ready.fail(
                 RPCError(
                     code: .deadlineExceeded,
                     message: "The scheduler at \(description) did not answer the wire preface within "
                         + "\(connectTimeout.nanoseconds / 1_000_000_000) s."))
-            channel.close(promise: nil)
         }
         defer { deadline.cancel() }
         return try await ready.futureResult.get()
