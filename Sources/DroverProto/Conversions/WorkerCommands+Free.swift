@@ -12,11 +12,12 @@ extension Array where Element == Drover_V1_WorkerCommand {
         precondition(maxKeys > 0, "a Free command must have room for a key")
         var rest = keys[...]
         while !rest.isEmpty {
-            if let last = indices.last, case .free(let room)? = self[last].kind, room.keys.count < maxKeys {
+            if let last = indices.last, case .free? = self[last].kind, self[last].free.keys.count < maxKeys {
                 // Take the command out and clear it, so the keys array has one owner and grows in
-                // place (appending to a copy made this quadratic in a batch's frees).
+                // place (appending to a copy made this quadratic in a batch's frees). Nothing may
+                // bind the keys meanwhile: a binding is a second owner, and the append copies.
                 var command = removeLast()
-                guard case .free(var free)? = command.kind else { preconditionFailure("checked above") }
+                var free = command.free
                 command.kind = nil
                 let part = rest.prefix(maxKeys - free.keys.count)
                 free.keys.append(contentsOf: part.map(\.rawValue))
