@@ -108,8 +108,9 @@ struct WireWriter<Message: SwiftProtobuf.Message>: RPCWriterProtocol {
     }
 
     static func frame(_ message: Message) throws -> WireFrame {
-        let bytes: [UInt8] = try message.serializedBytes()
-        return WireFrame(kind: .message, body: ByteBuffer(bytes: bytes))
+        // Serialized straight into the frame's buffer (no array in between).
+        let bytes: FrameBytes = try message.serializedBytes()
+        return WireFrame(kind: .message, body: bytes.buffer)
     }
 }
 
