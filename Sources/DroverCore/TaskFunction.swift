@@ -55,6 +55,21 @@ public struct TaskFunction<each Argument: TaskValue, Result: TaskValue>: Sendabl
         }
     }
 
+    /// Creates a task function from a synchronous body, which may block: call `Thread.sleep`, wait
+    /// on a semaphore, read a file (Foundation makes such calls unavailable in async code).
+    ///
+    /// A closure with no `await` in it is synchronous and comes here; one that awaits goes to
+    /// ``init(_:_:)-async``.
+    ///
+    /// - Parameters:
+    ///   - name: A name unique within the registry, stable across builds and processes.
+    ///   - body: The function itself.
+    public init(_ name: String, _ body: @escaping @Sendable (repeat each Argument) throws -> Result) {
+        self.init(name) { (arguments: repeat each Argument) async throws -> Result in
+            try body(repeat each arguments)
+        }
+    }
+
     /// Builds a lazy call of this function: nothing runs until the result is computed.
     ///
     /// Arguments may be plain values, ``Delayed`` results, futures, or arrays of them; each lazy

@@ -62,6 +62,18 @@ final class ConcurrencyProbe: Sendable {
         #expect(try await exerciseGraph().compute(scheduler: scheduler) == 145)
     }
 
+    /// A synchronous body may block the way Foundation forbids in async code (`Thread.sleep`):
+    /// it runs on a scheduler thread of its own.
+    @Test(arguments: [Scheduler.singleThreaded, .threads(workers: 2)])
+    func aSynchronousBodyMayCallThreadSleep(scheduler: Scheduler) async throws {
+        let blockingInc = TaskFunction("blocking-inc") { (x: Int) -> Int in
+            Thread.sleep(forTimeInterval: 0.001)
+            return x + 1
+        }
+        let total = Builtins.sum.delayed((0..<4).map { blockingInc.delayed($0) })
+        #expect(try await total.compute(scheduler: scheduler) == 10)
+    }
+
     @Test func processesRunTasksInOtherProcesses() async throws {
         let scheduler = Scheduler.processes(workers: 3, executable: TestBinaries.testTasks)
         let profiler = TaskProfiler()
