@@ -88,10 +88,7 @@ struct TransferBench: AsyncParsableCommand {
             headers += ["dask value", "dask MiB/s", "drover / dask"]
             for index in rows.indices {
                 let kind = kinds[index / mebibytes.count]
-                let size = mebibytes[index % mebibytes.count]
-                let line = dask.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
-                guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
-                    let ours = figures["\(kind.rawValue)/\(size)"]
+                guard let (theirs, ours) = Self.pair(index, dask, kinds: kinds, mebibytes: mebibytes, figures: figures)
                 else {
                     rows[index] += ["-", "-", "-"]
                     continue
@@ -108,11 +105,7 @@ struct TransferBench: AsyncParsableCommand {
             if let version = ray.first?["ray"] { print("Ray \(version) (one local node, num_cpus=2)") }
             headers += ["ray MiB/s", "drover / ray"]
             for index in rows.indices {
-                let kind = kinds[index / mebibytes.count]
-                let size = mebibytes[index % mebibytes.count]
-                let line = ray.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
-                guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
-                    let ours = figures["\(kind.rawValue)/\(size)"]
+                guard let (theirs, ours) = Self.pair(index, ray, kinds: kinds, mebibytes: mebibytes, figures: figures)
                 else {
                     rows[index] += ["-", "-"]
                     continue
@@ -171,6 +164,19 @@ struct TransferBench: AsyncParsableCommand {
             case .double: "numpy-float64"
             }
         }
+    }
+
+    /// Row `index`'s figure from a peer's JSON lines (same value kind and size) and ours, in MiB/s.
+    static func pair(
+        _ index: Int, _ lines: [[String: String]], kinds: [Kind], mebibytes: [Int], figures: [String: Double]
+    ) -> (theirs: Double, ours: Double)? {
+        let kind = kinds[index / mebibytes.count]
+        let size = mebibytes[index % mebibytes.count]
+        let line = lines.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
+        guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
+            let ours = figures["\(kind.rawValue)/\(size)"]
+        else { return nil }
+        return (theirs, ours)
     }
 
     /// Makes a value with `make(argument)` on the worker `producer`, then counts it with `count`
