@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A list of payloads as one payload: the default encoding of arrays whose elements have no
 /// packed or JSON form (arrays of arrays, of protobuf messages, …).

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A value that can be an argument or a result of a task: it knows how to become a ``Payload``
 /// and back.

@@ -1,4 +1,4 @@
-public import DroverTestKit
+import DroverTestKit
 
 /// The fuzz targets, for the test suite, the seeded runner and the libFuzzer entry point.
 public enum FuzzTarget: String, CaseIterable, Sendable {

@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 import DroverProto
 import DroverScheduler
 import DroverWorker

@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 import DroverLocal
 public import DroverProto
 import Foundation

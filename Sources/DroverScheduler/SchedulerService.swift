@@ -1,5 +1,5 @@
 import CDroverSupport
-public import DroverCore
+import DroverCore
 public import DroverProto
 import GRPCCore
 public import Logging

@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 /// The `timeout_seconds` of a waiting request (`GetVariable`, `QueueGet`, `SemaphoreAcquire`,
 /// `EventWait`): 0 means wait for ever.

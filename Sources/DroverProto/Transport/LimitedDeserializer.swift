@@ -1,5 +1,5 @@
 public import GRPCCore
-public import GRPCProtobuf
+import GRPCProtobuf
 public import SwiftProtobuf
 
 /// Deserializes a protobuf message after checking its size against a limit of Drover's own, so

@@ -218,7 +218,7 @@ enum WireTLS {
     static func serverContext(_ files: Files) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) },
-            privateKey: .file(files.key))
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem)))
         configuration.trustRoots = .file(files.ca)
         configuration.certificateVerification = .noHostnameVerification
         return try NIOSSLContext(configuration: configuration)
@@ -227,7 +227,7 @@ enum WireTLS {
     static func clientContext(_ files: Files) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { .certificate($0) }
-        configuration.privateKey = .file(files.key)
+        configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem))
         configuration.trustRoots = .file(files.ca)
         configuration.certificateVerification = .fullVerification
         return try NIOSSLContext(configuration: configuration)

@@ -1,4 +1,4 @@
-public import GRPCCore
+import GRPCCore
 public import Logging
 public import NIOCore
 import NIOPosix

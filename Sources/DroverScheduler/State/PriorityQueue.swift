@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 /// Queued tasks by priority. Entries are not removed when a task leaves the queue: the reader skips
 /// keys whose task is no longer queued.

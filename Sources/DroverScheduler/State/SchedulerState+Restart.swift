@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 // MARK: - Restart (Dask's client.restart)
 

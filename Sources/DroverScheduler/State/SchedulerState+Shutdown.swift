@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 // MARK: - Shutdown (Dask's client.shutdown)
 

@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 /// A client's request that may be waiting (for a variable, a queue value, a lease or an event).
 struct WaitingRequest: Hashable, Sendable {

@@ -1,4 +1,4 @@
-public import DroverCore
+import DroverCore
 
 // MARK: - Variables (Dask's distributed.Variable)
 
