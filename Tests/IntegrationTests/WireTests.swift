@@ -170,6 +170,21 @@ import Testing
         #expect(error.message.contains("did not answer the wire preface"))
     }
 
+    @Test func aSwiftClientsOversizeSubmissionFailsItsFuturesNamingTheLimit() async throws {
+        let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "65536"])
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        // One SubmitGraph of 5,000 tasks: several times the scheduler's limit.
+        let futures = try client.map(Builtins.noop, Array(0..<5000), pure: false)
+        let error = try await #require(throws: ClientError.self) { try await client.gather(futures) }
+        #expect(error.message.contains("limit of 65536 bytes"))
+        #expect(cluster.scheduler.log().contains("refused an oversize message"))
+        await client.close()
+        let next = try await Client.connect(cluster.address, setAsDefault: false)
+        #expect(try await next.submit(Builtins.add, 1, 2).result() == 3)
+        await next.close()
+    }
+
     @Test func badBytesEndOnlyTheirOwnConnection() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }
