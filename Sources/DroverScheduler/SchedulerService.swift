@@ -74,7 +74,7 @@ public actor SchedulerService {
         apply([
             .workerJoined(
                 id, address: registration.address, threads: Int(registration.threads),
-                memoryLimit: registration.memoryLimit, nanny: registration.nanny
+                memoryLimit: registration.memoryLimit, nanny: registration.nanny, host: registration.host
             )
         ])
         history.workerJoined(id, address: registration.address, at: Self.wallClock())
@@ -185,6 +185,7 @@ public actor SchedulerService {
             return "its thread count \(registration.threads) is not between 1 and 65536"
         }
         if registration.nanny.utf8.count > maxBytes { return "its nanny's address is over \(maxBytes) bytes" }
+        if registration.host.utf8.count > maxBytes { return "its host identity is over \(maxBytes) bytes" }
         return nil
     }
 

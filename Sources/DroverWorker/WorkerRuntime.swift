@@ -322,6 +322,8 @@ public actor WorkerRuntime {
             $0.memoryLimit = options.memoryLimit
             $0.functions = registry.names
             $0.nanny = options.nanny
+            // Workers that can hand each other results in shared memory say so (placement weighs it).
+            $0.host = store.segmentServer != nil ? SharedMemoryHost.current : ""
         }
         continuation.send(.with { $0.register = registration })
         logger.info("registered with the scheduler", metadata: ["peer.address": "\(options.scheduler)"])

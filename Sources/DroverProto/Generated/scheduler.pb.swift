@@ -188,6 +188,13 @@ public nonisolated struct Drover_V1_RegisterWorker: Sendable {
   /// stream breaks is removed once its nanny reports why (or after a short grace period).
   public var nanny: String = String()
 
+  /// The host it runs on, as it can hand results over shared memory: workers with the same
+  /// non-empty `host` share a kernel, network namespace and user, so an input held by one is
+  /// fetched by the other without copying bytes over the network (GetDataRequest.shared_memory_host
+  /// is the same value). Placement counts such inputs as nearly free to move. Empty: unknown, or
+  /// the worker does not share memory (DROVER_SHARED_MEMORY=off). At most 4096 bytes.
+  public var host: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1710,7 +1717,7 @@ nonisolated extension Drover_V1_WorkerEvent: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RegisterWorker"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}functions\0\u{1}nanny\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}address\0\u{1}threads\0\u{3}memory_limit\0\u{1}functions\0\u{1}nanny\0\u{1}host\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1724,6 +1731,7 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.memoryLimit) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.functions) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.nanny) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.host) }()
       default: break
       }
     }
@@ -1748,6 +1756,9 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
     if !self.nanny.isEmpty {
       try visitor.visitSingularStringField(value: self.nanny, fieldNumber: 6)
     }
+    if !self.host.isEmpty {
+      try visitor.visitSingularStringField(value: self.host, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1758,6 +1769,7 @@ nonisolated extension Drover_V1_RegisterWorker: SwiftProtobuf.Message, SwiftProt
     if lhs.memoryLimit != rhs.memoryLimit {return false}
     if lhs.functions != rhs.functions {return false}
     if lhs.nanny != rhs.nanny {return false}
+    if lhs.host != rhs.host {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

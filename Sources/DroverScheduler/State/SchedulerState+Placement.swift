@@ -64,20 +64,24 @@ extension SchedulerState {
     }
 
     /// The worker where the task would start soonest: queued work per thread plus the time to fetch
-    /// the inputs it does not hold (Dask's `worker_objective`). Ties go to fewer tasks, then the id.
+    /// the inputs it does not hold (Dask's `worker_objective`), an input a worker of its own host
+    /// holds costing the shared-memory rate rather than the network's. Ties go to fewer tasks, then
+    /// the id.
     func bestWorker<Candidates: Sequence<WorkerID>>(for task: TaskRecord, among candidates: Candidates)
         -> WorkerID?
     {
         var best: (cost: (Double, Int, WorkerID), id: WorkerID)?
         for id in candidates {
             guard let worker = workers[id] else { continue }
-            var missingBytes: Int64 = 0
+            var fetchSeconds = 0.0
             for dependency in task.dependencies {
                 guard let input = tasks[dependency], !input.whoHas.contains(worker.id) else { continue }
-                missingBytes += input.nbytes
+                let nearby = !worker.host.isEmpty && input.whoHas.contains { workers[$0]?.host == worker.host }
+                fetchSeconds +=
+                    Double(input.nbytes) / (nearby ? configuration.sameHostBandwidth : configuration.bandwidth)
             }
             let start = worker.occupancy / Double(worker.threads)
-            let cost = (start + Double(missingBytes) / configuration.bandwidth, worker.occupyingCount, worker.id)
+            let cost = (start + fetchSeconds, worker.occupyingCount, worker.id)
             if best == nil || cost < best!.cost { best = (cost, id) }
         }
         return best?.id

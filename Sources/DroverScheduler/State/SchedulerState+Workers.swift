@@ -7,6 +7,7 @@ extension SchedulerState {
         threads: Int,
         memoryLimit: Int64,
         nanny: String,
+        host: String = "",
         into actions: inout [Action]
     ) {
         if workers[id] != nil {
@@ -15,7 +16,7 @@ extension SchedulerState {
         }
         registrations += 1
         workers[id] = WorkerRecord(
-            id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny,
+            id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny, host: host,
             incarnation: registrations, joined: now)
         if !nanny.isEmpty { nannies[id] = nanny }
         workerAddresses[address] = id

@@ -17,6 +17,9 @@ public struct SchedulerState: Sendable {
         public var allowedFailures: Int = 3
         /// Assumed transfer rate between workers, for placement (bytes per second).
         public var bandwidth: Double = 100_000_000
+        /// Assumed rate between workers of one host (the same non-empty `WorkerRecord.host`):
+        /// they hand results over shared memory (`drover bench transfer`: 3–7 GiB/s for 256 MiB).
+        public var sameHostBandwidth: Double = 2_000_000_000
         /// Assumed duration of a function never seen to finish (seconds).
         public var unknownTaskDuration: Double = 0.5
         /// Estimated seconds of queued root tasks per thread a worker may hold beyond its
@@ -77,7 +80,8 @@ public struct SchedulerState: Sendable {
     /// What happened. Facts, in the past tense.
     public enum Event: Sendable, Hashable {
         /// A worker registered; `nanny` is its nanny's address (empty: it has none).
-        case workerJoined(WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "")
+        case workerJoined(
+            WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", host: String = "")
         /// The worker is gone: disconnected, killed, or retired. `cause` is what the nanny or the
         /// connection said ("OOM-killed at its 2 GiB limit", "connection lost").
         case workerLeft(WorkerID, cause: String)
@@ -283,9 +287,10 @@ public struct SchedulerState: Sendable {
         self.now = max(self.now, now)
         if let worker = event.reportingWorker { workers[worker]?.lastHeard = self.now }
         switch event {
-        case .workerJoined(let id, let address, let threads, let memoryLimit, let nanny):
+        case .workerJoined(let id, let address, let threads, let memoryLimit, let nanny, let host):
             workerJoined(
-                id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny, into: &actions)
+                id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny, host: host,
+                into: &actions)
         case .workerLeft(let id, let cause):
             workerLeft(id, cause: cause, into: &actions)
         case .workerDisconnected(let id, let cause):

@@ -20,6 +20,8 @@ public struct WorkerRecord: Sendable {
     public let memoryLimit: Int64
     /// The address of its nanny; empty when it has none.
     public let nanny: String
+    /// The host it shares memory with other workers on (`RegisterWorker.host`); empty: unknown.
+    public let host: String
     /// Tells this registration apart from an earlier one under the same id.
     public let incarnation: Int
     public internal(set) var status: Status = .running
@@ -50,8 +52,8 @@ public struct WorkerRecord: Sendable {
     public internal(set) var lastHeard: Duration
 
     init(
-        id: WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", incarnation: Int = 0,
-        joined: Duration = .zero
+        id: WorkerID, address: String, threads: Int, memoryLimit: Int64, nanny: String = "", host: String = "",
+        incarnation: Int = 0, joined: Duration = .zero
     ) {
         self.lastHeard = joined
         self.id = id
@@ -59,6 +61,7 @@ public struct WorkerRecord: Sendable {
         self.threads = max(1, threads)
         self.memoryLimit = memoryLimit
         self.nanny = nanny
+        self.host = host
         self.incarnation = incarnation
     }
 

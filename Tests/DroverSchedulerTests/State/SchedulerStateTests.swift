@@ -96,6 +96,27 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         #expect(assignment.whoHas == ["big": ["tcp://\(holder)"]])
     }
 
+    /// Inputs a worker of the same host holds move over shared memory: placement counts them at
+    /// that rate, so a dependent whose input's holder cannot take it goes to the holder's
+    /// host-mate, not to a worker elsewhere that sorts first.
+    @Test(arguments: [true, false])
+    func aDependentPrefersTheHostOfItsInput(hostsKnown: Bool) throws {
+        var harness = Harness()
+        for (id, host) in [("holder", "h1"), ("w-far", "h2"), ("w-near", "h1")] {
+            harness.handle(
+                .workerJoined(
+                    WorkerID(id), address: "tcp://\(id)", threads: 1, memoryLimit: 1 << 30,
+                    host: hostsKnown ? host : ""))
+        }
+        _ = harness.submit([task("big"), task("use", "big")], wants: ["use"], allowed: ["big": ["holder"]])
+        // The holder is paused (it takes nothing new) before its result is in.
+        harness.handle(.workerReported("holder", memoryBytes: 1, paused: true))
+        let done = harness.handle(.taskFinished("big", worker: "holder", nbytes: 1 << 30, duration: 1))
+        let placed = try #require(computes(done).first { $0.1 == "use" })
+        // Without hosts the two others tie, and the id decides.
+        #expect(placed.0 == (hostsKnown ? "w-near" : "w-far"))
+    }
+
     @Test func independentWorkSpreadsByOccupancy() {
         var harness = Harness()
         _ = harness.join("w1", threads: 2)
