@@ -73,7 +73,7 @@ struct LocalBench: AsyncParsableCommand {
         }
         var headers = ["graph", "scheduler", "workers", "compute µs/task", "build µs/task"]
         if compareDask {
-            let dask = try await DaskComparison.run(
+            let dask = try await PeerComparison.dask.run(
                 script: "scripts/dask/local_bench.py",
                 arguments: ["--tasks", String(tasks), "--repeats", String(repeats), "--workers", String(threads)]
             )

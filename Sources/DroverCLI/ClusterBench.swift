@@ -101,7 +101,7 @@ struct ClusterBench: AsyncParsableCommand {
         if selected.contains("scale") { figures += try await scale() }
         var dask: [[String: String]] = []
         if compareDask {
-            dask = try await DaskComparison.run(
+            dask = try await PeerComparison.dask.run(
                 script: "scripts/dask/cluster_bench.py",
                 arguments: [
                     "--map-tasks", mapTasks, "--sequential", String(sequential), "--leaves", String(leaves),

@@ -322,13 +322,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         DroverLogging.bootstrap(component: nanny.isEmpty && !noNanny ? .nanny : .worker)
-        let security = try tls.security()
-        let endpoint: HostAndPort
-        do {
-            endpoint = try Transports.endpoint(scheduler, role: "scheduler", security: security)
-        } catch {
-            throw ValidationError(error.message)
-        }
+        let (security, endpoint) = try tls.scheduler(scheduler)
         // As `dask worker`: a nanny unless told otherwise; the nanny starts its workers with --nanny.
         if nanny.isEmpty && !noNanny {
             guard nworkers >= 1 else { throw ValidationError("--nworkers must be at least 1.") }

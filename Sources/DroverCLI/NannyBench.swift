@@ -44,7 +44,7 @@ struct NannyBench: AsyncParsableCommand {
         }
         var dask: [[String: String]] = []
         if compareDask {
-            dask = try await DaskComparison.run(
+            dask = try await PeerComparison.dask.run(
                 script: "scripts/dask/nanny_bench.py",
                 arguments: [
                     "--kills", String(kills), "--repeats", String(repeats), "--memory-limit", memoryLimit,

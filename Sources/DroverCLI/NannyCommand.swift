@@ -82,13 +82,7 @@ struct NannyOptions: ParsableArguments {
     }
 
     func run(scheduler: String) async throws {
-        let security = try tls.security()
-        let endpoint: HostAndPort
-        do {
-            endpoint = try Transports.endpoint(scheduler, role: "scheduler", security: security)
-        } catch {
-            throw ValidationError(error.message)
-        }
+        let (security, endpoint) = try tls.scheduler(scheduler)
         try await Self.runNanny(
             scheduler: endpoint, workers: nworkers, threads: nthreads, memoryLimit: memoryLimit, host: host,
             workerPort: workerPort, nannyPort: nannyPort, localDirectory: localDirectory, name: name,

@@ -69,10 +69,3 @@ struct PeerComparison: Sendable {
         }
     }
 }
-
-/// Dask's side of a benchmark (`--compare-dask`).
-enum DaskComparison {
-    static func run(script: String, arguments: [String]) async throws -> [[String: String]] {
-        try await PeerComparison.dask.run(script: script, arguments: arguments)
-    }
-}

@@ -40,4 +40,15 @@ struct TLSOptions: ParsableArguments {
         }
         return security
     }
+
+    /// The settings, and the scheduler's address checked against them (a `tls://` address needs
+    /// certificates): what a worker and a nanny start from.
+    func scheduler(_ address: String) throws -> (security: Security, endpoint: HostAndPort) {
+        let security = try security()
+        do {
+            return (security, try Transports.endpoint(address, role: "scheduler", security: security))
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
 }

@@ -81,7 +81,7 @@ struct TransferBench: AsyncParsableCommand {
         var headers = ["value", "size", "MiB/s", "other worker s", "same worker s", "producer s"]
         if getData { headers += ["GetData MiB/s", "vs GetData"] }
         if compareDask {
-            let dask = try await DaskComparison.run(
+            let dask = try await PeerComparison.dask.run(
                 script: "scripts/dask/transfer_bench.py",
                 arguments: ["--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats)])
             if let version = dask.first?["dask"] { print("Dask \(version) (distributed.LocalCluster, 2 processes)") }

@@ -200,6 +200,10 @@ import Testing
         let silent = try await Self.rawExchange(cluster.address, bytes: Array("DRO".utf8))
         #expect(silent.closed)
         #expect(silent.received == 0)
+        // A whole preface and then no first frame: answered ("P"), then closed at the deadline.
+        let mute = try await Self.rawExchange(cluster.address, bytes: preface + [2])
+        #expect(mute.closed)
+        #expect(mute.received == 1)
         let client = try await Client.connect(cluster.address, setAsDefault: false)
         #expect(try await client.submit(Builtins.add, 1, 2).result() == 3)
         await client.close()

@@ -39,3 +39,16 @@ public struct RoleInterceptor: ServerInterceptor {
         return (Role.roles(in: certificate), "\(certificate.subject)")
     }
 }
+
+extension Role {
+    /// The roles a certificate names (`drover:role:<role>` subject alternative names).
+    static func roles(in certificate: Certificate) -> Set<Role> {
+        var roles = Set<Role>()
+        if let names = try? certificate.extensions.subjectAlternativeNames {
+            for case .uniformResourceIdentifier(let uri) in names {
+                if let role = Role(uri: uri) { roles.insert(role) }
+            }
+        }
+        return roles
+    }
+}

@@ -21,9 +21,7 @@ public enum Transports {
         host: String, port: Int, maxMessageBytes: Int = TransportLimits.maxMessageBytes,
         security: Security = .insecurePlaintext
     ) -> HTTP2ServerTransport.Posix {
-        .http2NIOPosix(
-            address: .ipv4(host: host, port: port), transportSecurity: serverSecurity(security),
-            config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
+        makeServer(address: .ipv4(host: host, port: port), maxMessageBytes: maxMessageBytes, security: security)
     }
 
     /// A server transport listening on a Unix-domain socket at `path` (the scheduler's gRPC
@@ -32,8 +30,14 @@ public enum Transports {
         unixSocket path: String, maxMessageBytes: Int = TransportLimits.maxMessageBytes,
         security: Security = .insecurePlaintext
     ) -> HTTP2ServerTransport.Posix {
+        makeServer(address: .unixDomainSocket(path: path), maxMessageBytes: maxMessageBytes, security: security)
+    }
+
+    private static func makeServer(
+        address: GRPCNIOTransportCore.SocketAddress, maxMessageBytes: Int, security: Security
+    ) -> HTTP2ServerTransport.Posix {
         .http2NIOPosix(
-            address: .unixDomainSocket(path: path), transportSecurity: serverSecurity(security),
+            address: address, transportSecurity: serverSecurity(security),
             config: TransportLimits.server(maxMessageBytes: maxMessageBytes))
     }
 

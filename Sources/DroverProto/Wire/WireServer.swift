@@ -246,16 +246,3 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 }
-
-extension Role {
-    /// The roles a certificate names (`drover:role:<role>` subject alternative names).
-    static func roles(in certificate: Certificate) -> Set<Role> {
-        var roles = Set<Role>()
-        if let names = try? certificate.extensions.subjectAlternativeNames {
-            for case .uniformResourceIdentifier(let uri) in names {
-                if let role = Role(uri: uri) { roles.insert(role) }
-            }
-        }
-        return roles
-    }
-}

@@ -71,9 +71,7 @@ struct WireMessages<Message: SwiftProtobuf.Message>: AsyncSequence, Sendable {
         private mutating func decode(_ frame: WireFrame) throws -> Message? {
             switch frame.kind {
             case .message:
-                guard frame.body.readableBytes <= maxMessageBytes else {
-                    throw WireFrameDecoder.TooLarge(bytes: frame.body.readableBytes + 1, limit: maxMessageBytes)
-                }
+                // No size check here: the frame decoder refused any frame over the limit from its length.
                 do {
                     return try Message(serializedBytes: FrameBytes(frame.body))
                 } catch {
