@@ -68,7 +68,7 @@ public actor SchedulerService {
             "worker joined",
             metadata: [
                 "worker.id": "\(id)", "peer.address": "\(registration.address)",
-                "worker.threads": "\(registration.threads)",
+                "worker.threads": "\(registration.threads)", "worker.host": "\(registration.host)",
             ]
         )
         apply([

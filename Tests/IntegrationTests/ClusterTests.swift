@@ -169,6 +169,28 @@ func eventually(
         await observer.close()
     }
 
+    /// Workers that share memory tell the scheduler their host (placement weighs it); one with
+    /// sharing off says nothing.
+    @Test func workersThatShareMemoryRegisterTheirHost() async throws {
+        let sharing = try await LocalTestCluster(workers: 1)
+        defer { sharing.stop() }
+        let private_ = try await LocalTestCluster(workers: 1, workerEnvironment: ["DROVER_SHARED_MEMORY": "off"])
+        defer { private_.stop() }
+        for cluster in [sharing, private_] {  // the workers have registered once a client sees them
+            let client = try await Client.connect(cluster.address, setAsDefault: false)
+            try await client.waitForWorkers(1)
+            await client.close()
+        }
+        let host = try #require(
+            sharing.scheduler.log().split(separator: "\n").first { $0.contains("worker joined") }?
+                .split(separator: " ").first { $0.hasPrefix("worker.host=") })
+        #expect(host.count > "worker.host=".count)
+        let none = try #require(
+            private_.scheduler.log().split(separator: "\n").first { $0.contains("worker joined") }?
+                .split(separator: " ").first { $0.hasPrefix("worker.host=") })
+        #expect(none == "worker.host=")
+    }
+
     @Test func aWorkerKilledMidGraphLosesNoResult() async throws {
         let cluster = try await LocalTestCluster(workers: 3)
         defer { cluster.stop() }
