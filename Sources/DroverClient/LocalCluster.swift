@@ -129,7 +129,7 @@ public final class LocalCluster: Sendable {
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { if logFD >= 0 { Glibc.close(logFD) } }
         var environment = ProcessInfo.processInfo.environment
-        environment[Drover.exitWithParentVariable] = "1"
+        environment[Drover.exitWithParentVariable] = Drover.exitWithParentValue
         return try ListeningProcess.launch(
             executable, arguments: arguments, environment: environment, stderr: logFD >= 0 ? logFD : nil,
             withInput: withInput)

@@ -46,17 +46,44 @@ extension Drover {
 }
 
 extension Drover {
-    /// Set in the environment of a child `drover` process that must die with its parent.
+    /// Set in the environment of a child `drover` process that must die with its parent, to the
+    /// parent's pid (``exitWithParentValue``).
     public static let exitWithParentVariable = "DROVER_EXIT_WITH_PARENT"
+
+    /// The value of ``exitWithParentVariable`` for a child of this process: this process's pid.
+    public static var exitWithParentValue: String { String(getpid()) }
     /// Names the `cgroup.procs` file a child worker joins before anything else (set by its nanny).
     public static let cgroupProcsVariable = "DROVER_CGROUP_PROCS"
 
     /// Makes the kernel end this process (SIGTERM) when its parent dies, so that children started
     /// by a local cluster or a nanny never outlive it. A parent that died before this call is
-    /// caught by comparing the parent's pid with the one recorded at start.
+    /// caught by comparing the parent's pid with the one the parent recorded in
+    /// ``exitWithParentVariable``: an orphan is adopted by pid 1 or, in a container or under a
+    /// service manager, by a subreaper with some other pid, so `getppid() == 1` alone misses it.
     public static func exitWithParent() {
         _ = drover_set_parent_death_signal(SIGTERM)
-        if getppid() == 1 { raise(SIGTERM) }
+        let recorded = ProcessInfo.processInfo.environment[exitWithParentVariable].flatMap(pid_t.init)
+        unsetenv(exitWithParentVariable)  // not for this process's own children: they get its pid
+        guard isChild(of: recorded, parent: getppid()) else {
+            // Not `raise(SIGTERM)`: that signals only the calling thread, and this one (a thread
+            // of Swift's pool) blocks the signal, so the process lived on as an orphan.
+            let line =
+                "drover: process \(getpid()) is exiting: the process that started it "
+                + "(pid \(recorded.map(String.init) ?? "?")) is gone.\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            _exit(orphanExitCode)
+        }
+    }
+
+    /// The exit code of a child that found its parent gone before it started (as if SIGTERM,
+    /// the parent-death signal, had ended it).
+    public static let orphanExitCode: Int32 = 128 + SIGTERM
+
+    /// Whether a process whose parent is now `parent` still has the parent that started it
+    /// (`recorded`; nil when the starter did not say, and then only pid 1 means orphaned).
+    static func isChild(of recorded: pid_t?, parent: pid_t) -> Bool {
+        guard let recorded else { return parent != 1 }
+        return parent == recorded
     }
 
     /// Moves this process into the cgroup its nanny made for it (``cgroupProcsVariable``), before

@@ -347,7 +347,7 @@ public actor Nanny {
         ListeningProcess, WorkerCgroup?
     ) {
         var environment = ProcessInfo.processInfo.environment
-        environment[Drover.exitWithParentVariable] = "1"
+        environment[Drover.exitWithParentVariable] = Drover.exitWithParentValue
         environment[Drover.cgroupProcsVariable] = nil
         var cgroup: WorkerCgroup?
         if let controller, let limit = options.memoryLimit {
