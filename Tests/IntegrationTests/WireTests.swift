@@ -130,6 +130,20 @@ import Testing
         #expect(try await SecurityTests.computeTheExercise(cluster.address, security: client) == 145)
     }
 
+    /// The refusal comes from the certificate alone, as the TLS handshake ends: a peer that sends
+    /// no frame at all is told, so the scheduler never decodes (or buffers) a refused peer's frame.
+    @Test func aRefusedCertificateIsToldBeforeItSendsAnyFrame() async throws {
+        let (cluster, client) = try await SecurityTests.cluster()
+        defer { cluster.stop() }
+        let error = try await #require(throws: RPCError.self) {
+            _ = try await Self.exchange(
+                .worker, cluster.address, security: client, sending: [Drover_V1_WorkerEvents](),
+                receiving: Drover_V1_WorkerCommands.self)
+        }
+        #expect(error.code == .permissionDenied, "\(error)")
+        #expect(error.message.contains("needs a worker certificate"), "\(error)")
+    }
+
     @Test func anOversizeWireMessageIsRefusedNamingTheLimit() async throws {
         let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "65536"])
         defer { cluster.stop() }

@@ -3,6 +3,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import SwiftASN1
 import X509
 
@@ -82,14 +83,65 @@ public struct WireConnection: Sendable {
     /// The peer's address, for logs.
     public var remotePeer: String
     let channel: NIOAsyncChannel<WireFrame, WireFrame>
-    let isEncrypted: Bool
     let maxMessageBytes: Int
 
-    /// The roles and subject of the peer's certificate (no roles and "no certificate" without TLS).
-    /// Call it once the first frame has arrived: the TLS handshake is then done.
-    func peer() async -> (roles: Set<Role>, subject: String) {
-        guard isEncrypted,
-            let der = try? await channel.channel.nioSSL_peerCertificate().get()?.toDERBytes(),
+}
+
+/// With TLS, decides whether the peer's certificate may open the stream the moment the handshake
+/// completes, before any frame is read: a refused peer gets a `permissionDenied` status frame and
+/// the connection closes, so that it cannot make the scheduler decode (or buffer up to
+/// `--max-message-bytes` of) a single frame. The decision uses the same ``AccessPolicy`` row as
+/// the gRPC role interceptor. An allowed peer's bytes pass on untouched and the gate leaves.
+final class WireRoleGate: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let kind: WireStreamKind
+    private let logger: Logger
+    /// Bytes decrypted before the decision (the handshake's last record and the first
+    /// application data may arrive in one read), and whether the peer was refused.
+    private var held: [ByteBuffer] = []
+    private var isRefused = false
+
+    init(kind: WireStreamKind, logger: Logger) {
+        self.kind = kind
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !isRefused else { return }
+        held.append(unwrapInboundIn(data))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+        let (roles, subject) = Self.peer(of: context.pipeline.syncOperations)
+        let remote = context.remoteAddress.map { "\($0)" } ?? "?"
+        if let reason = AccessPolicy.refusal(
+            of: kind.method, roles: roles, subject: subject, peer: remote, logger: logger)
+        {
+            isRefused = true
+            held = []
+            var refusal = context.channel.allocator.buffer(capacity: reason.utf8.count + 16)
+            WireFrameEncoder.write(.status(RPCError(code: .permissionDenied, message: reason)), to: &refusal)
+            context.writeAndFlush(wrapOutboundOut(refusal)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        for bytes in held { context.fireChannelRead(wrapInboundOut(bytes)) }
+        held = []
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
+    }
+
+    /// The roles and subject of the peer's verified certificate.
+    private static func peer(of pipeline: ChannelPipeline.SynchronousOperations) -> (Set<Role>, String) {
+        guard let der = try? pipeline.nioSSL_peerCertificate()?.toDERBytes(),
             let certificate = try? Certificate(derEncoded: der)
         else { return ([], "no certificate") }
         return (Role.roles(in: certificate), "\(certificate.subject)")
@@ -226,7 +278,10 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
         do {
             let operations = channel.pipeline.syncOperations
             var handlers: [any ChannelHandler] = []
-            if let tls { handlers.append(NIOSSLServerHandler(context: tls)) }
+            if let tls {
+                handlers.append(NIOSSLServerHandler(context: tls))
+                handlers.append(WireRoleGate(kind: kind, logger: logger))
+            }
             handlers += [
                 ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: maxMessageBytes + 1)),
                 MessageToByteHandler(WireFrameEncoder()),
@@ -239,7 +294,7 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
             accepted.yield(
                 WireConnection(
                     kind: kind, remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped,
-                    isEncrypted: tls != nil, maxMessageBytes: maxMessageBytes))
+                    maxMessageBytes: maxMessageBytes))
         } catch {
             logger.error("could not set up a wire connection", metadata: ["error": "\(error)"])
             context.close(promise: nil)

@@ -115,9 +115,9 @@ struct WireWriter<Message: SwiftProtobuf.Message>: RPCWriterProtocol {
 extension WireConnection {
     /// Serves this stream with a gRPC bidirectional handler, as if it had arrived over gRPC: the
     /// handler reads `Request`s and writes `Response`s; returning ends the stream with `end`,
-    /// throwing an `RPCError` ends it with that status. With TLS the peer's certificate must hold
-    /// a role ``AccessPolicy`` allows for the stream's method; the first frame must arrive within
-    /// ``WireServer/negotiationTimeout``.
+    /// throwing an `RPCError` ends it with that status. With TLS, ``WireRoleGate`` has already
+    /// refused a peer whose certificate holds no role ``AccessPolicy`` allows for the stream's
+    /// method; the first frame must arrive within ``WireServer/negotiationTimeout``.
     public func serve<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ request: Request.Type, _ response: Response.Type, logger: Logger,
         handler:
@@ -147,18 +147,10 @@ extension WireConnection {
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
+                // With TLS, WireRoleGate has let only a peer whose certificate may open this stream this far.
                 guard let first = try await frames.next() else { return }
                 deadline.cancel()
                 let method = kind.method
-                if isEncrypted {
-                    let peer = await peer()
-                    if let reason = AccessPolicy.refusal(
-                        of: method, roles: peer.roles, subject: peer.subject, peer: remotePeer, logger: logger)
-                    {
-                        try await outbound.write(.status(RPCError(code: .permissionDenied, message: reason)))
-                        return
-                    }
-                }
                 let requests = WireMessages<Request>(
                     frames: IteratorHandOver(frames), first: first, peer: kind.peerName,
                     maxMessageBytes: maxMessageBytes)
