@@ -219,6 +219,23 @@ struct ClusterBench: AsyncParsableCommand {
             String(
                 format: "(b) for scale: one unary gRPC call (Identity) to the scheduler takes %.0f µs (median)",
                 LocalBench.median(identity).inSeconds * 1e6))
+        // The transport's floor, in the same run: a submit→result is four one-way hops (client →
+        // scheduler → worker → scheduler → client), i.e. two round trips of the wire's framing.
+        let floor = try await TransportKind.leanTCP.withConnection(socketPath: "") { connection in
+            _ = try await connection.exchange(TransportBench.commands(count: 1, first: 0))
+            var times: [Duration] = []
+            for index in 0..<500 {
+                let start = ContinuousClock.now
+                _ = try await connection.exchange(TransportBench.commands(count: 1, first: index))
+                times.append(ContinuousClock.now - start)
+            }
+            return LocalBench.median(times)
+        }
+        print(
+            String(
+                format: "(b) floor: one length-prefixed round trip over loopback TCP (a peer that does no work) "
+                    + "takes %.0f µs (median); submit→result makes two, %.0f µs",
+                floor.inSeconds * 1e6, 2 * floor.inSeconds * 1e6))
         latencies.sort()
         let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         return [
