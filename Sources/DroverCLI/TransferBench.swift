@@ -28,7 +28,7 @@ struct TransferBench: AsyncParsableCommand {
     @Option(help: "Runs per measurement; the median is reported.")
     var repeats = 3
 
-    @Option(help: "Only these kinds, comma-separated: data, uint8, double.")
+    @Option(help: "Only these kinds, comma-separated: data, uint8, double, packed.")
     var only: String?
 
     @Flag(help: "Also run every transfer with shared memory off (DROVER_SHARED_MEMORY=off: GetData bytes, as before).")
@@ -147,12 +147,15 @@ struct TransferBench: AsyncParsableCommand {
     /// The kinds of value moved.
     enum Kind: String, CaseIterable {
         case data, uint8, double
+        /// `[Double]` made, consumed as ``PackedArray`` (read in place, no copy).
+        case packed
 
         var typeName: String {
             switch self {
             case .data: "Data"
             case .uint8: "[UInt8]"
             case .double: "[Double]"
+            case .packed: "PackedArray<Double>"
             }
         }
 
@@ -161,7 +164,7 @@ struct TransferBench: AsyncParsableCommand {
             switch self {
             case .data: "bytes"
             case .uint8: "numpy-uint8"
-            case .double: "numpy-float64"
+            case .double, .packed: "numpy-float64"
             }
         }
     }
@@ -181,8 +184,8 @@ struct TransferBench: AsyncParsableCommand {
 
     /// Makes a value with `make(argument)` on the worker `producer`, then counts it with `count`
     /// on `consumer`: the time of each, and what was counted.
-    static func produceAndConsume<Value: TaskValue>(
-        _ make: TaskFunction<Int, Value>, _ argument: Int, _ count: TaskFunction<Value, Int>, client: Client,
+    static func produceAndConsume<Made: TaskValue, Consumed: TaskValue>(
+        _ make: TaskFunction<Int, Made>, _ argument: Int, _ count: TaskFunction<Consumed, Int>, client: Client,
         on producer: String, at consumer: String
     ) async throws -> (producer: Duration, consumer: Duration, counted: Int) {
         let made = ContinuousClock.now
@@ -190,7 +193,9 @@ struct TransferBench: AsyncParsableCommand {
         try await client.wait([produced])
         let producerTime = ContinuousClock.now - made
         let start = ContinuousClock.now
-        let counted = try await client.submit(count, produced, pure: false, workers: [consumer]).result()
+        let counted = try await client.submit(
+            count, produced.viewed(as: Consumed.self), pure: false, workers: [consumer]
+        ).result()
         return (producerTime, ContinuousClock.now - start, counted)
     }
 
@@ -217,6 +222,10 @@ struct TransferBench: AsyncParsableCommand {
                         try await Self.produceAndConsume(
                             Builtins.doubles, bytes / 8, Builtins.countDoubles, client: client, on: workers[0],
                             at: target)
+                    case .packed:
+                        try await Self.produceAndConsume(
+                            Builtins.doubles, bytes / 8, Builtins.countPackedDoubles, client: client,
+                            on: workers[0], at: target)
                     }
                 producer.append(timed.producer)
                 let (elapsed, counted) = (timed.consumer, timed.counted)

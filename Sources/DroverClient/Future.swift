@@ -38,6 +38,25 @@ public final class Future<Value: TaskValue>: TaskArgument, Sendable, CustomStrin
         }
     }
 
+    /// The same result, read as `Other`: a type whose payloads are `Value`'s, such as
+    /// `PackedArray<Double>` for `[Double]`, so that a task reads a large array in place instead of
+    /// copying it into a new one.
+    ///
+    /// ```swift
+    /// let values = try client.submit(makeDoubles, 1 << 27)            // Future<[Double]>
+    /// let mean = try client.submit(meanInPlace, values.viewed(as: PackedArray<Double>.self))
+    /// ```
+    ///
+    /// - Throws: ``ClientError`` when `Other`'s payloads are not `Value`'s.
+    public func viewed<Other: TaskValue>(as other: Other.Type) throws -> Future<Other> {
+        guard Other.taskTypeName == Value.taskTypeName else {
+            throw ClientError(
+                message:
+                    "A future of \(Value.taskTypeName) cannot be read as \(Other.taskTypeName): their payloads differ.")
+        }
+        return Future<Other>(key: key, client: client)
+    }
+
     /// Cancels the task; see ``Client/cancel(_:)``.
     public func cancel() {
         client.cancel([self])

@@ -90,6 +90,13 @@ public enum Builtins {
     public static let countDoubles = TaskFunction("count-doubles") { (values: [Double]) -> Int in
         values.count * MemoryLayout<Double>.stride
     }
+
+    /// The number of bytes of `Double`s read in place (``PackedArray``): `drover bench transfer`'s
+    /// zero-copy consumer of what ``doubles`` makes.
+    public static let countPackedDoubles = TaskFunction("count-packed-doubles") {
+        (values: PackedArray<Double>) -> Int in
+        values.count * MemoryLayout<Double>.stride
+    }
 }
 
 extension TaskRegistry {
@@ -112,6 +119,7 @@ extension TaskRegistry {
         registry.register(Builtins.countData)
         registry.register(Builtins.doubles)
         registry.register(Builtins.countDoubles)
+        registry.register(Builtins.countPackedDoubles)
         return registry
     }
 }

@@ -4,8 +4,9 @@ public import Foundation
     import Glibc
 #endif
 
-/// A fixed-width number stored as packed little-endian bytes.
-protocol PackedNumber: TaskValue, Codable, BitwiseCopyable {
+/// A fixed-width number stored as packed little-endian bytes (`Int`, `Int64`, `Double`, `Float`,
+/// `UInt8`): arrays of it travel as their bytes, and ``PackedArray`` reads them in place.
+public protocol PackedNumber: TaskValue, Codable, BitwiseCopyable {
     /// The payload encoding of packed arrays of this type.
     static var packedEncoding: Payload.Encoding { get }
 }
@@ -74,12 +75,33 @@ enum Packing {
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             HugePages.advise(UnsafeMutableRawBufferPointer(buffer))
             payload.data.withUnsafeBytes { raw in
+                // The bytes may be a peer's shared memory, mapped without its page tables filled
+                // (a `PackedArray` or `Data` consumer never touches most of it): fill them in one
+                // call before reading all of it.
+                PageTables.populate(raw)
                 if count > 0 {
                     UnsafeMutableRawBufferPointer(buffer).copyMemory(from: raw)
                 }
             }
             initialized = count
         }
+    }
+}
+
+/// Mappings read from end to end.
+enum PageTables {
+    /// Fills the page tables of a large mapping for reading (`MADV_POPULATE_READ`): one system
+    /// call instead of a page fault per 4 KiB page (~2x faster to copy 256 MiB out of a fresh
+    /// mapping here). A hint: kernels before 5.14 refuse it and nothing changes.
+    static func populate(_ buffer: UnsafeRawBufferPointer) {
+        #if os(Linux)
+            guard let base = buffer.baseAddress, buffer.count >= 2 * HugePages.size else { return }
+            let page = Int(getpagesize())
+            let start = Int(bitPattern: base) & ~(page - 1)
+            guard let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
+            let populateRead: Int32 = 22  // MADV_POPULATE_READ, which Glibc's Swift module does not name
+            _ = madvise(aligned, Int(bitPattern: base) + buffer.count - start, populateRead)
+        #endif
     }
 }
 
@@ -104,23 +126,23 @@ enum HugePages {
 
 extension Int: TaskValue, PackedNumber {
     public static var taskTypeName: String { "Int" }
-    static var packedEncoding: Payload.Encoding { .int64LE }
+    public static var packedEncoding: Payload.Encoding { .int64LE }
 }
 extension Int64: TaskValue, PackedNumber {
     public static var taskTypeName: String { "Int64" }
-    static var packedEncoding: Payload.Encoding { .int64LE }
+    public static var packedEncoding: Payload.Encoding { .int64LE }
 }
 extension Double: TaskValue, PackedNumber {
     public static var taskTypeName: String { "Double" }
-    static var packedEncoding: Payload.Encoding { .float64LE }
+    public static var packedEncoding: Payload.Encoding { .float64LE }
 }
 extension Float: TaskValue, PackedNumber {
     public static var taskTypeName: String { "Float" }
-    static var packedEncoding: Payload.Encoding { .float32LE }
+    public static var packedEncoding: Payload.Encoding { .float32LE }
 }
 extension UInt8: TaskValue, PackedNumber {
     public static var taskTypeName: String { "UInt8" }
-    static var packedEncoding: Payload.Encoding { .uint8 }
+    public static var packedEncoding: Payload.Encoding { .uint8 }
 }
 extension Int32: TaskValue {
     public static var taskTypeName: String { "Int32" }

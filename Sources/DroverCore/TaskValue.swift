@@ -47,10 +47,7 @@ extension TaskValue {
         case .payload(let payload):
             return try decode(payload: payload)
         case .object(let value):
-            guard let typed = value as? Self else {
-                throw PayloadError.typeMismatch(expected: taskTypeName, actual: type(of: value).taskTypeName)
-            }
-            return typed
+            return try decode(object: value)
         case .list:
             throw PayloadError.typeMismatch(expected: taskTypeName, actual: argument.typeDescription)
         }
@@ -63,6 +60,16 @@ extension TaskValue {
     public static func decodeArray(payload: Payload) throws -> [Self] {
         try checkType(of: payload, expected: "[\(taskTypeName)]")
         return try PayloadList.decode(payload, typeName: "[\(taskTypeName)]").map { try decode(payload: $0) }
+    }
+
+    /// A value held in memory (the in-process schedulers pass results unencoded): this type, or
+    /// another with the same payloads (`[Double]` and `PackedArray<Double>`), through them.
+    public static func decode(object value: any TaskValue) throws -> Self {
+        if let typed = value as? Self { return typed }
+        guard type(of: value).taskTypeName == taskTypeName else {
+            throw PayloadError.typeMismatch(expected: taskTypeName, actual: type(of: value).taskTypeName)
+        }
+        return try decode(payload: value.encodePayload())
     }
 
     /// Throws unless `payload` was produced for this type (or does not say).
@@ -134,10 +141,7 @@ extension Array: TaskValue where Element: TaskValue {
         case .payload(let payload):
             return try decode(payload: payload)
         case .object(let value):
-            guard let typed = value as? [Element] else {
-                throw PayloadError.typeMismatch(expected: taskTypeName, actual: type(of: value).taskTypeName)
-            }
-            return typed
+            return try decode(object: value)
         case .list(let items):
             return try items.map { try Element.decode(argument: $0) }
         }

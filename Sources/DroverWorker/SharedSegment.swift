@@ -67,12 +67,15 @@ final class SharedSegment: Sendable {
     }
 
     /// The segment's bytes as `Data` over a read-only mapping, unmapped when the last copy of the
-    /// `Data` goes (the mapping keeps the memory alive after this segment is freed).
+    /// `Data` goes (the mapping keeps the memory alive after this segment is freed). The page
+    /// tables fill as pages are read: a consumer reading in place (`Data`, `PackedArray`) pays
+    /// for what it reads, and one that copies it all into an array fills them first in one call
+    /// (`Packing.unpack`).
     ///
     /// - Throws: ``SharedMemoryError`` when the mapping fails.
     func map() throws(SharedMemoryError) -> Data {
         guard length > 0 else { return Data() }
-        guard let address = mmap(nil, length, PROT_READ, MAP_SHARED | MAP_POPULATE, descriptor, 0),
+        guard let address = mmap(nil, length, PROT_READ, MAP_SHARED, descriptor, 0),
             address != MAP_FAILED
         else {
             throw .system(errno, "cannot map a segment of \(length) bytes")

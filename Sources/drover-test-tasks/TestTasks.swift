@@ -78,4 +78,9 @@ enum TestTasks {
 
     /// `count` bytes of 1 as `Data` (every page written at memset speed, even in a debug build).
     static let ones = TaskFunction("test-ones") { (count: Int) -> Data in Data(repeating: 1, count: max(0, count)) }
+
+    /// The sum of `Double`s read in place.
+    static let sumPacked = TaskFunction("test-sum-packed") { (values: PackedArray<Double>) -> Double in
+        values.withUnsafeBufferPointer { $0.reduce(0, +) }
+    }
 }

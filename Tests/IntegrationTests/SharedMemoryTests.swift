@@ -12,6 +12,9 @@ enum SharedMemoryTasks {
         throw NotHere()
     }
     static let ones = TaskFunction("test-ones") { (_: Int) throws -> Data in throw NotHere() }
+    static let sumPacked = TaskFunction("test-sum-packed") { (_: PackedArray<Double>) throws -> Double in
+        throw NotHere()
+    }
 }
 
 /// Values handed between two workers of this host as shared memory (a sealed memfd), with the
@@ -49,6 +52,23 @@ enum SharedMemoryTasks {
 
     static func temporaryPath() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("drover-shm-\(UUID().uuidString)").path
+    }
+
+    /// A `[Double]` result taken as `PackedArray<Double>` by a task on another worker of the host
+    /// (which maps the producer's segment, as the tests below show): every double read right.
+    @Test func aPackedArrayConsumerReadsASharedArrayOfDoublesInPlace() async throws {
+        let cluster = try await LocalTestCluster(workers: 2, threads: 1)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let count = Self.size / MemoryLayout<Double>.stride
+        let made = try client.submit(Builtins.doubles, count, workers: [cluster.workerAddresses[0]])
+        let sum = try await client.submit(
+            SharedMemoryTasks.sumPacked, made.viewed(as: PackedArray<Double>.self),
+            workers: [cluster.workerAddresses[1]]
+        ).result()
+        #expect(throws: ClientError.self) { try made.viewed(as: [Int].self) }
+        #expect(sum == Double(count * (count - 1) / 2))
+        await client.close()
     }
 
     @Test func aValueMappedByAConsumerIsIntactAfterItsProducerIsKilled() async throws {
