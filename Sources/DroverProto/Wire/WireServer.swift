@@ -6,11 +6,12 @@ import NIOSSL
 import SwiftASN1
 import X509
 
-/// The scheduler's front door: one listening socket for both of its protocols. A connection
-/// that opens with ``WireFrame/preface`` is a wire stream (``WireConnection``); anything else
-/// (HTTP/2's preface, a TLS ClientHello) is joined byte for byte to the scheduler's gRPC server
-/// on a private Unix socket, so gRPC clients in any language, `drover status` and the TLS
-/// checks there work as before.
+/// The front door of the scheduler and of each worker: one listening socket for both of its
+/// protocols. A connection that opens with ``WireFrame/preface`` is a wire stream
+/// (``WireConnection``, or ``BulkConnection`` on a worker); anything else (HTTP/2's preface, a
+/// TLS ClientHello) is joined byte for byte to the process's gRPC server on a private Unix
+/// socket, so gRPC clients in any language, `drover status` and the TLS checks there work as
+/// before.
 ///
 /// Every wait has a deadline: a connection that has not said what it is within
 /// ``negotiationTimeout`` is closed.
@@ -22,9 +23,14 @@ public final class WireServer: Sendable {
     private let listener: any Channel
     private let connections: AsyncStream<WireConnection>
     private let accepted: AsyncStream<WireConnection>.Continuation
+    private let bulkConnections: AsyncStream<BulkConnection>
+    private let bulkAccepted: AsyncStream<BulkConnection>.Continuation
 
     /// The bound address.
     public var localAddress: NIOCore.SocketAddress? { listener.localAddress }
+
+    /// The bound port.
+    public var localPort: Int? { listener.localAddress?.port }
 
     /// Where to listen: an address, or a socket already listening (systemd socket activation).
     public enum Listening: Sendable {
@@ -40,13 +46,20 @@ public final class WireServer: Sendable {
     ///     that is not a wire stream.
     ///   - security: TLS settings: with certificates, wire streams are mutual TLS.
     ///   - maxMessageBytes: The largest message a wire stream accepts.
+    ///   - kinds: The stream kinds served here (the scheduler: `worker` and `client`; a worker:
+    ///     `bulk`); a connection asking for another kind is closed.
     public init(
-        listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int, logger: Logger
+        listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int,
+        kinds: Set<WireStreamKind> = [.worker, .client], logger: Logger
     ) async throws {
         let tls = try security.tlsFiles.map { try WireTLS.serverContext($0) }
         let (connections, accepted) = AsyncStream<WireConnection>.makeStream()
         self.connections = connections
         self.accepted = accepted
+        let (bulkConnections, bulkAccepted) = AsyncStream<BulkConnection>.makeStream()
+        self.bulkConnections = bulkConnections
+        self.bulkAccepted = bulkAccepted
+        let acceptors = WireSniffer.Acceptors(kinds: kinds, framed: accepted, bulk: bulkAccepted)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -54,7 +67,7 @@ public final class WireServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sniffer = WireSniffer(
                         grpcSocketPath: grpcSocketPath, tls: tls, maxMessageBytes: maxMessageBytes,
-                        accepted: accepted, logger: logger)
+                        accepted: acceptors, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(sniffer)
                 }
             }
@@ -69,10 +82,15 @@ public final class WireServer: Sendable {
     /// The wire streams, as they arrive; ends when the server closes.
     public var streams: AsyncStream<WireConnection> { connections }
 
+    /// The bulk streams (only with `bulk` among the server's kinds), as they arrive; ends when
+    /// the server closes.
+    public var bulkStreams: AsyncStream<BulkConnection> { bulkConnections }
+
     /// Stops listening (open connections carry on until their handlers end them).
     public func close() async {
         try? await listener.close()
         accepted.finish()
+        bulkAccepted.finish()
     }
 }
 
@@ -88,8 +106,12 @@ public struct WireConnection: Sendable {
     /// The roles and subject of the peer's certificate (no roles and "no certificate" without TLS).
     /// Call it once the first frame has arrived: the TLS handshake is then done.
     func peer() async -> (roles: Set<Role>, subject: String) {
+        await Self.peer(of: channel.channel, isEncrypted: isEncrypted)
+    }
+
+    static func peer(of channel: any Channel, isEncrypted: Bool) async -> (roles: Set<Role>, subject: String) {
         guard isEncrypted,
-            let der = try? await channel.channel.nioSSL_peerCertificate().get()?.toDERBytes(),
+            let der = try? await channel.nioSSL_peerCertificate().get()?.toDERBytes(),
             let certificate = try? Certificate(derEncoded: der)
         else { return ([], "no certificate") }
         return (Role.roles(in: certificate), "\(certificate.subject)")
@@ -102,18 +124,24 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Where accepted streams go, by kind.
+    struct Acceptors {
+        var kinds: Set<WireStreamKind>
+        var framed: AsyncStream<WireConnection>.Continuation
+        var bulk: AsyncStream<BulkConnection>.Continuation
+    }
+
     private let grpcSocketPath: String
     private let tls: NIOSSLContext?
     private let maxMessageBytes: Int
-    private let accepted: AsyncStream<WireConnection>.Continuation
+    private let accepted: Acceptors
     private let logger: Logger
     private var buffered: ByteBuffer?
     private var decided = false
     private var deadline: Scheduled<Void>?
 
     init(
-        grpcSocketPath: String, tls: NIOSSLContext?, maxMessageBytes: Int,
-        accepted: AsyncStream<WireConnection>.Continuation, logger: Logger
+        grpcSocketPath: String, tls: NIOSSLContext?, maxMessageBytes: Int, accepted: Acceptors, logger: Logger
     ) {
         self.grpcSocketPath = grpcSocketPath
         self.tls = tls
@@ -209,12 +237,12 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
         buffered = nil
         bytes.moveReaderIndex(forwardBy: WireFrame.preface.count)
         let kindByte = bytes.readInteger(as: UInt8.self)!
-        guard let kind = WireStreamKind(rawValue: kindByte) else {
+        guard let kind = WireStreamKind(rawValue: kindByte), accepted.kinds.contains(kind) else {
             logger.warning(
                 "refused a wire connection",
                 metadata: [
                     "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
-                    "reason": "unknown stream kind \(kindByte)",
+                    "reason": "stream kind \(kindByte) is not served here",
                 ])
             context.close(promise: nil)
             return
@@ -223,6 +251,10 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
         var answer = channel.allocator.buffer(capacity: 1)
         answer.writeInteger(UInt8(ascii: tls == nil ? "P" : "T"))
         context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
+        if kind == .bulk {
+            acceptBulk(context: context, after: bytes)
+            return
+        }
         do {
             let operations = channel.pipeline.syncOperations
             var handlers: [any ChannelHandler] = []
@@ -236,12 +268,38 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
             // Bytes after the preface (a ClientHello, or frames) go to the handlers just added.
             if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             operations.removeHandler(self, promise: nil)
-            accepted.yield(
+            accepted.framed.yield(
                 WireConnection(
                     kind: kind, remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped,
                     isEncrypted: tls != nil, maxMessageBytes: maxMessageBytes))
         } catch {
             logger.error("could not set up a wire connection", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// A bulk stream: frames in (the request), raw bytes out, with write and read deadlines.
+    private func acceptBulk(context: ChannelHandlerContext, after bytes: ByteBuffer) {
+        let channel = context.channel
+        do {
+            let operations = channel.pipeline.syncOperations
+            var handlers: [any ChannelHandler] = []
+            if let tls { handlers.append(NIOSSLServerHandler(context: tls)) }
+            handlers += [
+                IdleStateHandler(writeTimeout: BulkStream.idleTimeout),
+                BulkDeadline(peer: "the bulk stream's reader"),
+                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: maxMessageBytes + 1)),
+            ]
+            try operations.addHandlers(handlers, position: .after(self))
+            let wrapped = try NIOAsyncChannel<WireFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+            if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+            operations.removeHandler(self, promise: nil)
+            accepted.bulk.yield(
+                BulkConnection(
+                    remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped,
+                    isEncrypted: tls != nil))
+        } catch {
+            logger.error("could not set up a bulk connection", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
     }
