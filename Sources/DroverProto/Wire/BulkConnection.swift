@@ -41,6 +41,9 @@ public struct BulkConnection: Sendable {
                         bytes += payload?.data.count ?? 0
                     }
                     try await outbound.write(BulkStream.frame(WireFrame(kind: .end, body: ByteBuffer())))
+                    // A write returns once queued, and closing drops what is still queued: the asker
+                    // closes once it has read the end frame, so wait for that (or the deadline).
+                    while try await frames.next() != nil {}
                     logger.debug(
                         "served a bulk stream",
                         metadata: ["peer.address": "\(remotePeer)", "values": "\(keys.count)", "bytes": "\(bytes)"])

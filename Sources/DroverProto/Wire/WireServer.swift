@@ -291,6 +291,11 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
                 ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: maxMessageBytes + 1)),
             ]
             try operations.addHandlers(handlers, position: .after(self))
+            // Room for the next slice while the previous one drains, so the socket never waits
+            // for the copy into it.
+            try channel.syncOptions?.setOption(
+                .writeBufferWaterMark,
+                value: .init(low: BulkStream.sliceBytes, high: 2 * BulkStream.sliceBytes + 1))
             let wrapped = try NIOAsyncChannel<WireFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
             if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             operations.removeHandler(self, promise: nil)
