@@ -86,14 +86,12 @@ enum Packing {
 /// Large arrays filled at once are fresh memory, faulted in page by page as they are written;
 /// asking for transparent huge pages makes that one fault per 2 MiB instead of per 4 KiB, the
 /// difference between ~1.9 GiB/s and several times that for a copy into a new array here.
-/// The bulk stream's receive buffers use it too.
-public enum HugePages {
-    /// A huge page's size.
-    public static let size = 2 << 20
+enum HugePages {
+    static let size = 2 << 20
 
     /// Advises huge pages for the 2 MiB-aligned part of `buffer`, when it spans several (a hint:
     /// where the kernel has none to give, or is set to `never`, nothing changes).
-    public static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
+    static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
         #if os(Linux)
             guard let base = buffer.baseAddress, buffer.count >= 2 * size else { return }
             let start = (Int(bitPattern: base) + size - 1) & ~(size - 1)
