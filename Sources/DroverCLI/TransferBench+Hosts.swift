@@ -135,7 +135,9 @@ extension TransferBench {
             environment: environment)
         processes.append(scheduler)
         let address = try await scheduler.listeningAddress()
-        let worker = ["--no-nanny", "--nthreads", "1", "--log-level", "error"]
+        // DROVER_BENCH_WORKER_LOG=debug shows the workers' fetches (and failed ones) on stderr.
+        let logLevel = ProcessInfo.processInfo.environment["DROVER_BENCH_WORKER_LOG"] ?? "error"
+        let worker = ["--no-nanny", "--nthreads", "1", "--log-level", logLevel]
         processes.append(
             try ListeningProcess.launch(
                 executable, arguments: ["worker", address, "--host", hosts.firstAddress, "--name", "w0"] + worker,
