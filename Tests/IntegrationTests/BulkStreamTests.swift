@@ -122,6 +122,29 @@ import Testing
         await client.close()
     }
 
+    /// The worker queues more than the socket holds; closing right after the end frame would drop
+    /// the queued rest (it did: across namespaces values arrived cut short).
+    @Test func aReaderThatPausesStillGetsTheWholeValue() async throws {
+        let cluster = try await LocalTestCluster(workers: 1, threads: 1)
+        defer { cluster.stop() }
+        let endpoint = try #require(HostAndPort(cluster.workerAddresses[0]))
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let size = 32 << 20
+        let value = try client.submit(Builtins.data, size)
+        try await client.wait([value])
+        let request: [UInt8] = try Drover_V1_GetDataRequest.with { $0.keys = [value.key.rawValue] }.serializedBytes()
+        let port = endpoint.port
+        let read = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result { try RawConnection.readPausing(request, valueBytes: size, port: port) })
+            }
+        }
+        #expect(read.value == size)
+        #expect(read.end == [0, 0, 0, 1, WireFrame.Kind.end.rawValue])
+        await client.close()
+    }
+
     @Test func aPeerAnnouncingMoreThanTheLimitIsRefusedBeforeAllocating() async throws {
         let peer = try FakeBulkPeer(answer: FakeBulkPeer.header("k", bytes: 1 << 40), then: .close)
         let error = try await #require(throws: RPCError.self) {
@@ -165,6 +188,54 @@ import Testing
 
 /// One connection on loopback that sends `bytes` and reads until the server closes it.
 enum RawConnection {
+    /// Asks a worker's bulk stream for one value with `request`, waits a second before reading,
+    /// then reads the header frame, `valueBytes` of value and the frame after it; returns how much
+    /// of the value arrived and that last frame's bytes.
+    static func readPausing(_ request: [UInt8], valueBytes: Int, port: Int) throws -> (value: Int, end: [UInt8]) {
+        // A small receive buffer: most of the value waits in the worker's own queue.
+        let socket = try connected(to: port, receiveBufferBytes: 64 << 10)
+        defer { close(socket) }
+        let opening = WireFrame.preface + [WireStreamKind.bulk.rawValue]
+        _ = opening.withUnsafeBytes { write(socket, $0.baseAddress, $0.count) }
+        guard FakeBulkPeer.read(socket, count: 1) == [UInt8(ascii: "P")] else { throw POSIXError(.EPROTO) }
+        let frame = withUnsafeBytes(of: UInt32(request.count + 1).bigEndian) { Array($0) } + [1] + request
+        _ = frame.withUnsafeBytes { write(socket, $0.baseAddress, $0.count) }
+        usleep(1_000_000)
+        guard let prefix = FakeBulkPeer.read(socket, count: 4) else { throw POSIXError(.EPROTO) }
+        guard FakeBulkPeer.read(socket, count: prefix.reduce(0) { $0 << 8 | Int($1) }) != nil else {
+            throw POSIXError(.EPROTO)
+        }
+        var value = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while value < valueBytes {
+            let got = Glibc.read(socket, &buffer, min(buffer.count, valueBytes - value))
+            guard got > 0 else { return (value, []) }
+            value += got
+        }
+        return (value, FakeBulkPeer.read(socket, count: 5) ?? [])
+    }
+
+    static func connected(to port: Int, receiveBufferBytes: Int32? = nil) throws -> Int32 {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw POSIXError(.EIO) }
+        if var bytes = receiveBufferBytes {
+            setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = FakeBulkPeer.loopback(port: port)
+        let isConnected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard isConnected == 0 else {
+            close(socket)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        return socket
+    }
+
     static func send(_ bytes: [UInt8], to port: Int) throws {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw POSIXError(.EIO) }
@@ -245,7 +316,7 @@ final class FakeBulkPeer: Sendable {
         return address
     }
 
-    private static func read(_ socket: Int32, count: Int) -> [UInt8]? {
+    static func read(_ socket: Int32, count: Int) -> [UInt8]? {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
