@@ -156,6 +156,12 @@ public actor WorkerRuntime {
         // With the bulk stream, gRPC listens on a Unix socket in a private directory and the port
         // belongs to the wire front (as the scheduler's), which passes every connection that is
         // not a wire stream to it.
+        if servesBulk {
+            let removed = PrivateDirectory.removeAbandoned(prefix: "drover-worker", socketName: "grpc.sock")
+            if !removed.isEmpty {
+                logger.debug("removed directories of killed workers", metadata: ["directories": "\(removed.count)"])
+            }
+        }
         let privateDirectory = servesBulk ? try PrivateDirectory(prefix: "drover-worker") : nil
         let grpcSocket = privateDirectory.map { $0.path + "/grpc.sock" }
         let transport =
