@@ -218,6 +218,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             await connection.serve(Drover_V1_ClientEvents.self, Drover_V1_ClientUpdates.self, logger: logger) {
                 try await rpc.clientStream(request: $0, response: $1, context: $2)
             }
+        case .bulk:
+            break  // a worker's stream: the scheduler's front never accepts it
         }
     }
 

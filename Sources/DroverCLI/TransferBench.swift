@@ -5,17 +5,20 @@ import Foundation
 import Glibc
 
 /// `drover bench transfer`: a value made by a task on one worker and consumed by a task on the
-/// other worker of the same host, for `Data`, `[UInt8]` and `[Double]` at several sizes, beside
-/// this machine's memcpy floor measured in the same run.
+/// other worker of the same host (or, with `--across-namespaces`, of another network namespace:
+/// another "host"), for `Data`, `[UInt8]` and `[Double]` at several sizes, beside this machine's
+/// memcpy floor (and across namespaces the raw TCP floor between them) measured in the same run.
 struct TransferBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer",
-        abstract: "Worker-to-worker transfer of Data, [UInt8] and [Double] on one host, beside memcpy.",
+        abstract: "Worker-to-worker transfer of Data, [UInt8] and [Double], beside memcpy and raw TCP.",
         discussion: """
             A task on worker 0 makes the value; the run waits for it; then a task on worker 1 takes it \
             as its argument and returns its size. The figure is size / (submit → result of the \
             consumer), median of --repeats runs: it includes scheduling, the transfer and decoding into \
-            the consumer's type. The cluster is 2 workers x 1 thread, plaintext (as `bench cluster`).
+            the consumer's type. The cluster is 2 workers x 1 thread, plaintext (as `bench cluster`). \
+            With --across-namespaces (root), the two workers run in two network namespaces joined by a \
+            veth pair, and the raw TCP throughput between them is measured in the same run.
             """
     )
 
@@ -31,8 +34,18 @@ struct TransferBench: AsyncParsableCommand {
     @Option(help: "Only these kinds, comma-separated: data, uint8, double, packed.")
     var only: String?
 
-    @Flag(help: "Also run every transfer with shared memory off (DROVER_SHARED_MEMORY=off: GetData bytes, as before).")
+    @Flag(
+        help: """
+            Also run every transfer the old way: with shared memory off (DROVER_SHARED_MEMORY=off) on one host, \
+            with DROVER_PROTOCOL=grpc across namespaces (GetData messages, no bulk stream).
+            """)
     var getData = false
+
+    @Flag(help: "Put the two workers in two network namespaces (two hosts); needs root. Dask and Ray: same host only.")
+    var acrossNamespaces = false
+
+    @Option(help: .hidden)
+    var insideNamespaces: String?
 
     @Flag(help: "Also run Ray (bytes and numpy arrays, its shared-memory object store) on the same sizes (.venv-ray).")
     var compareRay = false
@@ -44,6 +57,14 @@ struct TransferBench: AsyncParsableCommand {
         #if DEBUG
             print("warning: this is a debug build; measure with `swift run -c release drover bench transfer`")
         #endif
+        if acrossNamespaces, insideNamespaces == nil {
+            try await runAcrossNamespaces()
+            return
+        }
+        let hosts = try insideNamespaces.map {
+            guard let hosts = NamespaceHosts(argument: $0) else { throw ValidationError("--inside-namespaces \($0)") }
+            return hosts
+        }
         var mebibytes = sizes.split(separator: ",").compactMap { Int($0) }
         if gib { mebibytes.append(1024) }
         let kinds = Kind.allCases.filter { only == nil || only!.split(separator: ",").contains(Substring($0.rawValue)) }
@@ -55,10 +76,26 @@ struct TransferBench: AsyncParsableCommand {
                     "floor (256 MiB, this run): memcpy into a reused buffer %.0f MiB/s, into fresh mmap %.0f MiB/s, "
                     + "into fresh mmap with MADV_HUGEPAGE %.0f MiB/s",
                 floor.reused, floor.fresh, floor.freshHuge))
+        var tcp: Double?
+        if let hosts {
+            let bytes = (mebibytes.max() ?? 256) << 20
+            tcp = try await TCPFloor.measure(
+                bytes: bytes, repeats: repeats, namespace: hosts.second, host: hosts.secondAddress)
+            print(
+                "floor (\(bytes >> 20) MiB, this run): raw TCP \(hosts.firstAddress) -> \(hosts.secondAddress) into a "
+                    + String(format: "reused buffer %.0f MiB/s", tcp!))
+        }
         var rows: [[String]] = []
         var figures: [String: Double] = [:]
-        let measured = try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: true)
-        let baseline = getData ? try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: false) : [:]
+        let measured: [String: (remote: Double, local: Double, producer: Double)]
+        var baseline: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        if let hosts {
+            measured = try await runAcrossHosts(hosts, kinds: kinds, mebibytes: mebibytes, grpc: false)
+            if getData { baseline = try await runAcrossHosts(hosts, kinds: kinds, mebibytes: mebibytes, grpc: true) }
+        } else {
+            measured = try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: true)
+            if getData { baseline = try await runCluster(kinds: kinds, mebibytes: mebibytes, sharedMemory: false) }
+        }
         for kind in kinds {
             for size in mebibytes {
                 let name = "\(kind.rawValue)/\(size)"
@@ -69,6 +106,7 @@ struct TransferBench: AsyncParsableCommand {
                     String(format: "%.3f", times.remote), String(format: "%.3f", times.local),
                     String(format: "%.3f", times.producer),
                 ]
+                if let tcp { row.append(String(format: "%.2f", Double(size) / times.remote / tcp)) }
                 if let before = baseline[name] {
                     row += [
                         String(format: "%.0f", Double(size) / before.remote),
@@ -78,9 +116,12 @@ struct TransferBench: AsyncParsableCommand {
                 rows.append(row)
             }
         }
-        var headers = ["value", "size", "MiB/s", "other worker s", "same worker s", "producer s"]
+        var headers = [
+            "value", "size", "MiB/s", hosts == nil ? "other worker s" : "other host s", "same worker s", "producer s",
+        ]
+        if tcp != nil { headers.append("/ raw TCP") }
         if getData { headers += ["GetData MiB/s", "vs GetData"] }
-        if compareDask {
+        if compareDask, hosts == nil {
             let dask = try await PeerComparison.dask.run(
                 script: "scripts/dask/transfer_bench.py",
                 arguments: ["--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats)])
@@ -96,7 +137,7 @@ struct TransferBench: AsyncParsableCommand {
                 rows[index] += [kind.daskKind, String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
             }
         }
-        if compareRay {
+        if compareRay, hosts == nil {
             let ray = try await PeerComparison.ray.run(
                 script: "scripts/ray/transfer_bench.py",
                 arguments: [

@@ -46,6 +46,10 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
                 if let message = packer.add(chunk) { try await response.write(message) }
                 continue
             }
+            if request.acceptsBulk, runtime.servesBulk, payload.data.count >= BulkStream.minValueBytes {
+                if let message = packer.add(DataChunks.bulk(payload, key: key)) { try await response.write(message) }
+                continue
+            }
             for chunk in DataChunks.split(payload, key: key) {
                 if let message = packer.add(chunk) { try await response.write(message) }
             }

@@ -139,6 +139,12 @@ extension WorkerRuntime {
         return (payload, nil)
     }
 
+    /// Serves one bulk stream: the values it asks for, as `GetData` would (the bytes counted when
+    /// `GetData` offered them).
+    nonisolated func serveBulk(_ connection: BulkConnection) async {
+        await connection.serve(logger: logger) { key in await self.payload(for: key) }
+    }
+
     /// Where a peer of this host asks for a segment.
     struct SharedReference: Sendable {
         var socket: String

@@ -65,6 +65,9 @@ public actor WorkerRuntime {
     }
 
     let options: Options
+    /// Whether this worker serves its bulk stream (a wire front on its port) and offers large
+    /// values there; off with `DROVER_PROTOCOL=grpc`.
+    nonisolated let servesBulk = BulkStream.isEnabled
     let registry: TaskRegistry
     let logger: Logger
     let policy: MemoryPolicy
@@ -150,10 +153,29 @@ public actor WorkerRuntime {
     ///
     /// - Throws: When the server cannot listen.
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+        // With the bulk stream, gRPC listens on a Unix socket in a private directory and the port
+        // belongs to the wire front (as the scheduler's), which passes every connection that is
+        // not a wire stream to it.
+        if servesBulk {
+            let removed = PrivateDirectory.removeAbandoned(prefix: "drover-worker", socketName: "grpc.sock")
+            if !removed.isEmpty {
+                logger.debug("removed directories of killed workers", metadata: ["directories": "\(removed.count)"])
+            }
+        }
+        let privateDirectory = servesBulk ? try PrivateDirectory(prefix: "drover-worker") : nil
+        let grpcSocket = privateDirectory.map { $0.path + "/grpc.sock" }
+        let transport =
+            if let grpcSocket {
+                Transports.makeServer(
+                    unixSocket: grpcSocket, maxMessageBytes: TransportLimits.maxWorkerMessageBytes,
+                    security: options.security)
+            } else {
+                Transports.makeServer(
+                    host: options.host, port: options.port, maxMessageBytes: TransportLimits.maxWorkerMessageBytes,
+                    security: options.security)
+            }
         let server = GRPCServer(
-            transport: Transports.makeServer(
-                host: options.host, port: options.port, maxMessageBytes: TransportLimits.maxWorkerMessageBytes,
-                security: options.security),
+            transport: transport,
             services: [WorkerRPCService(runtime: self)],
             interceptors: Transports.interceptors(security: options.security, logger: logger)
         )
@@ -161,13 +183,47 @@ public actor WorkerRuntime {
             store.removeAll()
             store.segmentServer?.stop()
             pool.shutdown()
+            privateDirectory?.remove()
         }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
-            guard let bound = try await server.listeningAddress?.ipv4 else {
-                throw RPCError(code: .unavailable, message: "The worker's server did not bind an IPv4 address.")
+            let front: WireServer?
+            let port: Int
+            if let grpcSocket {
+                guard (try? await server.listeningAddress) != nil else {
+                    throw RPCError(
+                        code: .unavailable, message: "The worker's gRPC server could not listen on \(grpcSocket).")
+                }
+                do {
+                    let wire = try await WireServer(
+                        listening: .address(host: options.host, port: options.port), grpcSocketPath: grpcSocket,
+                        security: options.security, maxMessageBytes: TransportLimits.maxWorkerMessageBytes,
+                        kinds: [.bulk], logger: logger)
+                    front = wire
+                    guard let bound = wire.localPort else {
+                        throw RPCError(code: .unavailable, message: "The worker's front did not bind a port.")
+                    }
+                    port = bound
+                } catch {
+                    server.beginGracefulShutdown()
+                    throw error
+                }
+                let bulkStreams = front!.bulkStreams
+                group.addTask {
+                    await withDiscardingTaskGroup { streams in
+                        for await connection in bulkStreams {
+                            streams.addTask { await self.serveBulk(connection) }
+                        }
+                    }
+                }
+            } else {
+                guard let bound = try await server.listeningAddress?.ipv4 else {
+                    throw RPCError(code: .unavailable, message: "The worker's server did not bind an IPv4 address.")
+                }
+                front = nil
+                port = bound.port
             }
-            address = "\(options.host):\(bound.port)"
+            address = "\(options.host):\(port)"
             state = WorkerState(threads: options.threads, address: address)
             onListening(address)
             let jobs = self.jobs
@@ -184,6 +240,7 @@ public actor WorkerRuntime {
                 connection.cancelAll()
             }
             server.beginGracefulShutdown()
+            await front?.close()
             jobQueue.finish()
             // Task bodies waiting on their client's futures end (with an error) rather than hold
             // the worker open; bodies waiting to rejoin run on.

@@ -45,6 +45,18 @@ public enum DataChunks {
         }
     }
 
+    /// The one chunk of a value offered over the bulk stream (for an asker that accepts it).
+    public static func bulk(_ payload: Payload, key: TaskKey) -> Drover_V1_DataChunk {
+        .with {
+            $0.key = key.rawValue
+            $0.encoding = payload.proto.encoding
+            $0.typeName = payload.typeName
+            $0.totalBytes = Int64(payload.data.count)
+            $0.bulk = true
+            $0.last = true
+        }
+    }
+
     /// The chunk saying a worker does not hold `key`.
     public static func missing(_ key: TaskKey, reason: String) -> Drover_V1_DataChunk {
         .with {
@@ -88,14 +100,20 @@ public enum DataChunks {
         public private(set) var missing: [TaskKey: String] = [:]
         /// Values offered as memory segments (only when ``acceptsShared``).
         public private(set) var shared: [TaskKey: SharedValue] = [:]
+        /// Values offered over the bulk stream, with their announced sizes (only when
+        /// ``acceptsBulk``).
+        public private(set) var bulk: [TaskKey: Int64] = [:]
         private var current: (key: TaskKey, payload: Payload)?
         private let acceptsShared: Bool
+        private let acceptsBulk: Bool
         /// The most a value's announced size reserves before its bytes arrive.
         static let maxReservedBytes: Int64 = 64 << 20
 
-        /// Creates an assembler; one that does not accept shared segments refuses a chunk naming one.
-        public init(acceptsShared: Bool = false) {
+        /// Creates an assembler; one that does not accept shared segments (or bulk offers)
+        /// refuses a chunk naming one.
+        public init(acceptsShared: Bool = false, acceptsBulk: Bool = false) {
             self.acceptsShared = acceptsShared
+            self.acceptsBulk = acceptsBulk
         }
 
         /// Adds the next chunk of the stream.
@@ -119,6 +137,17 @@ public enum DataChunks {
                     key: key, socket: chunk.shared.socket, segment: chunk.shared.segment,
                     encoding: Payload.Encoding(rawValue: chunk.encoding.rawValue), typeName: chunk.typeName,
                     totalBytes: chunk.totalBytes)
+                return
+            }
+            if chunk.bulk {
+                guard acceptsBulk else {
+                    throw ProtoConversionError(
+                        message: "'\(key)' was offered over the bulk stream, which was not asked for")
+                }
+                guard current == nil, chunk.totalBytes >= 0, chunk.last else {
+                    throw ProtoConversionError(message: "'\(key)' came as a malformed bulk offer")
+                }
+                bulk[key] = chunk.totalBytes
                 return
             }
             if case (let currentKey, var payload)? = current {

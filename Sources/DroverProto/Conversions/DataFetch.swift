@@ -18,9 +18,14 @@ public enum DataFetch {
     ///
     /// With `sharing`, a peer of the same host may offer large values as memory segments; they
     /// are mapped with `sharing.map`, and those it cannot map are fetched again as bytes.
+    ///
+    /// With `bulk` (the default unless `DROVER_PROTOCOL=grpc`), a peer may offer values of at
+    /// least ``BulkStream/minValueBytes`` over its bulk stream; they are then read from there,
+    /// each into one buffer (see ``BulkStream``). A peer that does not serve it sends bytes.
     public static func fetch(
         _ keys: [TaskKey], from address: String, connections: PeerConnections, idleTimeout: Duration = idleTimeout,
-        maxRequestKeyBytes: Int = maxRequestKeyBytes, sharing: SharedMemoryAccess? = nil
+        maxRequestKeyBytes: Int = maxRequestKeyBytes, sharing: SharedMemoryAccess? = nil,
+        bulk: Bool = BulkStream.isEnabled
     ) async throws -> [TaskKey: Payload] {
         var values: [TaskKey: Payload] = [:]
         var start = keys.startIndex
@@ -33,18 +38,27 @@ public enum DataFetch {
                 bytes += keys[end].rawValue.utf8.count + 8
                 end += 1
             }
-            let (part, shared) = try await fetchOnce(
+            let (part, shared, offered) = try await fetchOnce(
                 keys[start..<end], from: address, connections: connections, idleTimeout: idleTimeout,
-                sharing: sharing)
+                sharing: sharing, bulk: bulk)
             values.merge(part) { first, _ in first }
+            if !offered.isEmpty {
+                let fetched = try await fetchBulk(offered, from: address, connections: connections)
+                values.merge(fetched) { first, _ in first }
+            }
             if let sharing, !shared.isEmpty {
                 let mapped = await sharing.map(Array(shared.values))
                 values.merge(mapped) { first, _ in first }
                 let unmapped = shared.keys.filter { mapped[$0] == nil }
                 if !unmapped.isEmpty {
-                    let (bytes, _) = try await fetchOnce(
-                        unmapped[...], from: address, connections: connections, idleTimeout: idleTimeout, sharing: nil)
+                    let (bytes, _, offered) = try await fetchOnce(
+                        unmapped[...], from: address, connections: connections, idleTimeout: idleTimeout, sharing: nil,
+                        bulk: bulk)
                     values.merge(bytes) { first, _ in first }
+                    if !offered.isEmpty {
+                        let fetched = try await fetchBulk(offered, from: address, connections: connections)
+                        values.merge(fetched) { first, _ in first }
+                    }
                 }
             }
             start = end
@@ -55,28 +69,44 @@ public enum DataFetch {
     /// The most bytes of keys one `GetData` request carries: well under a worker's message limit.
     public static let maxRequestKeyBytes = 1 << 20
 
+    /// Reads the values a peer offered over its bulk stream (the sizes it announced with them).
+    private static func fetchBulk(
+        _ offered: [TaskKey: Int64], from address: String, connections: PeerConnections
+    ) async throws -> [TaskKey: Payload] {
+        guard let endpoint = HostAndPort(address) else {
+            throw ProtoConversionError(message: "'\(address)' is not a worker address of the form host:port.")
+        }
+        let keys = offered.keys.sorted { $0.rawValue < $1.rawValue }
+        return try await BulkClient.fetch(
+            keys, from: endpoint, security: connections.security, expectedBytes: offered
+        ).values
+    }
+
+    private typealias Answer = ([TaskKey: Payload], [TaskKey: SharedValue], [TaskKey: Int64])
+
     private static func fetchOnce(
         _ keys: ArraySlice<TaskKey>, from address: String, connections: PeerConnections, idleTimeout: Duration,
-        sharing: SharedMemoryAccess?
-    ) async throws -> ([TaskKey: Payload], [TaskKey: SharedValue]) {
+        sharing: SharedMemoryAccess?, bulk: Bool
+    ) async throws -> Answer {
         let client = try connections.client(for: address)
         let request = Drover_V1_GetDataRequest.with {
             $0.keys = keys.map(\.rawValue)
             $0.sharedMemoryHost = sharing?.host ?? ""
+            $0.acceptsBulk = bulk
         }
         let progress = Progress()
         do {
-            return try await withThrowingTaskGroup(of: ([TaskKey: Payload], [TaskKey: SharedValue])?.self) { group in
+            return try await withThrowingTaskGroup(of: Answer?.self) { group in
                 group.addTask {
                     try await Drover_V1_Worker.Client(wrapping: client).getData(
                         request, options: TransportLimits.callOptions
                     ) { response in
-                        var assembler = DataChunks.Assembler(acceptsShared: sharing != nil)
+                        var assembler = DataChunks.Assembler(acceptsShared: sharing != nil, acceptsBulk: bulk)
                         for try await message in response.messages {
                             progress.mark()
                             for chunk in message.chunks { try assembler.add(chunk) }
                         }
-                        return (assembler.values, assembler.shared)
+                        return (assembler.values, assembler.shared, assembler.bulk)
                     }
                 }
                 group.addTask {
@@ -95,7 +125,7 @@ public enum DataFetch {
                 while let result = try await group.next() {
                     if let values = result { return values }
                 }
-                return ([:], [:])
+                return ([:], [:], [:])
             }
         } catch let error as RPCError {
             connections.drop(address)

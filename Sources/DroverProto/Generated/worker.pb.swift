@@ -53,6 +53,12 @@ public nonisolated struct Drover_V1_GetDataRequest: Sendable {
   /// whose `shared` names a memory segment instead of carrying the bytes; empty: always the bytes.
   public var sharedMemoryHost: String = String()
 
+  /// Set by an asker that can fetch over the worker's bulk stream (the wire stream kind 3 on the
+  /// worker's port; see the README's "Transfer"). A worker that serves it may answer a value of at
+  /// least 1 MiB with one chunk whose `bulk` is set instead of carrying the bytes; the asker then
+  /// reads those values over the bulk stream. A worker that does not serve it ignores this field.
+  public var acceptsBulk: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -116,6 +122,11 @@ public nonisolated struct Drover_V1_DataChunk: Sendable {
   /// Clears the value of `shared`. Subsequent reads from it will return its default value.
   public mutating func clearShared() {self._shared = nil}
 
+  /// Set instead of data (only for an asker with `accepts_bulk`): fetch the value's bytes over the
+  /// bulk stream of the same worker. The chunk also carries `encoding`, `type_name` and
+  /// `total_bytes`, and `last`.
+  public var bulk: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -155,7 +166,7 @@ fileprivate nonisolated let _protobuf_package = "drover.v1"
 
 nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetDataRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{3}shared_memory_host\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}keys\0\u{3}shared_memory_host\0\u{3}accepts_bulk\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -165,6 +176,7 @@ nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProt
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.keys) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.sharedMemoryHost) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.acceptsBulk) }()
       default: break
       }
     }
@@ -177,12 +189,16 @@ nonisolated extension Drover_V1_GetDataRequest: SwiftProtobuf.Message, SwiftProt
     if !self.sharedMemoryHost.isEmpty {
       try visitor.visitSingularStringField(value: self.sharedMemoryHost, fieldNumber: 2)
     }
+    if self.acceptsBulk != false {
+      try visitor.visitSingularBoolField(value: self.acceptsBulk, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Drover_V1_GetDataRequest, rhs: Drover_V1_GetDataRequest) -> Bool {
     if lhs.keys != rhs.keys {return false}
     if lhs.sharedMemoryHost != rhs.sharedMemoryHost {return false}
+    if lhs.acceptsBulk != rhs.acceptsBulk {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -225,7 +241,7 @@ nonisolated extension Drover_V1_SharedSegment: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DataChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}encoding\0\u{3}type_name\0\u{3}total_bytes\0\u{1}data\0\u{1}last\0\u{1}missing\0\u{1}shared\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}encoding\0\u{3}type_name\0\u{3}total_bytes\0\u{1}data\0\u{1}last\0\u{1}missing\0\u{1}shared\0\u{1}bulk\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -241,6 +257,7 @@ nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf.
       case 6: try { try decoder.decodeSingularBoolField(value: &self.last) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.missing) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._shared) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.bulk) }()
       default: break
       }
     }
@@ -275,6 +292,9 @@ nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf.
     try { if let v = self._shared {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     } }()
+    if self.bulk != false {
+      try visitor.visitSingularBoolField(value: self.bulk, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -287,6 +307,7 @@ nonisolated extension Drover_V1_DataChunk: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.last != rhs.last {return false}
     if lhs.missing != rhs.missing {return false}
     if lhs._shared != rhs._shared {return false}
+    if lhs.bulk != rhs.bulk {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

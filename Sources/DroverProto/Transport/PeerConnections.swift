@@ -16,7 +16,7 @@ public final class PeerConnections: Sendable {
 
     private let connections = Mutex<[HostAndPort: Connection]>([:])
     private let isClosed = Atomic(false)
-    private let security: Security
+    let security: Security
 
     /// Connections with `security` (the same for every worker).
     public init(security: Security = .insecurePlaintext) {

@@ -75,21 +75,49 @@ public enum WireClient {
     static func connect(_ kind: WireStreamKind, to endpoint: HostAndPort, tls: NIOSSLContext?) async throws
         -> NIOAsyncChannel<WireFrame, WireFrame>
     {
+        try await connect(kind, to: endpoint, tls: tls, peerName: "scheduler") { channel in
+            try channel.pipeline.syncOperations.addHandlers([
+                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
+                MessageToByteHandler(WireFrameEncoder()),
+            ])
+            return try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    /// Connects, sends the preface, and once the server has answered (and TLS, when both ends use
+    /// it, is in the pipeline) calls `install` on the event loop to add the stream's own handlers;
+    /// bytes that came with the answer then go to them.
+    ///
+    /// - Parameters:
+    ///   - peerName: What the server is, for messages ("scheduler", "worker").
+    ///   - receiveBufferBytes: The size of the socket reads, when the stream wants large ones.
+    static func connect<Ready: Sendable>(
+        _ kind: WireStreamKind, to endpoint: HostAndPort, tls: NIOSSLContext?, peerName: String,
+        receiveBufferBytes: Int? = nil, install: @escaping @Sendable (any Channel) throws -> Ready
+    ) async throws -> Ready {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        let ready = eventLoop.makePromise(of: NIOAsyncChannel<WireFrame, WireFrame>.self)
+        let ready = eventLoop.makePromise(of: Ready.self)
         let serverHostname = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
         let description = "\(endpoint)"
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoop)
+            var bootstrap = ClientBootstrap(group: eventLoop)
                 .connectTimeout(connectTimeout)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            if let receiveBufferBytes {
+                bootstrap = bootstrap.channelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(
+                        minimum: 64 << 10, initial: receiveBufferBytes, maximum: receiveBufferBytes))
+            }
+            channel =
+                try await bootstrap
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             WireNegotiator(
                                 kind: kind, tls: tls, serverHostname: serverHostname, endpoint: description,
-                                ready: ready))
+                                peerName: peerName, install: install, ready: ready))
                     }
                 }
                 .connect(host: endpoint.host, port: endpoint.port).get()
@@ -104,7 +132,7 @@ public enum WireClient {
             ready.fail(
                 RPCError(
                     code: .deadlineExceeded,
-                    message: "The scheduler at \(description) did not answer the wire preface within "
+                    message: "The \(peerName) at \(description) did not answer the wire preface within "
                         + "\(connectTimeout.nanoseconds / 1_000_000_000) s."))
         }
         defer { deadline.cancel() }
@@ -119,8 +147,8 @@ public enum WireClient {
 }
 
 /// The client's side of the preface: sends it, reads the one-byte answer, then installs TLS (when
-/// both ends use it) and the framing, and hands the connection over.
-final class WireNegotiator: ChannelInboundHandler, RemovableChannelHandler {
+/// both ends use it) and the stream's handlers, and hands the connection over.
+final class WireNegotiator<Ready: Sendable>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -129,17 +157,21 @@ final class WireNegotiator: ChannelInboundHandler, RemovableChannelHandler {
     private let tls: NIOSSLContext?
     private let serverHostname: String?
     private let endpoint: String
-    private let ready: EventLoopPromise<NIOAsyncChannel<WireFrame, WireFrame>>
+    private let peerName: String
+    private let install: @Sendable (any Channel) throws -> Ready
+    private let ready: EventLoopPromise<Ready>
     private var done = false
 
     init(
-        kind: WireStreamKind, tls: NIOSSLContext?, serverHostname: String?, endpoint: String,
-        ready: EventLoopPromise<NIOAsyncChannel<WireFrame, WireFrame>>
+        kind: WireStreamKind, tls: NIOSSLContext?, serverHostname: String?, endpoint: String, peerName: String,
+        install: @escaping @Sendable (any Channel) throws -> Ready, ready: EventLoopPromise<Ready>
     ) {
         self.kind = kind
         self.tls = tls
         self.serverHostname = serverHostname
         self.endpoint = endpoint
+        self.peerName = peerName
+        self.install = install
         self.ready = ready
     }
 
@@ -159,14 +191,14 @@ final class WireNegotiator: ChannelInboundHandler, RemovableChannelHandler {
         let mismatch: String? =
             switch (answer, tls != nil) {
             case (UInt8(ascii: "T"), false):
-                "The scheduler at \(endpoint) requires TLS: pass --tls-ca-file, --tls-cert and --tls-key "
+                "The \(peerName) at \(endpoint) requires TLS: pass --tls-ca-file, --tls-cert and --tls-key "
                     + "(or DROVER_TLS_*)."
             case (UInt8(ascii: "P"), true):
-                "The scheduler at \(endpoint) does not use TLS: start it with --tls-ca-file, --tls-cert and "
+                "The \(peerName) at \(endpoint) does not use TLS: start it with --tls-ca-file, --tls-cert and "
                     + "--tls-key, or connect without certificates."
             case (UInt8(ascii: "T"), true), (UInt8(ascii: "P"), false): nil
             default:
-                "The server at \(endpoint) is not a Drover scheduler (it answered the wire preface with \(answer))."
+                "The server at \(endpoint) is not a Drover \(peerName) (it answered the wire preface with \(answer))."
             }
         if let mismatch {
             ready.fail(RPCError(code: .unavailable, message: mismatch))
@@ -177,12 +209,8 @@ final class WireNegotiator: ChannelInboundHandler, RemovableChannelHandler {
             let operations = context.pipeline.syncOperations
             var handlers: [any ChannelHandler] = []
             if let tls { handlers.append(try NIOSSLClientHandler(context: tls, serverHostname: serverHostname)) }
-            handlers += [
-                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
-                MessageToByteHandler(WireFrameEncoder()),
-            ]
             try operations.addHandlers(handlers, position: .after(self))
-            let wrapped = try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: context.channel)
+            let wrapped = try install(context.channel)
             if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             operations.removeHandler(self, promise: nil)
             ready.succeed(wrapped)
@@ -195,7 +223,8 @@ final class WireNegotiator: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if !done {
             done = true
-            ready.fail(RPCError(code: .unavailable, message: "The scheduler at \(endpoint) closed the connection."))
+            ready.fail(
+                RPCError(code: .unavailable, message: "The \(peerName) at \(endpoint) closed the connection."))
         }
         context.fireChannelInactive()
     }

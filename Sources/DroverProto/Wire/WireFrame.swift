@@ -59,22 +59,29 @@ public struct WireFrame: Sendable, Equatable {
 
 /// The stream a wire connection carries.
 public enum WireStreamKind: UInt8, Sendable, CaseIterable {
+    /// A worker's `WorkerStream` to the scheduler.
     case worker = 1
+    /// A client's `ClientStream` to the scheduler.
     case client = 2
+    /// A peer or client reading large values from a worker (``BulkStream``).
+    case bulk = 3
 
     /// Who opens it, for messages.
     var peerName: String {
         switch self {
         case .worker: "worker"
         case .client: "client"
+        case .bulk: "peer"
         }
     }
 
-    /// The gRPC method it stands for: the same name in ``AccessPolicy`` and in logs.
+    /// The gRPC method it stands for: the same name in ``AccessPolicy`` and in logs. The bulk
+    /// stream serves what `GetData` serves, to the same roles.
     public var method: String {
         switch self {
         case .worker: "drover.v1.Scheduler/WorkerStream"
         case .client: "drover.v1.Scheduler/ClientStream"
+        case .bulk: "drover.v1.Worker/GetData"
         }
     }
 }

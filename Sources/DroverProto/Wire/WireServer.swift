@@ -7,11 +7,12 @@ import NIOTLS
 import SwiftASN1
 import X509
 
-/// The scheduler's front door: one listening socket for both of its protocols. A connection
-/// that opens with ``WireFrame/preface`` is a wire stream (``WireConnection``); anything else
-/// (HTTP/2's preface, a TLS ClientHello) is joined byte for byte to the scheduler's gRPC server
-/// on a private Unix socket, so gRPC clients in any language, `drover status` and the TLS
-/// checks there work as before.
+/// The front door of the scheduler and of each worker: one listening socket for both of its
+/// protocols. A connection that opens with ``WireFrame/preface`` is a wire stream
+/// (``WireConnection``, or ``BulkConnection`` on a worker); anything else (HTTP/2's preface, a
+/// TLS ClientHello) is joined byte for byte to the process's gRPC server on a private Unix
+/// socket, so gRPC clients in any language, `drover status` and the TLS checks there work as
+/// before.
 ///
 /// Every wait has a deadline: a connection that has not said what it is within
 /// ``negotiationTimeout`` is closed.
@@ -23,9 +24,14 @@ public final class WireServer: Sendable {
     private let listener: any Channel
     private let connections: AsyncStream<WireConnection>
     private let accepted: AsyncStream<WireConnection>.Continuation
+    private let bulkConnections: AsyncStream<BulkConnection>
+    private let bulkAccepted: AsyncStream<BulkConnection>.Continuation
 
     /// The bound address.
     public var localAddress: NIOCore.SocketAddress? { listener.localAddress }
+
+    /// The bound port.
+    public var localPort: Int? { listener.localAddress?.port }
 
     /// Where to listen: an address, or a socket already listening (systemd socket activation).
     public enum Listening: Sendable {
@@ -41,13 +47,20 @@ public final class WireServer: Sendable {
     ///     that is not a wire stream.
     ///   - security: TLS settings: with certificates, wire streams are mutual TLS.
     ///   - maxMessageBytes: The largest message a wire stream accepts.
+    ///   - kinds: The stream kinds served here (the scheduler: `worker` and `client`; a worker:
+    ///     `bulk`); a connection asking for another kind is closed.
     public init(
-        listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int, logger: Logger
+        listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int,
+        kinds: Set<WireStreamKind> = [.worker, .client], logger: Logger
     ) async throws {
         let tls = try security.tlsFiles.map { try WireTLS.serverContext($0) }
         let (connections, accepted) = AsyncStream<WireConnection>.makeStream()
         self.connections = connections
         self.accepted = accepted
+        let (bulkConnections, bulkAccepted) = AsyncStream<BulkConnection>.makeStream()
+        self.bulkConnections = bulkConnections
+        self.bulkAccepted = bulkAccepted
+        let acceptors = WireSniffer.Acceptors(kinds: kinds, framed: accepted, bulk: bulkAccepted)
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -55,7 +68,7 @@ public final class WireServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sniffer = WireSniffer(
                         grpcSocketPath: grpcSocketPath, tls: tls, maxMessageBytes: maxMessageBytes,
-                        accepted: accepted, logger: logger)
+                        accepted: acceptors, logger: logger)
                     try channel.pipeline.syncOperations.addHandler(sniffer)
                 }
             }
@@ -70,10 +83,15 @@ public final class WireServer: Sendable {
     /// The wire streams, as they arrive; ends when the server closes.
     public var streams: AsyncStream<WireConnection> { connections }
 
+    /// The bulk streams (only with `bulk` among the server's kinds), as they arrive; ends when
+    /// the server closes.
+    public var bulkStreams: AsyncStream<BulkConnection> { bulkConnections }
+
     /// Stops listening (open connections carry on until their handlers end them).
     public func close() async {
         try? await listener.close()
         accepted.finish()
+        bulkAccepted.finish()
     }
 }
 
@@ -154,18 +172,24 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Where accepted streams go, by kind.
+    struct Acceptors {
+        var kinds: Set<WireStreamKind>
+        var framed: AsyncStream<WireConnection>.Continuation
+        var bulk: AsyncStream<BulkConnection>.Continuation
+    }
+
     private let grpcSocketPath: String
     private let tls: NIOSSLContext?
     private let maxMessageBytes: Int
-    private let accepted: AsyncStream<WireConnection>.Continuation
+    private let accepted: Acceptors
     private let logger: Logger
     private var buffered: ByteBuffer?
     private var decided = false
     private var deadline: Scheduled<Void>?
 
     init(
-        grpcSocketPath: String, tls: NIOSSLContext?, maxMessageBytes: Int,
-        accepted: AsyncStream<WireConnection>.Continuation, logger: Logger
+        grpcSocketPath: String, tls: NIOSSLContext?, maxMessageBytes: Int, accepted: Acceptors, logger: Logger
     ) {
         self.grpcSocketPath = grpcSocketPath
         self.tls = tls
@@ -261,12 +285,12 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
         buffered = nil
         bytes.moveReaderIndex(forwardBy: WireFrame.preface.count)
         let kindByte = bytes.readInteger(as: UInt8.self)!
-        guard let kind = WireStreamKind(rawValue: kindByte) else {
+        guard let kind = WireStreamKind(rawValue: kindByte), accepted.kinds.contains(kind) else {
             logger.warning(
                 "refused a wire connection",
                 metadata: [
                     "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")",
-                    "reason": "unknown stream kind \(kindByte)",
+                    "reason": "stream kind \(kindByte) is not served here",
                 ])
             context.close(promise: nil)
             return
@@ -275,6 +299,10 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
         var answer = channel.allocator.buffer(capacity: 1)
         answer.writeInteger(UInt8(ascii: tls == nil ? "P" : "T"))
         context.writeAndFlush(wrapOutboundOut(answer), promise: nil)
+        if kind == .bulk {
+            acceptBulk(context: context, after: bytes)
+            return
+        }
         do {
             let operations = channel.pipeline.syncOperations
             var handlers: [any ChannelHandler] = []
@@ -291,12 +319,44 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
             // Bytes after the preface (a ClientHello, or frames) go to the handlers just added.
             if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             operations.removeHandler(self, promise: nil)
-            accepted.yield(
+            accepted.framed.yield(
                 WireConnection(
                     kind: kind, remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped,
                     maxMessageBytes: maxMessageBytes))
         } catch {
             logger.error("could not set up a wire connection", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+
+    /// A bulk stream: frames in (the request), raw bytes out, with write and read deadlines.
+    private func acceptBulk(context: ChannelHandlerContext, after bytes: ByteBuffer) {
+        let channel = context.channel
+        do {
+            let operations = channel.pipeline.syncOperations
+            var handlers: [any ChannelHandler] = []
+            if let tls {
+                handlers.append(NIOSSLServerHandler(context: tls))
+                handlers.append(WireRoleGate(kind: .bulk, logger: logger))
+            }
+            handlers += [
+                IdleStateHandler(writeTimeout: BulkStream.idleTimeout),
+                BulkDeadline(peer: "the bulk stream's reader"),
+                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: maxMessageBytes + 1)),
+            ]
+            try operations.addHandlers(handlers, position: .after(self))
+            // Room for the next slice while the previous one drains, so the socket never waits
+            // for the copy into it.
+            try channel.syncOptions?.setOption(
+                .writeBufferWaterMark,
+                value: .init(low: BulkStream.sliceBytes, high: 2 * BulkStream.sliceBytes + 1))
+            let wrapped = try NIOAsyncChannel<WireFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+            if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+            operations.removeHandler(self, promise: nil)
+            accepted.bulk.yield(
+                BulkConnection(remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped))
+        } catch {
+            logger.error("could not set up a bulk connection", metadata: ["error": "\(error)"])
             context.close(promise: nil)
         }
     }

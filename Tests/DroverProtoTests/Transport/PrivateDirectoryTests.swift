@@ -1,5 +1,6 @@
 import DroverProto
 import Foundation
+import Glibc
 import Testing
 
 /// The private directory the scheduler's gRPC socket lives in: fresh, unpredictable, 0700.
@@ -18,5 +19,45 @@ import Testing
         #expect(FileManager.default.createFile(atPath: first.path + "/grpc.sock", contents: Data()))
         first.remove()
         #expect(!FileManager.default.fileExists(atPath: first.path))
+    }
+
+    /// A directory left by a killed process (its socket file remains, no one listens) is removed
+    /// once old enough; one in use, or young, is kept.
+    @Test func abandonedDirectoriesAreRemovedAndOthersKept() throws {
+        let abandoned = try PrivateDirectory(prefix: "drover-test-abandoned")
+        let listening = try PrivateDirectory(prefix: "drover-test-abandoned")
+        let young = try PrivateDirectory(prefix: "drover-test-abandoned")
+        defer {
+            for directory in [abandoned, listening, young] { directory.remove() }
+        }
+        let dead = try Self.unixSocket(at: abandoned.path + "/grpc.sock", listening: false)
+        close(dead)
+        let live = try Self.unixSocket(at: listening.path + "/grpc.sock", listening: true)
+        defer { close(live) }
+        close(try Self.unixSocket(at: young.path + "/grpc.sock", listening: false))
+        for directory in [abandoned, listening] {
+            var old = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
+            #expect(utimes(directory.path, &old) == 0)
+        }
+        let removed = PrivateDirectory.removeAbandoned(prefix: "drover-test-abandoned", socketName: "grpc.sock")
+        let name = { (path: String) in URL(fileURLWithPath: path).lastPathComponent }
+        #expect(removed.map(name) == [name(abandoned.path)])
+        #expect(!FileManager.default.fileExists(atPath: abandoned.path))
+        #expect(FileManager.default.fileExists(atPath: listening.path))
+        #expect(FileManager.default.fileExists(atPath: young.path))
+    }
+
+    static func unixSocket(at path: String, listening: Bool) throws -> Int32 {
+        let socket = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard socket >= 0, bound == 0, !listening || listen(socket, 4) == 0 else { throw POSIXError(.EIO) }
+        return socket
     }
 }
