@@ -302,7 +302,9 @@ public struct SchedulerState: Sendable {
         case .workerRetiring(let id):
             workerRetiring(id, into: &actions)
         case .tasksStarted(let id, let keys):
-            for key in keys where tasks[key]?.processingOn == id { tasks[key]!.hasStarted = true }
+            for key in keys {
+                if let slot = tasks.slot(of: key), tasks[slot].processingOn == id { tasks[slot].hasStarted = true }
+            }
         case .taskSeceded(let key, let worker):
             taskSeceded(key, on: worker, into: &actions)
         case .keysAcquired(let id, let sizes):
@@ -413,14 +415,26 @@ extension SchedulerState {
     /// Checks that the records agree with each other; tests call it after every event.
     public func checkInvariants() throws(InvariantViolation) {
         try checkIndexes()
-        for (key, task) in tasks {
+        for (slot, task) in tasks.occupied {
+            let key = task.key
             for dependency in task.dependencies {
-                guard let record = tasks[dependency] else {
-                    throw InvariantViolation("'\(key)' depends on '\(dependency)', which is forgotten")
+                guard tasks.contains(dependency) else {
+                    throw InvariantViolation("'\(key)' depends on slot \(dependency), which is forgotten")
                 }
-                guard record.dependents.contains(key) else {
-                    throw InvariantViolation("'\(dependency)' does not list its dependent '\(key)'")
+                guard tasks[dependency].dependents.contains(slot) else {
+                    throw InvariantViolation("'\(tasks.key(of: dependency))' does not list its dependent '\(key)'")
                 }
+            }
+            for dependent in task.dependents {
+                guard tasks.contains(dependent), tasks[dependent].dependencies.contains(slot) else {
+                    throw InvariantViolation("'\(key)' lists slot \(dependent) as a dependent, which does not need it")
+                }
+            }
+            guard Set(task.dependencies.map { tasks.key(of: $0) }) == Set(task.spec.dependencies) else {
+                throw InvariantViolation("the dependencies of '\(key)' are not those its arguments name")
+            }
+            for input in task.waitingOn where !task.dependencies.contains(input) {
+                throw InvariantViolation("'\(key)' waits on slot \(input), which is not one of its dependencies")
             }
             switch task.state {
             case .memory:
@@ -432,13 +446,17 @@ extension SchedulerState {
                 guard let worker = task.processingOn, workers[worker]?.processing.contains(key) == true else {
                     throw InvariantViolation("'\(key)' processing on a worker that does not list it")
                 }
-                for dependency in task.dependencies where tasks[dependency]?.state != .memory {
-                    throw InvariantViolation("'\(key)' processing while '\(dependency)' is not in memory")
+                for dependency in task.dependencies where tasks[dependency].state != .memory {
+                    throw InvariantViolation(
+                        "'\(key)' processing while '\(tasks.key(of: dependency))' is not in memory")
                 }
             case .waiting:
                 guard !task.waitingOn.isEmpty else { throw InvariantViolation("'\(key)' waiting on nothing") }
             case .queued, .noWorker, .released, .erred:
                 break
+            }
+            if task.state != .waiting && !task.waitingOn.isEmpty {
+                throw InvariantViolation("'\(key)' is \(task.state) but waits on \(task.waitingOn.count) inputs")
             }
             if task.state != .processing && task.processingOn != nil {
                 throw InvariantViolation("'\(key)' is \(task.state) but assigned to \(task.processingOn!)")

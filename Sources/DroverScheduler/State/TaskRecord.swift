@@ -34,12 +34,12 @@ public struct TaskRecord: Sendable {
     public internal(set) var isScattered = false
     /// Order among ready tasks: lower runs first (submission, then position in the client's plan).
     public internal(set) var priority: TaskPriority
-    /// The tasks whose results this one takes as arguments.
-    public internal(set) var dependencies: InlineSet<TaskKey> = []
-    /// The tasks that take this one's result.
-    public internal(set) var dependents: InlineSet<TaskKey> = []
-    /// Dependencies not yet in memory (while waiting).
-    public internal(set) var waitingOn: InlineSet<TaskKey> = []
+    /// The tasks whose results this one takes as arguments, by slot.
+    var dependencies: InlineSet<TaskSlot> = []
+    /// The tasks that take this one's result, by slot.
+    var dependents: InlineSet<TaskSlot> = []
+    /// Dependencies not yet in memory (while waiting), by slot.
+    var waitingOn: InlineSet<TaskSlot> = []
     /// The workers holding the result (while in memory).
     public internal(set) var whoHas: InlineSet<WorkerID> = []
     /// The worker running it (while processing).
@@ -56,10 +56,10 @@ public struct TaskRecord: Sendable {
     init(spec: TaskSpec, priority: TaskPriority) {
         self.spec = spec
         self.priority = priority
-        self.dependencies = InlineSet(spec.dependencies)
     }
 
     /// Whether a task whose inputs are all present needs no other task: a candidate for queueing.
+    /// (Its dependencies are linked by ``SchedulerState`` once every task of the submission has a slot.)
     var isRoot: Bool { dependencies.isEmpty }
 
     private func read<Value>(_ field: KeyPath<Rare, Value>, default value: Value) -> Value {
