@@ -392,15 +392,15 @@ public actor SchedulerService {
             response.workers = Int32(state.workers.count)
             response.threads = Int32(state.workers.values.reduce(0) { $0 + $1.threads })
             response.tasks = Int32(state.tasks.count)
-            response.clients = Int32(state.clients.count)
+            response.clients = Int32(state.clientCount)
             response.workerInfo = state.workers.values.sorted { $0.id < $1.id }.map { worker in
                 .with {
                     $0.id = worker.id.rawValue
                     $0.address = worker.address
                     $0.threads = Int32(worker.threads)
                     $0.memoryLimit = worker.memoryLimit
-                    $0.processing = Int32(worker.processing.count)
-                    $0.held = Int32(worker.hasWhat.count)
+                    $0.processing = Int32(worker.processingCount)
+                    $0.held = Int32(worker.heldCount)
                     $0.memoryBytes = worker.memoryBytes
                     $0.managedBytes = worker.reportedManagedBytes
                     $0.spilledBytes = worker.spilledBytes

@@ -110,7 +110,7 @@ extension SchedulerState {
         tasks[slot].state = .processing
         tasks[slot].processingOn = worker
         tasks[slot].occupancyEstimate = estimate
-        workers[worker]!.processing.insert(tasks.key(of: slot))
+        workers[worker]!.processingSlots.insert(slot)
         workers[worker]!.occupancy += estimate
         updateIndexes(of: worker)
         var whoHas: [TaskKey: [String]] = [:]
@@ -125,9 +125,8 @@ extension SchedulerState {
         tasks[slot].processingOn = nil
         tasks[slot].hasStarted = false
         tasks[slot].stealingTo = nil
-        let key = tasks.key(of: slot)
-        workers[worker]?.longRunning.remove(key)
-        if workers[worker]?.processing.remove(key) != nil {
+        workers[worker]?.longRunningSlots.remove(slot)
+        if workers[worker]?.processingSlots.remove(slot) != nil {
             // Exactly what `assign` added, so estimates that change meanwhile leave no drift.
             workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - tasks[slot].occupancyEstimate)
             updateIndexes(of: worker)
@@ -136,13 +135,13 @@ extension SchedulerState {
 
     mutating func addHolder(_ worker: WorkerID, of slot: TaskSlot) {
         guard tasks[slot].whoHas.insert(worker).inserted else { return }
-        workers[worker]!.hasWhat.insert(tasks.key(of: slot))
+        workers[worker]!.heldSlots.insert(slot)
         workers[worker]!.managedBytes += tasks[slot].nbytes
     }
 
     mutating func removeHolder(_ worker: WorkerID, of slot: TaskSlot) {
         tasks[slot].whoHas.remove(worker)
-        if workers[worker]?.hasWhat.remove(tasks.key(of: slot)) != nil {
+        if workers[worker]?.heldSlots.remove(slot) != nil {
             workers[worker]!.managedBytes -= tasks[slot].nbytes
         }
     }
@@ -189,8 +188,8 @@ extension SchedulerState {
             .max { ($0.occupyingCount, $1.id) < ($1.occupyingCount, $0.id) }
         guard let victim = busiest else { return nil }
         var best: TaskSlot?
-        for key in victim.processing where !victim.longRunning.contains(key) {
-            guard let slot = tasks.slot(of: key), tasks[slot].stealingTo == nil,
+        for slot in victim.processingSlots where !victim.longRunningSlots.contains(slot) {
+            guard tasks[slot].stealingTo == nil,
                 thief.isAllowed(by: tasks[slot].allowedWorkers)
             else { continue }
             if best == nil || tasks[best!].priority < tasks[slot].priority { best = slot }
@@ -203,7 +202,7 @@ extension SchedulerState {
     /// so `unassign` later takes away nothing), is never stolen, and its thread is capacity again.
     mutating func taskSeceded(_ key: TaskKey, on worker: WorkerID, into actions: inout [Action]) {
         guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker,
-            workers[worker]?.longRunning.insert(key).inserted == true
+            workers[worker]?.longRunningSlots.insert(slot).inserted == true
         else { return }
         tasks[slot].hasStarted = true
         workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - tasks[slot].occupancyEstimate)

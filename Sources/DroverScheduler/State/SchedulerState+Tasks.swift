@@ -41,7 +41,7 @@ extension SchedulerState {
         var wanted: [TaskSlot] = []
         for key in wants where !rejected.contains(key) {
             guard let slot = tasks.slot(of: key) else { continue }
-            clients[client, default: []].insert(key)
+            clientWants[client, default: []].insert(slot)
             tasks[slot].wantedBy.insert(client)
             wanted.append(slot)
         }
@@ -97,7 +97,7 @@ extension SchedulerState {
                 // A task of that key is on its way: its result will do; the copy is not tracked.
                 actions.append(.free(holder, [key]))
             }
-            clients[client, default: []].insert(key)
+            clientWants[client, default: []].insert(slot)
             tasks[slot].wantedBy.insert(client)
             if tasks[slot].state == .memory {
                 actions.append(.notify(client, inMemoryNotice(slot)))
@@ -239,11 +239,12 @@ extension SchedulerState {
 extension SchedulerState {
     mutating func release(_ keys: [TaskKey], by client: ClientID, into actions: inout [Action]) {
         for key in keys {
-            clients[client]?.remove(key)
-            guard let slot = tasks.slot(of: key), tasks[slot].wantedBy.remove(client) != nil else { continue }
+            guard let slot = tasks.slot(of: key) else { continue }
+            clientWants[client]?.remove(slot)
+            guard tasks[slot].wantedBy.remove(client) != nil else { continue }
             releaseIfUnneeded(slot, into: &actions)
         }
-        if clients[client]?.isEmpty == true { clients[client] = nil }
+        if clientWants[client]?.isEmpty == true { clientWants[client] = nil }
     }
 
     /// Whether a client wants the task or a task still to run needs it.

@@ -63,24 +63,25 @@ extension SchedulerState {
         // Every copy it held goes first, so that no task is made ready on an input that is
         // about to be found lost below.
         var lostKeys: [TaskKey] = []
-        for key in worker.hasWhat.sorted() {
-            guard let slot = tasks.slot(of: key) else { continue }
+        for slot in sortedByKey(worker.heldSlots) {
+            let key = tasks.key(of: slot)
             tasks[slot].whoHas.remove(id)
             if tasks[slot].state == .memory && tasks[slot].whoHas.isEmpty {
                 tasks[slot].state = .released
                 lostKeys.append(key)
             }
         }
-        let started = Set(worker.processing.filter { tasks[$0]?.hasStarted == true })
-        for key in worker.processing.sorted() {
+        let started = worker.processingSlots.filter { tasks[$0].hasStarted }
+        for slot in sortedByKey(worker.processingSlots) {
             // An earlier task's error may have reached this one already.
-            guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == id
+            guard tasks.contains(slot), tasks[slot].state == .processing, tasks[slot].processingOn == id
             else { continue }
+            let key = tasks.key(of: slot)
             tasks[slot].processingOn = nil
             tasks[slot].stealingTo = nil
             tasks[slot].hasStarted = false
             tasks[slot].state = .released
-            guard started.isEmpty || started.contains(key) else {
+            guard started.isEmpty || started.contains(slot) else {
                 ensureComputing(slot, into: &actions)
                 continue
             }
@@ -180,7 +181,7 @@ extension SchedulerState {
     }
 
     /// Slots in the order of their keys, for actions in an order that does not depend on slots.
-    func sortedByKey(_ slots: InlineSet<TaskSlot>) -> [TaskSlot] {
+    func sortedByKey<Slots: Sequence<TaskSlot>>(_ slots: Slots) -> [TaskSlot] {
         slots.sorted { tasks.key(of: $0) < tasks.key(of: $1) }
     }
 }
@@ -240,8 +241,9 @@ extension SchedulerState {
         var planned: [WorkerID: Int64] = [:]
         var remaining = 0
         if !targets.isEmpty {
-            for key in worker.hasWhat.sorted() {
-                guard let slot = tasks.slot(of: key), tasks[slot].whoHas == [id], isNeeded(slot) else { continue }
+            for slot in sortedByKey(worker.heldSlots) {
+                guard tasks[slot].whoHas == [id], isNeeded(slot) else { continue }
+                let key = tasks.key(of: slot)
                 remaining += 1
                 guard copying[key] == nil else { continue }
                 // The target holding the fewest bytes, counting what it is sent now.
@@ -256,7 +258,7 @@ extension SchedulerState {
         }
         replicating[id] = copying
         for (target, keys) in orders.sorted(by: { $0.key < $1.key }) { actions.append(.replicate(target, keys)) }
-        if remaining == 0 && worker.processing.isEmpty {
+        if remaining == 0 && worker.processingSlots.isEmpty {
             replicating[id] = nil
             actions.append(.close(id, reason: "retired"))
         }

@@ -234,8 +234,8 @@ public struct SchedulerState: Sendable {
     /// Tasks that waited for a worker (`noWorker`), a superset: entries whose task has moved on are
     /// dropped when a worker next joins or resumes.
     var parkedTasks: Set<TaskKey> = []
-    /// The keys each client wants.
-    public internal(set) var clients: [ClientID: Set<TaskKey>] = [:]
+    /// The tasks each client wants, by slot.
+    var clientWants: [ClientID: Set<TaskSlot>] = [:]
     /// Root tasks waiting for a worker slot, by priority (stale entries are skipped).
     var queue = PriorityQueue()
     /// Average durations by function, from finished tasks.
@@ -273,6 +273,29 @@ public struct SchedulerState: Sendable {
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+    }
+
+    /// The keys each client wants (built from the slots: for tests and debugging, not hot paths).
+    public var clients: [ClientID: Set<TaskKey>] {
+        clientWants.mapValues { Set($0.map { tasks.key(of: $0) }) }
+    }
+
+    /// How many clients want keys.
+    public var clientCount: Int { clientWants.count }
+
+    /// The keys of the tasks assigned to `worker` and not yet reported back.
+    public func processing(on worker: WorkerID) -> Set<TaskKey> {
+        Set((workers[worker]?.processingSlots ?? []).map { tasks.key(of: $0) })
+    }
+
+    /// The keys of `worker`'s tasks that seceded (Dask's `long_running`).
+    public func longRunning(on worker: WorkerID) -> Set<TaskKey> {
+        Set((workers[worker]?.longRunningSlots ?? []).map { tasks.key(of: $0) })
+    }
+
+    /// The keys of the results `worker` holds.
+    public func held(by worker: WorkerID) -> Set<TaskKey> {
+        Set((workers[worker]?.heldSlots ?? []).map { tasks.key(of: $0) })
     }
 
     /// The worker serving at `address`, if one is connected.
@@ -332,8 +355,8 @@ public struct SchedulerState: Sendable {
         case .keysReleased(let client, let keys):
             release(keys, by: client, into: &actions)
         case .clientDisconnected(let client):
-            release(Array(clients[client] ?? []), by: client, into: &actions)
-            clients[client] = nil
+            release(sortedByKey(clientWants[client] ?? []).map { tasks.key(of: $0) }, by: client, into: &actions)
+            clientWants[client] = nil
             forgetVariableRequests(of: client)
             forgetDeadlines(of: client)
             giveBackLeases(of: client, into: &actions)
@@ -439,11 +462,11 @@ extension SchedulerState {
             switch task.state {
             case .memory:
                 guard !task.whoHas.isEmpty else { throw InvariantViolation("'\(key)' in memory nowhere") }
-                for worker in task.whoHas where workers[worker]?.hasWhat.contains(key) != true {
+                for worker in task.whoHas where workers[worker]?.heldSlots.contains(slot) != true {
                     throw InvariantViolation("'\(key)' said to be on \(worker), which does not hold it")
                 }
             case .processing:
-                guard let worker = task.processingOn, workers[worker]?.processing.contains(key) == true else {
+                guard let worker = task.processingOn, workers[worker]?.processingSlots.contains(slot) == true else {
                     throw InvariantViolation("'\(key)' processing on a worker that does not list it")
                 }
                 for dependency in task.dependencies where tasks[dependency].state != .memory {
@@ -466,19 +489,19 @@ extension SchedulerState {
             }
         }
         for (id, worker) in workers {
-            for key in worker.processing where tasks[key]?.processingOn != id {
-                throw InvariantViolation("\(id) lists '\(key)' as processing, but the task is elsewhere")
+            for slot in worker.processingSlots where !tasks.contains(slot) || tasks[slot].processingOn != id {
+                throw InvariantViolation("\(id) lists slot \(slot) as processing, but the task is elsewhere")
             }
-            for key in worker.longRunning where !worker.processing.contains(key) {
-                throw InvariantViolation("\(id) lists '\(key)' as long-running, but not as processing")
+            for slot in worker.longRunningSlots where !worker.processingSlots.contains(slot) {
+                throw InvariantViolation("\(id) lists slot \(slot) as long-running, but not as processing")
             }
-            for key in worker.hasWhat where tasks[key]?.whoHas.contains(id) != true {
-                throw InvariantViolation("\(id) holds '\(key)', which does not list it")
+            for slot in worker.heldSlots where !tasks.contains(slot) || !tasks[slot].whoHas.contains(id) {
+                throw InvariantViolation("\(id) holds slot \(slot), which does not list it")
             }
         }
-        for (client, keys) in clients {
-            for key in keys where tasks[key]?.wantedBy.contains(client) != true {
-                throw InvariantViolation("\(client) wants '\(key)', which does not list it")
+        for (client, slots) in clientWants {
+            for slot in slots where !tasks.contains(slot) || !tasks[slot].wantedBy.contains(client) {
+                throw InvariantViolation("\(client) wants slot \(slot), which does not list it")
             }
         }
     }

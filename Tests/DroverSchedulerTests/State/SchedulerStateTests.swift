@@ -144,11 +144,11 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         let keys = (0..<1000).map { TaskKey("root-\($0)") }
         _ = harness.submit(keys.map { task($0) }, wants: keys)
         // Unknown durations count half a second: saturation alone (2 tasks) holds.
-        #expect(harness.state.workers["w1"]?.processing.count == 2)
+        #expect(harness.state.workers["w1"]?.processingCount == 2)
         _ = harness.handle(.taskFinished(keys[0], worker: "w1", nbytes: 8, duration: 0.000_001))
         _ = harness.handle(.taskFinished(keys[1], worker: "w1", nbytes: 8, duration: 0.000_001))
         // Seen to take a microsecond: the worker gets up to 256 of them, so none waits for a round trip.
-        #expect(harness.state.workers["w1"]?.processing.count == 256)
+        #expect(harness.state.workers["w1"]?.processingCount == 256)
         #expect(harness.state.workers["w1"]!.occupancy < 0.001)
     }
 
@@ -301,7 +301,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         let actions = harness.handle(.keysReleased("c1", ["b"]))
         #expect(actions == [.free("w1", ["b"])])
         #expect(harness.state.tasks.isEmpty)
-        #expect(harness.state.workers["w1"]?.hasWhat.isEmpty == true)
+        #expect(harness.state.held(by: "w1").isEmpty)
     }
 
     @Test func aKeyWantedByTwoClientsStaysUntilBothRelease() {
@@ -347,14 +347,14 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
             [task("big")] + (0..<4).map { task(TaskKey("use-\($0)"), "big") },
             wants: (0..<4).map { TaskKey("use-\($0)") })
         _ = harness.handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
-        #expect(harness.state.workers["w1"]?.processing.count == 4)
+        #expect(harness.state.workers["w1"]?.processingCount == 4)
         let joined = harness.join("w2")
         let steal = try #require(joined.first { if case .requestSteal("w1", _) = $0 { true } else { false } })
         guard case .requestSteal(_, let key) = steal else { return }
         #expect(key == "use-3")  // the last in priority
         let moved = harness.handle(.stealAnswered(key, worker: "w1", started: false))
         #expect(computedKeys(moved, on: "w2") == [key])
-        #expect(harness.state.workers["w1"]?.processing.contains(key) == false)
+        #expect(!harness.state.processing(on: "w1").contains(key))
     }
 
     @Test func aStartedTaskIsNotStolen() throws {
