@@ -102,7 +102,7 @@ extension SchedulerState {
     }
 
     func estimatedDuration(_ slot: TaskSlot) -> Double {
-        durations[tasks[slot].spec.function] ?? configuration.unknownTaskDuration
+        durations[tasks[slot].function] ?? configuration.unknownTaskDuration
     }
 
     mutating func assign(_ slot: TaskSlot, to worker: WorkerID, into actions: inout [Action]) {

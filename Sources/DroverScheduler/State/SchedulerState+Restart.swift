@@ -11,7 +11,7 @@ extension SchedulerState {
             let keys = sortedByKey(clientWants[client] ?? []).map { tasks.key(of: $0) }
             for key in keys {
                 let error = TaskError(
-                    kind: .workerDied, key: key, function: tasks[key]?.spec.function ?? "",
+                    kind: .workerDied, key: key, function: tasks[key]?.function ?? "",
                     message: "the cluster was restarted (client.restart() by \(requester)) before it finished; "
                         + "submit it again")
                 actions.append(.notify(client, .erred(key, error)))

@@ -21,9 +21,15 @@ extension SchedulerState {
         generation += 1
         var added: [TaskSlot] = []
         added.reserveCapacity(verdict.accepted.count)
+        // The submission's arguments go into one arena, kept as long as one of its tasks is.
+        var arena = ArgumentArena.Builder()
+        for task in verdict.accepted { arena.append(task.spec.arguments) }
+        let arguments = arena.finish()
         for (index, task) in verdict.accepted.enumerated() {
             var record = TaskRecord(
-                spec: task.spec, priority: TaskPriority(user: task.priority, generation: generation, index: index))
+                key: task.spec.key, function: functionNames.insert(task.spec.function).memberAfterInsert,
+                arguments: arguments.isEmpty ? TaskArguments() : arguments[index],
+                priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
             record.retriesLeft = max(0, task.retries)
             added.append(tasks.insert(record))
@@ -80,7 +86,7 @@ extension SchedulerState {
                 slot = known
             } else {
                 var record = TaskRecord(
-                    spec: TaskSpec(key: key, function: "scatter", arguments: []),
+                    key: key, function: "scatter", arguments: TaskArguments(),
                     priority: TaskPriority(generation: generation, index: 0))
                 record.isScattered = true
                 slot = tasks.insert(record)
@@ -165,7 +171,7 @@ extension SchedulerState {
             unassign(slot, from: worker)
             // A worker's word on sizes and durations is not trusted to be sane.
             if let duration, duration.isFinite, duration >= 0 {
-                recordDuration(duration, of: tasks[slot].spec.function)
+                recordDuration(duration, of: tasks[slot].function)
             }
             tasks[slot].state = .memory
             tasks[slot].nbytes = max(0, nbytes)

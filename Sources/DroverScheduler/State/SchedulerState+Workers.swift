@@ -91,7 +91,7 @@ extension SchedulerState {
                 let error = TaskError(
                     kind: .killedWorker,
                     key: key,
-                    function: task.spec.function,
+                    function: task.function,
                     message: "Attempted to run task '\(key)' \(task.killedWorkers.count) times, "
                         + "but each time the worker died while running it. The last was \(id): "
                         + "\(cause.hasSuffix(".") ? String(cause.dropLast()) : cause). "

@@ -238,6 +238,8 @@ public struct SchedulerState: Sendable {
     var clientWants: [ClientID: Set<TaskSlot>] = [:]
     /// Root tasks waiting for a worker slot, by priority (stale entries are skipped).
     var queue = PriorityQueue()
+    /// The function names of the tasks: each task's record shares its name's one string.
+    var functionNames: Set<String> = []
     /// Average durations by function, from finished tasks.
     var durations: [String: Double] = [:]
     var generation = 0

@@ -14,6 +14,6 @@ import Testing
                 + "InlineSet<WorkerID> \(MemoryLayout<InlineSet<WorkerID>>.size), "
                 + "InlineSet<ClientID> \(MemoryLayout<InlineSet<ClientID>>.size), "
                 + "WorkerID? \(MemoryLayout<WorkerID?>.size), TaskKey \(MemoryLayout<TaskKey>.size)")
-        #expect(MemoryLayout<TaskRecord?>.stride <= 256)
+        #expect(MemoryLayout<TaskRecord?>.stride <= 192)
     }
 }
