@@ -10,15 +10,14 @@ typealias TaskSlot = Int32
 /// The scheduler's tasks: each key interned to an integer slot, the records in one array.
 ///
 /// A dictionary of records would hold each record in its buckets, with up to 2.7 times the room
-/// after it grows; here the records sit in one ``ChunkedArray`` (room for at most 4,095 records
-/// more than it holds), freed slots are reused, and a
+/// after it grows; here the records sit in one array, freed slots are reused, and a
 /// ``SlotIndex`` finds a key's slot without holding the key a second time (the record holds it).
 /// Reads and writes go through the key, as with a dictionary (`tasks[key]!.state = .memory`
 /// mutates the record in place), or, inside the state, through the slot (`tasks[slot].state`,
 /// with no hashing and no copy of the record).
 public struct TaskTable: Sendable {
     private var index = SlotIndex()
-    private var records = ChunkedArray<TaskRecord?>()
+    private var records: [TaskRecord?] = []
     private var freeSlots: [Int32] = []
 
     public init() {}
@@ -98,7 +97,7 @@ public struct TaskTable: Sendable {
         index.remove(slot, hash: key.hashValue)
         if index.count == 0 {
             // Give the room back once every task is forgotten.
-            records = ChunkedArray()
+            records = []
             freeSlots = []
         } else {
             freeSlots.append(slot)
@@ -157,7 +156,7 @@ extension TaskTable: Sequence {
     public typealias Element = (key: TaskKey, value: TaskRecord)
 
     public struct Iterator: IteratorProtocol {
-        fileprivate var base: IndexingIterator<ChunkedArray<TaskRecord?>>
+        fileprivate var base: IndexingIterator<[TaskRecord?]>
 
         public mutating func next() -> Element? {
             while let slot = base.next() {
