@@ -254,6 +254,29 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         #expect(finished.contains(.notify("c1", .inMemory("b", nbytes: 8, holders: ["tcp://w2"]))))
     }
 
+    /// The state keeps a task's arguments encoded in its submission's arena: what a worker is
+    /// sent, first and again when the result is recomputed from lineage, is the spec submitted.
+    @Test func aRecomputedTaskIsSentWithTheArgumentsSubmitted() {
+        let literal = ArgumentSpec.value(
+            Payload(encoding: .json, data: Data("[1,2,3]".utf8), typeName: "[Int]"))
+        let a = TaskSpec(
+            key: "a", function: "make",
+            arguments: [literal, .list([literal, .value(Payload(encoding: .raw, data: Data(), typeName: ""))])])
+        let b = TaskSpec(key: "b", function: "use", arguments: [.key("a"), .list([.key("a"), literal])])
+        var harness = Harness()
+        _ = harness.join("w1")
+        func specs(_ actions: [Action]) -> [TaskSpec] {
+            actions.compactMap { if case .compute(_, let assignment) = $0 { assignment.spec } else { nil } }
+        }
+        #expect(specs(harness.submit([a, b], wants: ["b"])) == [a])
+        #expect(specs(harness.handle(.taskFinished("a", worker: "w1", nbytes: 8, duration: 0.1))) == [b])
+        _ = harness.handle(.taskFinished("b", worker: "w1", nbytes: 8, duration: 0.1))
+        #expect(harness.state.tasks["a"]?.spec == a)
+        _ = harness.join("w2")
+        #expect(specs(harness.handle(.workerLeft("w1", cause: "killed by signal 9"))) == [a])
+        #expect(specs(harness.handle(.taskFinished("a", worker: "w2", nbytes: 8, duration: 0.1))) == [b])
+    }
+
     @Test func aTaskThatKillsThreeWorkersErrsWithKilledWorker() throws {
         var harness = Harness()
         var actions: [Action] = []
