@@ -29,6 +29,7 @@ public struct TaskRecord: Sendable {
         var userPriority = 0
     }
 
+    /// The task's key (held here only: the table's index keeps the slot, not the key).
     public let key: TaskKey
     /// The registered name of the function: one string per distinct name, shared by its tasks.
     public let function: String
@@ -36,6 +37,7 @@ public struct TaskRecord: Sendable {
     let arguments: TaskArguments
     /// The workers holding the result (while in memory).
     public internal(set) var whoHas: InlineSet<WorkerID> = []
+    /// Where it is in Dask's task states.
     public internal(set) var state: State = .released
     /// Its worker said it began executing (as opposed to waiting in the worker's queue).
     public internal(set) var hasStarted = false
