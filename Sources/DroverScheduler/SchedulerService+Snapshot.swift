@@ -21,7 +21,7 @@ extension SchedulerService {
     /// Notes a finished task for the task stream, if the scheduler still knows its function.
     func recordExecution(_ finished: Drover_V1_TaskFinished, on worker: WorkerID, at now: Double) {
         let key = TaskKey(finished.key)
-        guard let function = state.tasks[key]?.spec.function else { return }
+        guard let function = state.tasks[key]?.function else { return }
         history.taskExecuted(
             key, function: function, worker: worker, duration: finished.durationSeconds, arrivedAt: now)
     }

@@ -11,10 +11,10 @@ extension SchedulerService {
         var processing = 0
         for worker in state.workers.values {
             threads += worker.threads
-            processing += worker.processing.count
+            processing += worker.processingCount
         }
         return "\(counted(state.workers.count, "worker")) (\(counted(threads, "thread"))), "
-            + "\(counted(processing, "task")) processing, \(counted(state.clients.count, "client"))"
+            + "\(counted(processing, "task")) processing, \(counted(state.clientCount, "client"))"
     }
 }
 

@@ -15,6 +15,8 @@ public actor SchedulerService {
     private var workerOutboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]
+    /// Events from workers since the last trim (``trimAfterFinishes(_:)``).
+    private var reportsSinceTrim = 0
     /// Recent events, task executions and restarts, for the dashboard.
     var history = ClusterHistory()
     let logger: Logger
@@ -141,7 +143,19 @@ public actor SchedulerService {
             }
         }
         apply(translated, inline: inline)
+        trimAfterFinishes(translated.count)
         return true
+    }
+
+    /// Workers' reports since memory was last given back: their messages, actions and notices are
+    /// freed between the records they change, so after many malloc holds pages it can give back.
+    /// The threshold grows with the tasks held (a trim walks the whole heap), so a map of a
+    /// million trims some twenty times, not a hundred.
+    private func trimAfterFinishes(_ events: Int) {
+        reportsSinceTrim += events
+        guard reportsSinceTrim >= max(Self.trimAfterTasks, state.tasks.count / 2) else { return }
+        reportsSinceTrim = 0
+        _ = drover_release_free_memory()
     }
 
     /// Why the scheduler ended this worker connection, if it did; asked once, by the connection.
@@ -392,15 +406,15 @@ public actor SchedulerService {
             response.workers = Int32(state.workers.count)
             response.threads = Int32(state.workers.values.reduce(0) { $0 + $1.threads })
             response.tasks = Int32(state.tasks.count)
-            response.clients = Int32(state.clients.count)
+            response.clients = Int32(state.clientCount)
             response.workerInfo = state.workers.values.sorted { $0.id < $1.id }.map { worker in
                 .with {
                     $0.id = worker.id.rawValue
                     $0.address = worker.address
                     $0.threads = Int32(worker.threads)
                     $0.memoryLimit = worker.memoryLimit
-                    $0.processing = Int32(worker.processing.count)
-                    $0.held = Int32(worker.hasWhat.count)
+                    $0.processing = Int32(worker.processingCount)
+                    $0.held = Int32(worker.heldCount)
                     $0.memoryBytes = worker.memoryBytes
                     $0.managedBytes = worker.reportedManagedBytes
                     $0.spilledBytes = worker.spilledBytes

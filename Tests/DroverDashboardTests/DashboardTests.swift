@@ -86,7 +86,7 @@ import Testing
                 ], from: WorkerID(worker.id), outbox: outboxes[WorkerID(worker.id)]!)
         }
         // Finish whichever tasks went to local-0.
-        let processing = await service.state.workers["local-0"]?.processing.sorted() ?? []
+        let processing = await service.state.processing(on: "local-0").sorted()
         for key in processing {
             await service.workerSent(
                 [

@@ -36,7 +36,7 @@ extension ClusterSnapshot {
         self.totals = Totals(
             workers: workers.count,
             threads: workers.reduce(0) { $0 + $1.threads },
-            clients: state.clients.count,
+            clients: state.clientCount,
             tasks: state.tasks.count,
             tasksByState: Dictionary(uniqueKeysWithValues: zip(Self.taskStateNames, byState)),
             memoryBytes: workers.reduce(0) { $0 + $1.memoryBytes },
@@ -81,9 +81,9 @@ extension ClusterSnapshot.Worker {
             case .closing: "closing"
             }
         self.isRetiring = record.isRetiring
-        self.processing = record.processing.count
+        self.processing = record.processingCount
         self.executing = record.executing
-        self.held = record.hasWhat.count
+        self.held = record.heldCount
         self.occupancy = record.occupancy
         self.restarts = exits?.restarts ?? 0
         self.lastExitCause = exits?.lastCause ?? ""

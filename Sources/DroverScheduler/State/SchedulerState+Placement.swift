@@ -7,75 +7,75 @@ extension SchedulerState {
     /// Costs no scan of every worker: a root task takes the first of the unsaturated workers (kept
     /// in the order ``bestWorker(for:among:)`` would find), a task with inputs among those holding its inputs and the idle ones
     /// (Dask looks at the holders only); only tasks restricted to some workers look at each.
-    mutating func makeReady(_ key: TaskKey, into actions: inout [Action]) {
-        tasks[key]!.waitingOn = []
-        let task = tasks[key]!
-        guard task.allowedWorkers.isEmpty else {
-            makeRestrictedReady(task, into: &actions)
+    mutating func makeReady(_ slot: TaskSlot, into actions: inout [Action]) {
+        tasks[slot].waitingOn = []
+        guard tasks[slot].allowedWorkers.isEmpty else {
+            makeRestrictedReady(slot, into: &actions)
             return
         }
         guard !workers.isEmpty else {
-            park(key)
+            park(slot)
             return
         }
-        if task.isRoot {
+        if tasks[slot].isRoot {
             // Root-task queueing: never hand a worker more than its saturation; the rest wait here,
             // so a million-task map does not flood the workers.
             if let worker = unsaturatedWorkers.first {
-                assign(key, to: worker, into: &actions)
+                assign(slot, to: worker, into: &actions)
             } else {
-                tasks[key]!.state = .queued
-                queue.push(key, priority: task.priority)
+                tasks[slot].state = .queued
+                queue.push(tasks.key(of: slot), priority: tasks[slot].priority)
             }
             return
         }
         var candidates = idleWorkers
-        for dependency in task.dependencies {
-            for holder in tasks[dependency]?.whoHas ?? [] where workers[holder]?.status == .running {
+        for dependency in tasks[slot].dependencies {
+            for holder in tasks[dependency].whoHas where workers[holder]?.status == .running {
                 candidates.insert(holder)
             }
         }
         if candidates.isEmpty {
             candidates = Set(workers.values.lazy.filter { $0.status == .running }.map(\.id))
         }
-        if let worker = bestWorker(for: task, among: candidates) {
-            assign(key, to: worker, into: &actions)
+        if let worker = bestWorker(for: slot, among: candidates) {
+            assign(slot, to: worker, into: &actions)
         } else {
-            park(key)  // only paused or closing workers are left
+            park(slot)  // only paused or closing workers are left
         }
     }
 
     /// ``makeReady(_:into:)`` for a task that only some workers may run: those are looked for
     /// among all.
-    private mutating func makeRestrictedReady(_ task: TaskRecord, into actions: inout [Action]) {
-        let allowed = workers.values.filter { $0.isAllowed(by: task.allowedWorkers) }
+    private mutating func makeRestrictedReady(_ slot: TaskSlot, into actions: inout [Action]) {
+        let allowed = workers.values.filter { $0.isAllowed(by: tasks[slot].allowedWorkers) }
         let running = allowed.lazy.filter { $0.status == .running }.map(\.id)
-        if !allowed.isEmpty, let worker = bestWorker(for: task, among: running) {
-            assign(task.key, to: worker, into: &actions)
+        if !allowed.isEmpty, let worker = bestWorker(for: slot, among: running) {
+            assign(slot, to: worker, into: &actions)
         } else {
-            park(task.key)
+            park(slot)
         }
     }
 
     /// No worker may run the task now: it waits for one to join or resume.
-    mutating func park(_ key: TaskKey) {
-        tasks[key]!.state = .noWorker
-        parkedTasks.insert(key)
+    mutating func park(_ slot: TaskSlot) {
+        tasks[slot].state = .noWorker
+        parkedTasks.insert(tasks.key(of: slot))
     }
 
     /// The worker where the task would start soonest: queued work per thread plus the time to fetch
     /// the inputs it does not hold (Dask's `worker_objective`), an input a worker of its own host
     /// holds costing the shared-memory rate rather than the network's. Ties go to fewer tasks, then
     /// the id.
-    func bestWorker<Candidates: Sequence<WorkerID>>(for task: TaskRecord, among candidates: Candidates)
+    func bestWorker<Candidates: Sequence<WorkerID>>(for slot: TaskSlot, among candidates: Candidates)
         -> WorkerID?
     {
         var best: (cost: (Double, Int, WorkerID), id: WorkerID)?
         for id in candidates {
             guard let worker = workers[id] else { continue }
             var fetchSeconds = 0.0
-            for dependency in task.dependencies {
-                guard let input = tasks[dependency], !input.whoHas.contains(worker.id) else { continue }
+            for dependency in tasks[slot].dependencies {
+                let input = tasks[dependency]
+                guard !input.whoHas.contains(worker.id) else { continue }
                 let nearby = !worker.host.isEmpty && input.whoHas.contains { workers[$0]?.host == worker.host }
                 fetchSeconds +=
                     Double(input.nbytes) / (nearby ? configuration.sameHostBandwidth : configuration.bandwidth)
@@ -101,49 +101,48 @@ extension SchedulerState {
         return worker.occupancy >= threads * configuration.queuedSecondsPerThread
     }
 
-    func estimatedDuration(_ key: TaskKey) -> Double {
-        tasks[key].flatMap { durations[$0.spec.function] } ?? configuration.unknownTaskDuration
+    func estimatedDuration(_ slot: TaskSlot) -> Double {
+        durations[tasks[slot].function] ?? configuration.unknownTaskDuration
     }
 
-    mutating func assign(_ key: TaskKey, to worker: WorkerID, into actions: inout [Action]) {
-        let estimate = estimatedDuration(key)
-        tasks[key]!.state = .processing
-        tasks[key]!.processingOn = worker
-        tasks[key]!.occupancyEstimate = estimate
-        let task = tasks[key]!
-        workers[worker]!.processing.insert(key)
+    mutating func assign(_ slot: TaskSlot, to worker: WorkerID, into actions: inout [Action]) {
+        let estimate = estimatedDuration(slot)
+        tasks[slot].state = .processing
+        tasks[slot].processingOn = worker
+        tasks[slot].occupancyEstimate = estimate
+        workers[worker]!.processingSlots.insert(slot)
         workers[worker]!.occupancy += estimate
         updateIndexes(of: worker)
         var whoHas: [TaskKey: [String]] = [:]
-        for dependency in task.dependencies {
-            whoHas[dependency] = tasks[dependency]!.whoHas.sorted().compactMap { workers[$0]?.address }
+        for dependency in tasks[slot].dependencies {
+            whoHas[tasks.key(of: dependency)] = tasks[dependency].whoHas.sorted().compactMap { workers[$0]?.address }
         }
-        actions.append(.compute(worker, Assignment(spec: task.spec, priority: task.priority, whoHas: whoHas)))
+        actions.append(
+            .compute(worker, Assignment(spec: tasks[slot].spec, priority: tasks[slot].priority, whoHas: whoHas)))
     }
 
-    mutating func unassign(_ key: TaskKey, from worker: WorkerID) {
-        tasks[key]?.processingOn = nil
-        tasks[key]?.hasStarted = false
-        tasks[key]?.stealingTo = nil
-        workers[worker]?.longRunning.remove(key)
-        if workers[worker]?.processing.remove(key) != nil {
+    mutating func unassign(_ slot: TaskSlot, from worker: WorkerID) {
+        tasks[slot].processingOn = nil
+        tasks[slot].hasStarted = false
+        tasks[slot].stealingTo = nil
+        workers[worker]?.longRunningSlots.remove(slot)
+        if workers[worker]?.processingSlots.remove(slot) != nil {
             // Exactly what `assign` added, so estimates that change meanwhile leave no drift.
-            let estimate = tasks[key]?.occupancyEstimate ?? 0
-            workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - estimate)
+            workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - tasks[slot].occupancyEstimate)
             updateIndexes(of: worker)
         }
     }
 
-    mutating func addHolder(_ worker: WorkerID, of key: TaskKey) {
-        guard tasks[key]!.whoHas.insert(worker).inserted else { return }
-        workers[worker]!.hasWhat.insert(key)
-        workers[worker]!.managedBytes += tasks[key]!.nbytes
+    mutating func addHolder(_ worker: WorkerID, of slot: TaskSlot) {
+        guard tasks[slot].whoHas.insert(worker).inserted else { return }
+        workers[worker]!.heldSlots.insert(slot)
+        workers[worker]!.managedBytes += tasks[slot].nbytes
     }
 
-    mutating func removeHolder(_ worker: WorkerID, of key: TaskKey) {
-        tasks[key]?.whoHas.remove(worker)
-        if workers[worker]?.hasWhat.remove(key) != nil {
-            workers[worker]!.managedBytes -= tasks[key]?.nbytes ?? 0
+    mutating func removeHolder(_ worker: WorkerID, of slot: TaskSlot) {
+        tasks[slot].whoHas.remove(worker)
+        if workers[worker]?.heldSlots.remove(slot) != nil {
+            workers[worker]!.managedBytes -= tasks[slot].nbytes
         }
     }
 
@@ -152,8 +151,9 @@ extension SchedulerState {
     mutating func workerHasCapacity(_ id: WorkerID, into actions: inout [Action]) {
         while let worker = workers[id], worker.status == .running, !isSaturated(worker) {
             guard let key = queue.pop() else { break }
-            guard tasks[key]?.state == .queued else { continue }  // released or erred since
-            assign(key, to: id, into: &actions)
+            // Released or erred since?
+            guard let slot = tasks.slot(of: key), tasks[slot].state == .queued else { continue }
+            assign(slot, to: id, into: &actions)
         }
         balance(into: &actions)
     }
@@ -187,46 +187,46 @@ extension SchedulerState {
         let busiest = overloadedWorkers.lazy.filter { $0 != thief.id }.compactMap { self.workers[$0] }
             .max { ($0.occupyingCount, $1.id) < ($1.occupyingCount, $0.id) }
         guard let victim = busiest else { return nil }
-        var best: TaskRecord?
-        for key in victim.processing where !victim.longRunning.contains(key) {
-            guard let task = tasks[key], task.stealingTo == nil, thief.isAllowed(by: task.allowedWorkers) else {
-                continue
-            }
-            if best == nil || best!.priority < task.priority { best = task }
+        var best: TaskSlot?
+        for slot in victim.processingSlots where !victim.longRunningSlots.contains(slot) {
+            guard tasks[slot].stealingTo == nil,
+                thief.isAllowed(by: tasks[slot].allowedWorkers)
+            else { continue }
+            if best == nil || tasks[best!].priority < tasks[slot].priority { best = slot }
         }
-        guard let task = best else { return nil }
-        return (victim.id, task.key)
+        guard let best else { return nil }
+        return (victim.id, tasks.key(of: best))
     }
 
     /// A running task seceded: it stops counting against its worker's threads (its occupancy goes,
     /// so `unassign` later takes away nothing), is never stolen, and its thread is capacity again.
     mutating func taskSeceded(_ key: TaskKey, on worker: WorkerID, into actions: inout [Action]) {
-        guard let task = tasks[key], task.state == .processing, task.processingOn == worker,
-            workers[worker]?.longRunning.insert(key).inserted == true
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker,
+            workers[worker]?.longRunningSlots.insert(slot).inserted == true
         else { return }
-        tasks[key]!.hasStarted = true
-        workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - task.occupancyEstimate)
-        tasks[key]!.occupancyEstimate = 0
+        tasks[slot].hasStarted = true
+        workers[worker]!.occupancy = max(0, workers[worker]!.occupancy - tasks[slot].occupancyEstimate)
+        tasks[slot].occupancyEstimate = 0
         updateIndexes(of: worker)
         workerHasCapacity(worker, into: &actions)
     }
 
     mutating func stealAnswered(_ key: TaskKey, worker: WorkerID, started: Bool, into actions: inout [Action]) {
-        guard let task = tasks[key], task.state == .processing, task.processingOn == worker,
-            let thief = task.stealingTo
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker,
+            let thief = tasks[slot].stealingTo
         else {
             // A stale answer (from a worker the task has left) leaves a steal asked since pending.
             if tasks[key]?.stealingTo == nil { pendingSteals[key] = nil }
             return
         }
         pendingSteals[key] = nil
-        tasks[key]!.stealingTo = nil
+        tasks[slot].stealingTo = nil
         guard !started else { return }
-        unassign(key, from: worker)
+        unassign(slot, from: worker)
         if let record = workers[thief], record.status == .running {
-            assign(key, to: thief, into: &actions)
+            assign(slot, to: thief, into: &actions)
         } else {
-            makeReady(key, into: &actions)
+            makeReady(slot, into: &actions)
         }
         workerHasCapacity(worker, into: &actions)
     }

@@ -7,11 +7,11 @@ extension SchedulerState {
     /// running tasks cancelled, then forgotten), and each worker with a nanny is killed by it, which
     /// starts a fresh one; their exits then find nothing to reschedule.
     mutating func restart(requestedBy requester: ClientID, into actions: inout [Action]) {
-        for client in clients.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
-            let keys = (clients[client] ?? []).sorted { $0.rawValue < $1.rawValue }
+        for client in clientWants.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let keys = sortedByKey(clientWants[client] ?? []).map { tasks.key(of: $0) }
             for key in keys {
                 let error = TaskError(
-                    kind: .workerDied, key: key, function: tasks[key]?.spec.function ?? "",
+                    kind: .workerDied, key: key, function: tasks[key]?.function ?? "",
                     message: "the cluster was restarted (client.restart() by \(requester)) before it finished; "
                         + "submit it again")
                 actions.append(.notify(client, .erred(key, error)))

@@ -43,10 +43,10 @@ extension SchedulerState {
                 continue
             }
             if let known = tasks[key] {
-                if known.spec != task.spec {
+                if known.function != task.spec.function || known.spec != task.spec {
                     reasons[key] =
                         "the scheduler already knows the key '\(key)' as another task (function "
-                        + "'\(known.spec.function)'): a key names one task; submit this one under another key, "
+                        + "'\(known.function)'): a key names one task; submit this one under another key, "
                         + "or release the old one first"
                     order.append((key, index))
                 }

@@ -19,39 +19,53 @@ extension SchedulerState {
             actions.append(.notify(client, .erred(key, error)))
         }
         generation += 1
-        var added: [TaskKey] = []
+        var added: [TaskSlot] = []
+        added.reserveCapacity(verdict.accepted.count)
+        // The submission's arguments go into one arena, kept as long as one of its tasks is.
+        var arena = ArgumentArena.Builder()
+        for task in verdict.accepted { arena.append(task.spec.arguments) }
+        let arguments = arena.finish()
         for (index, task) in verdict.accepted.enumerated() {
             var record = TaskRecord(
-                spec: task.spec, priority: TaskPriority(user: task.priority, generation: generation, index: index))
+                key: task.spec.key, function: functionNames.insert(task.spec.function).memberAfterInsert,
+                arguments: arguments.isEmpty ? TaskArguments() : arguments[index],
+                priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
             record.retriesLeft = max(0, task.retries)
-            tasks[task.spec.key] = record
-            added.append(task.spec.key)
+            added.append(tasks.insert(record))
         }
-        for key in added {
-            for dependency in tasks[key]!.dependencies { tasks[dependency]!.dependents.insert(key) }
+        // Every dependency is known now (in this submission, earlier or later, or before it).
+        for (slot, task) in zip(added, verdict.accepted) {
+            for dependency in task.spec.dependencies {
+                let input = tasks.slot(of: dependency)!
+                tasks[slot].dependencies.insert(input)
+                tasks[input].dependents.insert(slot)
+            }
         }
         // A rejected key is not wanted: the client has its error, not whatever the key now holds.
-        let rejected = Set(verdict.rejected.map(\.key))
-        let wants = wants.filter { tasks[$0] != nil && !rejected.contains($0) }
-        for key in wants {
-            clients[client, default: []].insert(key)
-            tasks[key]!.wantedBy.insert(client)
+        let rejected = verdict.rejected.isEmpty ? [] : Set(verdict.rejected.map(\.key))
+        var wanted: [TaskSlot] = []
+        for key in wants where !rejected.contains(key) {
+            guard let slot = tasks.slot(of: key) else { continue }
+            clientWants[client, default: []].insert(slot)
+            tasks[slot].wantedBy.insert(client)
+            wanted.append(slot)
         }
         // Tasks that need a result that erred err at once, with their dependents, before anything
         // they need is started for nothing.
-        for key in added where tasks[key]?.state == .released {
-            if let failed = tasks[key]!.dependencies.first(where: { tasks[$0]?.state == .erred }) {
-                markErred(key, tasks[failed]!.error!, into: &actions)
+        for slot in added where tasks.contains(slot) && tasks[slot].state == .released {
+            if let failed = tasks[slot].dependencies.first(where: { tasks[$0].state == .erred }) {
+                markErred(slot, tasks[failed].error!, into: &actions)
             }
         }
-        for key in added where tasks[key]?.state == .released { ensureComputing(key, into: &actions) }
-        for key in wants {
-            guard let task = tasks[key] else { continue }
-            switch task.state {
-            case .memory: actions.append(.notify(client, inMemoryNotice(task)))
-            case .erred: actions.append(.notify(client, .erred(key, task.error!)))
-            case .released: ensureComputing(key, into: &actions)
+        for slot in added where tasks.contains(slot) && tasks[slot].state == .released {
+            ensureComputing(slot, into: &actions)
+        }
+        for slot in wanted where tasks.contains(slot) {
+            switch tasks[slot].state {
+            case .memory: actions.append(.notify(client, inMemoryNotice(slot)))
+            case .erred: actions.append(.notify(client, .erred(tasks.key(of: slot), tasks[slot].error!)))
+            case .released: ensureComputing(slot, into: &actions)
             case .waiting, .queued, .noWorker, .processing: break
             }
         }
@@ -67,65 +81,71 @@ extension SchedulerState {
                 actions.append(.notify(client, .erred(key, error)))
                 continue
             }
-            if tasks[key] == nil {
+            let slot: TaskSlot
+            if let known = tasks.slot(of: key) {
+                slot = known
+            } else {
                 var record = TaskRecord(
-                    spec: TaskSpec(key: key, function: "scatter", arguments: []),
+                    key: key, function: "scatter", arguments: TaskArguments(),
                     priority: TaskPriority(generation: generation, index: 0))
                 record.isScattered = true
-                tasks[key] = record
+                slot = tasks.insert(record)
             }
-            switch tasks[key]!.state {
+            switch tasks[slot].state {
             case .memory:
-                addHolder(holder, of: key)
+                addHolder(holder, of: slot)
             case .released, .erred:
-                tasks[key]!.state = .memory
-                tasks[key]!.error = nil
-                tasks[key]!.nbytes = value.nbytes
-                addHolder(holder, of: key)
+                tasks[slot].state = .memory
+                tasks[slot].error = nil
+                tasks[slot].nbytes = value.nbytes
+                addHolder(holder, of: slot)
             case .waiting, .queued, .noWorker, .processing:
                 // A task of that key is on its way: its result will do; the copy is not tracked.
                 actions.append(.free(holder, [key]))
             }
-            clients[client, default: []].insert(key)
-            tasks[key]!.wantedBy.insert(client)
-            if tasks[key]!.state == .memory {
-                actions.append(.notify(client, inMemoryNotice(tasks[key]!)))
-                for dependent in tasks[key]!.dependents where tasks[dependent]?.state == .waiting {
-                    tasks[dependent]!.waitingOn.remove(key)
-                    if tasks[dependent]!.waitingOn.isEmpty { makeReady(dependent, into: &actions) }
+            clientWants[client, default: []].insert(slot)
+            tasks[slot].wantedBy.insert(client)
+            if tasks[slot].state == .memory {
+                actions.append(.notify(client, inMemoryNotice(slot)))
+                for dependent in tasks[slot].dependents where tasks[dependent].state == .waiting {
+                    tasks[dependent].waitingOn.remove(slot)
+                    if tasks[dependent].waitingOn.isEmpty { makeReady(dependent, into: &actions) }
                 }
             }
         }
     }
 
     /// Starts a released task and, from lineage, every released task it needs.
-    mutating func ensureComputing(_ root: TaskKey, into actions: inout [Action]) {
+    mutating func ensureComputing(_ root: TaskSlot, into actions: inout [Action]) {
         // Depth-first without recursion: dependencies before dependents.
-        var stack: [(key: TaskKey, expanded: Bool)] = [(root, false)]
-        while let (key, expanded) = stack.popLast() {
-            guard let task = tasks[key], task.state == .released else { continue }
-            if task.isScattered {
+        var stack: [(slot: TaskSlot, expanded: Bool)] = [(root, false)]
+        while let (slot, expanded) = stack.popLast() {
+            guard tasks.contains(slot), tasks[slot].state == .released else { continue }
+            if tasks[slot].isScattered {
                 // Nothing can compute it again (its holders are gone with it).
-                markErred(key, scatteredValueLost(key), into: &actions)
+                markErred(slot, scatteredValueLost(tasks.key(of: slot)), into: &actions)
                 continue
             }
             if !expanded {
-                stack.append((key, true))
-                for dependency in task.dependencies where tasks[dependency]?.state == .released {
+                stack.append((slot, true))
+                for dependency in tasks[slot].dependencies where tasks[dependency].state == .released {
                     stack.append((dependency, false))
                 }
                 continue
             }
-            if let failed = task.dependencies.first(where: { tasks[$0]?.state == .erred }) {
-                markErred(key, tasks[failed]!.error!, into: &actions)
+            if let failed = tasks[slot].dependencies.first(where: { tasks[$0].state == .erred }) {
+                markErred(slot, tasks[failed].error!, into: &actions)
                 continue
             }
-            let missing = task.dependencies.filter { tasks[$0]?.state != .memory }
+            var missing = InlineSet<TaskSlot>()
+            for dependency in tasks[slot].dependencies where tasks[dependency].state != .memory {
+                missing.insert(dependency)
+            }
             if missing.isEmpty {
-                makeReady(key, into: &actions)
+                makeReady(slot, into: &actions)
             } else {
-                tasks[key]!.waitingOn = InlineSet(missing)
-                tasks[key]!.state = .waiting
+                tasks[slot].waitingOn = missing
+                tasks[slot].state = .waiting
             }
         }
     }
@@ -141,31 +161,32 @@ extension SchedulerState {
         duration: Double?,
         into actions: inout [Action]
     ) {
-        guard workers[worker] != nil, let task = tasks[key] else {
+        guard workers[worker] != nil, let slot = tasks.slot(of: key) else {
             // A task that was released meanwhile, or a worker already removed: drop the result.
             if workers[worker] != nil { actions.append(.free(worker, [key])) }
             return
         }
-        switch task.state {
-        case .processing where task.processingOn == worker:
-            unassign(key, from: worker)
+        switch tasks[slot].state {
+        case .processing where tasks[slot].processingOn == worker:
+            unassign(slot, from: worker)
             // A worker's word on sizes and durations is not trusted to be sane.
-            if let duration, duration.isFinite, duration >= 0 { recordDuration(duration, of: task.spec.function) }
-            tasks[key]!.state = .memory
-            tasks[key]!.nbytes = max(0, nbytes)
-            addHolder(worker, of: key)
-            for client in task.wantedBy { actions.append(.notify(client, inMemoryNotice(tasks[key]!))) }
-            for dependent in task.dependents {
-                guard tasks[dependent]?.state == .waiting else { continue }
-                tasks[dependent]!.waitingOn.remove(key)
-                if tasks[dependent]!.waitingOn.isEmpty { makeReady(dependent, into: &actions) }
+            if let duration, duration.isFinite, duration >= 0 {
+                recordDuration(duration, of: tasks[slot].function)
             }
-            for dependency in task.dependencies { releaseIfUnneeded(dependency, into: &actions) }
-            releaseIfUnneeded(key, into: &actions)
+            tasks[slot].state = .memory
+            tasks[slot].nbytes = max(0, nbytes)
+            addHolder(worker, of: slot)
+            for client in tasks[slot].wantedBy { actions.append(.notify(client, inMemoryNotice(slot))) }
+            for dependent in tasks[slot].dependents where tasks[dependent].state == .waiting {
+                tasks[dependent].waitingOn.remove(slot)
+                if tasks[dependent].waitingOn.isEmpty { makeReady(dependent, into: &actions) }
+            }
+            for dependency in tasks[slot].dependencies { releaseIfUnneeded(dependency, into: &actions) }
+            releaseIfUnneeded(slot, into: &actions)
             workerHasCapacity(worker, into: &actions)
         case .memory:
             // A second copy (a steal that raced with the run): keep it as another holder.
-            addHolder(worker, of: key)
+            addHolder(worker, of: slot)
         default:
             // Finished where it was not assigned (any more): the scheduler did not ask for it.
             actions.append(.free(worker, [key]))
@@ -173,34 +194,36 @@ extension SchedulerState {
     }
 
     mutating func taskErred(_ key: TaskKey, on worker: WorkerID, error: TaskError, into actions: inout [Action]) {
-        guard let task = tasks[key], task.state == .processing, task.processingOn == worker else { return }
-        unassign(key, from: worker)
-        if task.retriesLeft > 0 {
-            tasks[key]!.retriesLeft -= 1
-            tasks[key]!.state = .released
-            ensureComputing(key, into: &actions)
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker
+        else { return }
+        unassign(slot, from: worker)
+        if tasks[slot].retriesLeft > 0 {
+            tasks[slot].retriesLeft -= 1
+            tasks[slot].state = .released
+            ensureComputing(slot, into: &actions)
         } else {
-            markErred(key, error, into: &actions)
+            markErred(slot, error, into: &actions)
         }
         workerHasCapacity(worker, into: &actions)
     }
 
     /// Errs the task and every task that needs it, with the same error (its key names the culprit).
-    mutating func markErred(_ root: TaskKey, _ error: TaskError, into actions: inout [Action]) {
+    mutating func markErred(_ root: TaskSlot, _ error: TaskError, into actions: inout [Action]) {
         var stack = [root]
-        var released: Set<TaskKey> = []
-        while let key = stack.popLast() {
-            guard let task = tasks[key], task.state != .erred, task.state != .memory else { continue }
-            if let worker = task.processingOn {
-                unassign(key, from: worker)
+        var released: Set<TaskSlot> = []
+        while let slot = stack.popLast() {
+            guard tasks.contains(slot), tasks[slot].state != .erred, tasks[slot].state != .memory else { continue }
+            let key = tasks.key(of: slot)
+            if let worker = tasks[slot].processingOn {
+                unassign(slot, from: worker)
                 actions.append(.free(worker, [key]))
             }
-            tasks[key]!.state = .erred
-            tasks[key]!.error = error
-            tasks[key]!.waitingOn = []
-            for client in task.wantedBy { actions.append(.notify(client, .erred(key, error))) }
-            stack.append(contentsOf: task.dependents)
-            released.formUnion(task.dependencies)
+            tasks[slot].state = .erred
+            tasks[slot].error = error
+            tasks[slot].waitingOn = []
+            for client in tasks[slot].wantedBy { actions.append(.notify(client, .erred(key, error))) }
+            stack.append(contentsOf: tasks[slot].dependents)
+            released.formUnion(tasks[slot].dependencies)
         }
         for dependency in released { releaseIfUnneeded(dependency, into: &actions) }
     }
@@ -210,8 +233,10 @@ extension SchedulerState {
         durations[function] = previous.map { 0.5 * $0 + 0.5 * seconds } ?? seconds
     }
 
-    func inMemoryNotice(_ task: TaskRecord) -> ClientNotice {
-        .inMemory(task.key, nbytes: task.nbytes, holders: task.whoHas.sorted().compactMap { workers[$0]?.address })
+    func inMemoryNotice(_ slot: TaskSlot) -> ClientNotice {
+        .inMemory(
+            tasks.key(of: slot), nbytes: tasks[slot].nbytes,
+            holders: tasks[slot].whoHas.sorted().compactMap { workers[$0]?.address })
     }
 }
 
@@ -220,59 +245,57 @@ extension SchedulerState {
 extension SchedulerState {
     mutating func release(_ keys: [TaskKey], by client: ClientID, into actions: inout [Action]) {
         for key in keys {
-            clients[client]?.remove(key)
-            guard tasks[key]?.wantedBy.remove(client) != nil else { continue }
-            releaseIfUnneeded(key, into: &actions)
+            guard let slot = tasks.slot(of: key) else { continue }
+            clientWants[client]?.remove(slot)
+            guard tasks[slot].wantedBy.remove(client) != nil else { continue }
+            releaseIfUnneeded(slot, into: &actions)
         }
-        if clients[client]?.isEmpty == true { clients[client] = nil }
+        if clientWants[client]?.isEmpty == true { clientWants[client] = nil }
     }
 
     /// Whether a client wants the task or a task still to run needs it.
-    func isNeeded(_ key: TaskKey) -> Bool {
-        guard let task = tasks[key] else { return false }
-        if !task.wantedBy.isEmpty { return true }
-        return task.dependents.contains { dependent in
-            switch tasks[dependent]?.state {
+    func isNeeded(_ slot: TaskSlot) -> Bool {
+        if !tasks[slot].wantedBy.isEmpty { return true }
+        return tasks[slot].dependents.contains { dependent in
+            switch tasks[dependent].state {
             case .waiting, .queued, .noWorker, .processing: true
-            default: false
+            case .released, .memory, .erred: false
             }
         }
     }
 
     /// Frees what nothing needs: results leave their workers, running tasks are cancelled; a task no
     /// other task refers to is forgotten, and so, in turn, may be its dependencies.
-    mutating func releaseIfUnneeded(_ root: TaskKey, into actions: inout [Action]) {
+    mutating func releaseIfUnneeded(_ root: TaskSlot, into actions: inout [Action]) {
         var stack = [root]
-        while let key = stack.popLast() {
-            guard let task = tasks[key], !isNeeded(key) else { continue }
-            switch task.state {
+        while let slot = stack.popLast() {
+            guard tasks.contains(slot), !isNeeded(slot) else { continue }
+            let key = tasks.key(of: slot)
+            switch tasks[slot].state {
             case .memory:
-                for holder in task.whoHas.sorted() {
-                    removeHolder(holder, of: key)
+                for holder in tasks[slot].whoHas.sorted() {
+                    removeHolder(holder, of: slot)
                     actions.append(.free(holder, [key]))
                 }
-                tasks[key]!.state = .released
+                tasks[slot].state = .released
             case .processing:
-                unassign(key, from: task.processingOn!)
-                actions.append(.free(task.processingOn!, [key]))
-                tasks[key]!.state = .released
+                let worker = tasks[slot].processingOn!
+                unassign(slot, from: worker)
+                actions.append(.free(worker, [key]))
+                tasks[slot].state = .released
             case .waiting, .queued, .noWorker:
-                tasks[key]!.waitingOn = []
-                tasks[key]!.state = .released
+                tasks[slot].waitingOn = []
+                tasks[slot].state = .released
             case .released, .erred:
                 break
             }
-            let needers = task.dependents.filter { tasks[$0] != nil }
-            if needers.isEmpty {
+            let dependencies = tasks[slot].dependencies
+            if tasks[slot].dependents.isEmpty {
                 // Forget it: nothing can ask for it again.
-                tasks[key] = nil
-                for dependency in task.dependencies {
-                    tasks[dependency]?.dependents.remove(key)
-                    stack.append(dependency)
-                }
-            } else {
-                for dependency in task.dependencies { stack.append(dependency) }
+                for dependency in dependencies { tasks[dependency].dependents.remove(slot) }
+                tasks.remove(slot)
             }
+            stack.append(contentsOf: dependencies)
         }
     }
 }

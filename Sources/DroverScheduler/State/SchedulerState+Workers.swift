@@ -28,12 +28,12 @@ extension SchedulerState {
     /// elsewhere), then it takes queued root tasks.
     mutating func workerCanTakeWork(_ id: WorkerID, into actions: inout [Action]) {
         if !parkedTasks.isEmpty {
-            let parked = parkedTasks.compactMap { tasks[$0] }.filter { $0.state == .noWorker }
-            parkedTasks = Set(parked.map(\.key))
-            for task in parked.sorted(by: { $0.priority < $1.priority })
-            where workers[id]!.isAllowed(by: task.allowedWorkers) {
-                parkedTasks.remove(task.key)
-                makeReady(task.key, into: &actions)
+            let parked = parkedTasks.compactMap { tasks.slot(of: $0) }.filter { tasks[$0].state == .noWorker }
+            parkedTasks = Set(parked.map { tasks.key(of: $0) })
+            for slot in parked.sorted(by: { tasks[$0].priority < tasks[$1].priority })
+            where workers[id]!.isAllowed(by: tasks[slot].allowedWorkers) {
+                parkedTasks.remove(tasks.key(of: slot))
+                makeReady(slot, into: &actions)
             }
         }
         workerHasCapacity(id, into: &actions)
@@ -63,34 +63,35 @@ extension SchedulerState {
         // Every copy it held goes first, so that no task is made ready on an input that is
         // about to be found lost below.
         var lostKeys: [TaskKey] = []
-        for key in worker.hasWhat.sorted() {
-            tasks[key]?.whoHas.remove(id)
-            if tasks[key]?.state == .memory && tasks[key]!.whoHas.isEmpty {
-                tasks[key]!.state = .released
+        for slot in sortedByKey(worker.heldSlots) {
+            let key = tasks.key(of: slot)
+            tasks[slot].whoHas.remove(id)
+            if tasks[slot].state == .memory && tasks[slot].whoHas.isEmpty {
+                tasks[slot].state = .released
                 lostKeys.append(key)
             }
         }
-        let started = Set(worker.processing.filter { tasks[$0]?.hasStarted == true })
-        for key in worker.processing.sorted() {
+        let started = worker.processingSlots.filter { tasks[$0].hasStarted }
+        for slot in sortedByKey(worker.processingSlots) {
             // An earlier task's error may have reached this one already.
-            guard var task = tasks[key], task.state == .processing, task.processingOn == id else { continue }
-            task.processingOn = nil
-            task.stealingTo = nil
-            task.hasStarted = false
-            guard started.isEmpty || started.contains(key) else {
-                task.state = .released
-                tasks[key] = task
-                ensureComputing(key, into: &actions)
+            guard tasks.contains(slot), tasks[slot].state == .processing, tasks[slot].processingOn == id
+            else { continue }
+            let key = tasks.key(of: slot)
+            tasks[slot].processingOn = nil
+            tasks[slot].stealingTo = nil
+            tasks[slot].hasStarted = false
+            tasks[slot].state = .released
+            guard started.isEmpty || started.contains(slot) else {
+                ensureComputing(slot, into: &actions)
                 continue
             }
-            task.killedWorkers.append(WorkerDeath(worker: id, cause: cause))
-            task.state = .released
-            tasks[key] = task
+            tasks[slot].killedWorkers.append(WorkerDeath(worker: id, cause: cause))
+            let task = tasks[slot]
             if task.killedWorkers.count >= configuration.allowedFailures {
                 let error = TaskError(
                     kind: .killedWorker,
                     key: key,
-                    function: task.spec.function,
+                    function: task.function,
                     message: "Attempted to run task '\(key)' \(task.killedWorkers.count) times, "
                         + "but each time the worker died while running it. The last was \(id): "
                         + "\(cause.hasSuffix(".") ? String(cause.dropLast()) : cause). "
@@ -98,9 +99,9 @@ extension SchedulerState {
                     location: worker.address
                 )
                 actions.append(.taskKilledWorkers(key, error))
-                markErred(key, error, into: &actions)
+                markErred(slot, error, into: &actions)
             } else {
-                ensureComputing(key, into: &actions)
+                ensureComputing(slot, into: &actions)
             }
         }
         // Then the lost copies: clients hear of them, and what still needs them waits for them
@@ -110,7 +111,8 @@ extension SchedulerState {
         for key in lostKeys where tasks[key]?.isScattered == false { lost(key, into: &actions) }
         // Tasks waiting for a worker that may no longer exist.
         if workers.isEmpty {
-            for task in tasks.values where task.state == .queued { park(task.key) }
+            let queued = tasks.occupied.filter { $0.record.state == .queued }.map(\.slot)
+            for slot in queued { park(slot) }
         }
         for key in pendingSteals.keys where tasks[key]?.stealingTo == id {
             tasks[key]!.stealingTo = nil
@@ -129,53 +131,58 @@ extension SchedulerState {
     ///
     /// The key may already be on its way again (another lost key's recomputation needed it).
     mutating func lost(_ key: TaskKey, into actions: inout [Action]) {
-        guard let task = tasks[key] else { return }
-        if task.state == .memory { tasks[key]!.state = .released }
-        if task.isScattered {
-            markErred(key, scatteredValueLost(key), into: &actions)
+        guard let slot = tasks.slot(of: key) else { return }
+        if tasks[slot].state == .memory { tasks[slot].state = .released }
+        if tasks[slot].isScattered {
+            markErred(slot, scatteredValueLost(key), into: &actions)
             return
         }
-        for client in task.wantedBy.sorted() { actions.append(.notify(client, .lost(key))) }
+        for client in tasks[slot].wantedBy.sorted() { actions.append(.notify(client, .lost(key))) }
         // Dependents that were about to use it must wait for it again.
-        for dependent in task.dependents.sorted() {
-            guard let record = tasks[dependent] else { continue }
-            switch record.state {
+        for dependent in sortedByKey(tasks[slot].dependents) {
+            switch tasks[dependent].state {
             case .processing:
-                let worker = record.processingOn!
+                let worker = tasks[dependent].processingOn!
                 unassign(dependent, from: worker)
-                if workers[worker] != nil { actions.append(.free(worker, [dependent])) }
-                tasks[dependent]!.state = .waiting
-                tasks[dependent]!.waitingOn = [key]
+                if workers[worker] != nil { actions.append(.free(worker, [tasks.key(of: dependent)])) }
+                tasks[dependent].state = .waiting
+                tasks[dependent].waitingOn = [slot]
             case .queued, .noWorker:
-                tasks[dependent]!.state = .waiting
-                tasks[dependent]!.waitingOn = [key]
+                tasks[dependent].state = .waiting
+                tasks[dependent].waitingOn = [slot]
             case .waiting:
-                tasks[dependent]!.waitingOn.insert(key)
+                tasks[dependent].waitingOn.insert(slot)
             case .memory, .erred, .released:
                 break
             }
         }
-        if isNeeded(key) {
-            ensureComputing(key, into: &actions)
+        if isNeeded(slot) {
+            ensureComputing(slot, into: &actions)
         } else {
-            releaseIfUnneeded(key, into: &actions)
+            releaseIfUnneeded(slot, into: &actions)
         }
     }
 
     mutating func dataMissing(_ key: TaskKey, holder: WorkerID, reporter: WorkerID, into actions: inout [Action]) {
-        guard let task = tasks[key], task.state == .memory, task.whoHas.contains(holder) else { return }
-        removeHolder(holder, of: key)
-        if tasks[key]!.whoHas.isEmpty {
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .memory, tasks[slot].whoHas.contains(holder)
+        else { return }
+        removeHolder(holder, of: slot)
+        if tasks[slot].whoHas.isEmpty {
             lost(key, into: &actions)
         } else {
             // Other copies exist: send the tasks waiting on it there again.
-            for dependent in task.dependents.sorted() where tasks[dependent]?.processingOn == reporter {
+            for dependent in sortedByKey(tasks[slot].dependents) where tasks[dependent].processingOn == reporter {
                 unassign(dependent, from: reporter)
-                actions.append(.free(reporter, [dependent]))
-                tasks[dependent]!.state = .released
+                actions.append(.free(reporter, [tasks.key(of: dependent)]))
+                tasks[dependent].state = .released
                 ensureComputing(dependent, into: &actions)
             }
         }
+    }
+
+    /// Slots in the order of their keys, for actions in an order that does not depend on slots.
+    func sortedByKey<Slots: Sequence<TaskSlot>>(_ slots: Slots) -> [TaskSlot] {
+        slots.sorted { tasks.key(of: $0) < tasks.key(of: $1) }
     }
 }
 
@@ -234,8 +241,9 @@ extension SchedulerState {
         var planned: [WorkerID: Int64] = [:]
         var remaining = 0
         if !targets.isEmpty {
-            for key in worker.hasWhat.sorted() {
-                guard let task = tasks[key], task.whoHas == [id], isNeeded(key) else { continue }
+            for slot in sortedByKey(worker.heldSlots) {
+                guard tasks[slot].whoHas == [id], isNeeded(slot) else { continue }
+                let key = tasks.key(of: slot)
                 remaining += 1
                 guard copying[key] == nil else { continue }
                 // The target holding the fewest bytes, counting what it is sent now.
@@ -244,13 +252,13 @@ extension SchedulerState {
                         < ($1.managedBytes + planned[$1.id, default: 0], $1.id)
                 }!.id
                 copying[key] = target
-                planned[target, default: 0] += task.nbytes
+                planned[target, default: 0] += tasks[slot].nbytes
                 orders[target, default: [:]][key] = [worker.address]
             }
         }
         replicating[id] = copying
         for (target, keys) in orders.sorted(by: { $0.key < $1.key }) { actions.append(.replicate(target, keys)) }
-        if remaining == 0 && worker.processing.isEmpty {
+        if remaining == 0 && worker.processingSlots.isEmpty {
             replicating[id] = nil
             actions.append(.close(id, reason: "retired"))
         }
@@ -263,13 +271,14 @@ extension SchedulerState {
             for source in replicating.keys where replicating[source]![key] == id {
                 replicating[source]![key] = nil
             }
-            guard let task = tasks[key], task.state == .memory else {
+            guard let slot = tasks.slot(of: key), tasks[slot].state == .memory else {
                 actions.append(.free(id, [key]))  // released meanwhile
                 continue
             }
-            addHolder(id, of: key)
+            addHolder(id, of: slot)
+            let task = tasks[slot]
             // Clients fetching it hear of the new copy, listed before any retiring holder's.
-            let holders = tasks[key]!.whoHas.compactMap { workers[$0] }.sorted {
+            let holders = task.whoHas.compactMap { workers[$0] }.sorted {
                 ($0.status == .closing ? 1 : 0, $0.id) < ($1.status == .closing ? 1 : 0, $1.id)
             }.map(\.address)
             for client in task.wantedBy.sorted() {

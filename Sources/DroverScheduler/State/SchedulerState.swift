@@ -234,10 +234,12 @@ public struct SchedulerState: Sendable {
     /// Tasks that waited for a worker (`noWorker`), a superset: entries whose task has moved on are
     /// dropped when a worker next joins or resumes.
     var parkedTasks: Set<TaskKey> = []
-    /// The keys each client wants.
-    public internal(set) var clients: [ClientID: Set<TaskKey>] = [:]
+    /// The tasks each client wants, by slot.
+    var clientWants: [ClientID: Set<TaskSlot>] = [:]
     /// Root tasks waiting for a worker slot, by priority (stale entries are skipped).
     var queue = PriorityQueue()
+    /// The function names of the tasks: each task's record shares its name's one string.
+    var functionNames: Set<String> = []
     /// Average durations by function, from finished tasks.
     var durations: [String: Double] = [:]
     var generation = 0
@@ -275,6 +277,29 @@ public struct SchedulerState: Sendable {
         self.configuration = configuration
     }
 
+    /// The keys each client wants (built from the slots: for tests and debugging, not hot paths).
+    public var clients: [ClientID: Set<TaskKey>] {
+        clientWants.mapValues { Set($0.map { tasks.key(of: $0) }) }
+    }
+
+    /// How many clients want keys.
+    public var clientCount: Int { clientWants.count }
+
+    /// The keys of the tasks assigned to `worker` and not yet reported back.
+    public func processing(on worker: WorkerID) -> Set<TaskKey> {
+        Set((workers[worker]?.processingSlots ?? []).map { tasks.key(of: $0) })
+    }
+
+    /// The keys of `worker`'s tasks that seceded (Dask's `long_running`).
+    public func longRunning(on worker: WorkerID) -> Set<TaskKey> {
+        Set((workers[worker]?.longRunningSlots ?? []).map { tasks.key(of: $0) })
+    }
+
+    /// The keys of the results `worker` holds.
+    public func held(by worker: WorkerID) -> Set<TaskKey> {
+        Set((workers[worker]?.heldSlots ?? []).map { tasks.key(of: $0) })
+    }
+
     /// The worker serving at `address`, if one is connected.
     public func worker(at address: String) -> WorkerID? {
         workerAddresses[address]
@@ -302,7 +327,9 @@ public struct SchedulerState: Sendable {
         case .workerRetiring(let id):
             workerRetiring(id, into: &actions)
         case .tasksStarted(let id, let keys):
-            for key in keys where tasks[key]?.processingOn == id { tasks[key]!.hasStarted = true }
+            for key in keys {
+                if let slot = tasks.slot(of: key), tasks[slot].processingOn == id { tasks[slot].hasStarted = true }
+            }
         case .taskSeceded(let key, let worker):
             taskSeceded(key, on: worker, into: &actions)
         case .keysAcquired(let id, let sizes):
@@ -330,8 +357,8 @@ public struct SchedulerState: Sendable {
         case .keysReleased(let client, let keys):
             release(keys, by: client, into: &actions)
         case .clientDisconnected(let client):
-            release(Array(clients[client] ?? []), by: client, into: &actions)
-            clients[client] = nil
+            release(sortedByKey(clientWants[client] ?? []).map { tasks.key(of: $0) }, by: client, into: &actions)
+            clientWants[client] = nil
             forgetVariableRequests(of: client)
             forgetDeadlines(of: client)
             giveBackLeases(of: client, into: &actions)
@@ -413,32 +440,48 @@ extension SchedulerState {
     /// Checks that the records agree with each other; tests call it after every event.
     public func checkInvariants() throws(InvariantViolation) {
         try checkIndexes()
-        for (key, task) in tasks {
+        for (slot, task) in tasks.occupied {
+            let key = task.key
             for dependency in task.dependencies {
-                guard let record = tasks[dependency] else {
-                    throw InvariantViolation("'\(key)' depends on '\(dependency)', which is forgotten")
+                guard tasks.contains(dependency) else {
+                    throw InvariantViolation("'\(key)' depends on slot \(dependency), which is forgotten")
                 }
-                guard record.dependents.contains(key) else {
-                    throw InvariantViolation("'\(dependency)' does not list its dependent '\(key)'")
+                guard tasks[dependency].dependents.contains(slot) else {
+                    throw InvariantViolation("'\(tasks.key(of: dependency))' does not list its dependent '\(key)'")
                 }
+            }
+            for dependent in task.dependents {
+                guard tasks.contains(dependent), tasks[dependent].dependencies.contains(slot) else {
+                    throw InvariantViolation("'\(key)' lists slot \(dependent) as a dependent, which does not need it")
+                }
+            }
+            guard Set(task.dependencies.map { tasks.key(of: $0) }) == Set(task.spec.dependencies) else {
+                throw InvariantViolation("the dependencies of '\(key)' are not those its arguments name")
+            }
+            for input in task.waitingOn where !task.dependencies.contains(input) {
+                throw InvariantViolation("'\(key)' waits on slot \(input), which is not one of its dependencies")
             }
             switch task.state {
             case .memory:
                 guard !task.whoHas.isEmpty else { throw InvariantViolation("'\(key)' in memory nowhere") }
-                for worker in task.whoHas where workers[worker]?.hasWhat.contains(key) != true {
+                for worker in task.whoHas where workers[worker]?.heldSlots.contains(slot) != true {
                     throw InvariantViolation("'\(key)' said to be on \(worker), which does not hold it")
                 }
             case .processing:
-                guard let worker = task.processingOn, workers[worker]?.processing.contains(key) == true else {
+                guard let worker = task.processingOn, workers[worker]?.processingSlots.contains(slot) == true else {
                     throw InvariantViolation("'\(key)' processing on a worker that does not list it")
                 }
-                for dependency in task.dependencies where tasks[dependency]?.state != .memory {
-                    throw InvariantViolation("'\(key)' processing while '\(dependency)' is not in memory")
+                for dependency in task.dependencies where tasks[dependency].state != .memory {
+                    throw InvariantViolation(
+                        "'\(key)' processing while '\(tasks.key(of: dependency))' is not in memory")
                 }
             case .waiting:
                 guard !task.waitingOn.isEmpty else { throw InvariantViolation("'\(key)' waiting on nothing") }
             case .queued, .noWorker, .released, .erred:
                 break
+            }
+            if task.state != .waiting && !task.waitingOn.isEmpty {
+                throw InvariantViolation("'\(key)' is \(task.state) but waits on \(task.waitingOn.count) inputs")
             }
             if task.state != .processing && task.processingOn != nil {
                 throw InvariantViolation("'\(key)' is \(task.state) but assigned to \(task.processingOn!)")
@@ -448,19 +491,19 @@ extension SchedulerState {
             }
         }
         for (id, worker) in workers {
-            for key in worker.processing where tasks[key]?.processingOn != id {
-                throw InvariantViolation("\(id) lists '\(key)' as processing, but the task is elsewhere")
+            for slot in worker.processingSlots where !tasks.contains(slot) || tasks[slot].processingOn != id {
+                throw InvariantViolation("\(id) lists slot \(slot) as processing, but the task is elsewhere")
             }
-            for key in worker.longRunning where !worker.processing.contains(key) {
-                throw InvariantViolation("\(id) lists '\(key)' as long-running, but not as processing")
+            for slot in worker.longRunningSlots where !worker.processingSlots.contains(slot) {
+                throw InvariantViolation("\(id) lists slot \(slot) as long-running, but not as processing")
             }
-            for key in worker.hasWhat where tasks[key]?.whoHas.contains(id) != true {
-                throw InvariantViolation("\(id) holds '\(key)', which does not list it")
+            for slot in worker.heldSlots where !tasks.contains(slot) || !tasks[slot].whoHas.contains(id) {
+                throw InvariantViolation("\(id) holds slot \(slot), which does not list it")
             }
         }
-        for (client, keys) in clients {
-            for key in keys where tasks[key]?.wantedBy.contains(client) != true {
-                throw InvariantViolation("\(client) wants '\(key)', which does not list it")
+        for (client, slots) in clientWants {
+            for slot in slots where !tasks.contains(slot) || !tasks[slot].wantedBy.contains(client) {
+                throw InvariantViolation("\(client) wants slot \(slot), which does not list it")
             }
         }
     }

@@ -3,9 +3,12 @@ public import DroverCore
 /// The scheduler's view of one task (Dask's `TaskState` on the scheduler).
 ///
 /// Kept small, since the scheduler holds one per task it knows (a million for a `map` of a
-/// million): the sets hold their usual zero to two elements inline (``InlineSet``), and what
-/// few tasks need (an error, worker deaths, restrictions, retries, a steal) lives in a box that
-/// only those tasks allocate.
+/// million): other tasks are named by slot (``TaskSlot``), the sets hold their usual zero to two
+/// elements inline (``InlineSet``), the function's name is one string shared by every task of it,
+/// the arguments sit in their submission's arena (``TaskArguments``), and what few tasks need (an
+/// error, worker deaths, restrictions, retries, a steal, a user priority) lives in a box that only
+/// those tasks allocate. The fields are ordered so that small ones fill the padding after larger
+/// ones (`TaskRecordLayoutTests` prints the layout).
 public struct TaskRecord: Sendable {
     /// Dask's task states, as the scheduler sees them.
     ///
@@ -23,43 +26,64 @@ public struct TaskRecord: Sendable {
         var retriesLeft = 0
         var killedWorkers: [WorkerDeath] = []
         var error: TaskError?
+        var userPriority = 0
     }
 
-    public var key: TaskKey { spec.key }
-    public var spec: TaskSpec
+    /// The task's key (held here only: the table's index keeps the slot, not the key).
+    public let key: TaskKey
+    /// The registered name of the function: one string per distinct name, shared by its tasks.
+    public let function: String
+    /// The arguments, encoded in the submission's arena: decoded only to send the task.
+    let arguments: TaskArguments
+    /// The workers holding the result (while in memory).
+    public internal(set) var whoHas: InlineSet<WorkerID> = []
+    /// Where it is in Dask's task states.
     public internal(set) var state: State = .released
     /// Its worker said it began executing (as opposed to waiting in the worker's queue).
     public internal(set) var hasStarted = false
     /// Put on a worker by a client (scatter): there is no lineage to recompute it from.
     public internal(set) var isScattered = false
-    /// Order among ready tasks: lower runs first (submission, then position in the client's plan).
-    public internal(set) var priority: TaskPriority
-    /// The tasks whose results this one takes as arguments.
-    public internal(set) var dependencies: InlineSet<TaskKey> = []
-    /// The tasks that take this one's result.
-    public internal(set) var dependents: InlineSet<TaskKey> = []
-    /// Dependencies not yet in memory (while waiting).
-    public internal(set) var waitingOn: InlineSet<TaskKey> = []
-    /// The workers holding the result (while in memory).
-    public internal(set) var whoHas: InlineSet<WorkerID> = []
+    /// Its position in the client's plan of its submission (``priority``).
+    private let planIndex: UInt32
     /// The worker running it (while processing).
     public internal(set) var processingOn: WorkerID?
-    /// The duration estimate added to `processingOn`'s occupancy when assigned.
-    var occupancyEstimate: Double = 0
-    /// The size of the result, once known.
-    public internal(set) var nbytes: Int64 = 0
     /// The clients holding a future to it.
     public internal(set) var wantedBy: InlineSet<ClientID> = []
+    /// Its submission (``priority``); after 2^32 submissions, later ones share the last value.
+    private let generation: UInt32
+    /// The tasks whose results this one takes as arguments, by slot.
+    var dependencies: InlineSet<TaskSlot> = []
+    /// The tasks that take this one's result, by slot.
+    var dependents: InlineSet<TaskSlot> = []
+    /// Dependencies not yet in memory (while waiting), by slot.
+    var waitingOn: InlineSet<TaskSlot> = []
+    /// The size of the result, once known.
+    public internal(set) var nbytes: Int64 = 0
+    /// The duration estimate added to `processingOn`'s occupancy when assigned.
+    var occupancyEstimate: Double = 0
     /// A one-element array, or none: a copy-on-write box for ``Rare``.
     private var rare: ContiguousArray<Rare> = []
 
-    init(spec: TaskSpec, priority: TaskPriority) {
-        self.spec = spec
-        self.priority = priority
-        self.dependencies = InlineSet(spec.dependencies)
+    init(key: TaskKey, function: String, arguments: TaskArguments, priority: TaskPriority) {
+        self.key = key
+        self.function = function
+        self.arguments = arguments
+        self.planIndex = UInt32(clamping: priority.index)
+        self.generation = UInt32(clamping: priority.generation)
+        if priority.user != 0 { write(\.userPriority, priority.user) }
+    }
+
+    /// What the client submitted (its arguments decoded again from the arena).
+    public var spec: TaskSpec { TaskSpec(key: key, function: function, arguments: arguments.decoded) }
+
+    /// Order among ready tasks: lower runs first (the user's priority, then the submission, then
+    /// the position in the client's plan).
+    public var priority: TaskPriority {
+        TaskPriority(user: read(\.userPriority, default: 0), generation: Int(generation), index: Int(planIndex))
     }
 
     /// Whether a task whose inputs are all present needs no other task: a candidate for queueing.
+    /// (Its dependencies are linked by ``SchedulerState`` once every task of the submission has a slot.)
     var isRoot: Bool { dependencies.isEmpty }
 
     private func read<Value>(_ field: KeyPath<Rare, Value>, default value: Value) -> Value {

@@ -27,14 +27,20 @@ public struct WorkerRecord: Sendable {
     public internal(set) var status: Status = .running
     /// Asked to retire: closes once no result lives only on it and it runs nothing.
     public internal(set) var isRetiring = false
-    /// Tasks assigned to it and not yet reported back.
-    public internal(set) var processing: Set<TaskKey> = []
+    /// Tasks assigned to it and not yet reported back, by slot (``SchedulerState/processing(on:)``
+    /// names them).
+    var processingSlots: Set<TaskSlot> = []
     /// The tasks of `processing` that seceded (Dask's `long_running`): they hold no thread.
-    public internal(set) var longRunning: Set<TaskKey> = []
+    var longRunningSlots: Set<TaskSlot> = []
     /// Tasks holding or waiting for one of its threads: `processing` less `longRunning`.
-    public var occupyingCount: Int { processing.count - longRunning.count }
-    /// Results it holds.
-    public internal(set) var hasWhat: Set<TaskKey> = []
+    public var occupyingCount: Int { processingSlots.count - longRunningSlots.count }
+    /// How many tasks are assigned to it and not yet reported back.
+    public var processingCount: Int { processingSlots.count }
+    /// Results it holds, by slot (``SchedulerState/held(by:)`` names them): 4 bytes each, where a
+    /// set of keys took 24.
+    var heldSlots: Set<TaskSlot> = []
+    /// How many results it holds.
+    public var heldCount: Int { heldSlots.count }
     /// Estimated seconds of work assigned to it.
     public internal(set) var occupancy: Double = 0
     /// Bytes of results it holds.

@@ -41,8 +41,8 @@ import Testing
                 wanted.append(key)
             default:
                 // Each worker finishes what it was given, in order.
-                guard let worker = harness.state.workers[id] else { continue }
-                for key in worker.processing.sorted() {
+                guard harness.state.workers[id] != nil else { continue }
+                for key in harness.state.processing(on: id).sorted() {
                     _ = harness.handle(.taskFinished(key, worker: id, nbytes: 8, duration: 0.001))
                 }
             }
@@ -53,9 +53,9 @@ import Testing
             _ = harness.handle(.workerReported(id, memoryBytes: 0, paused: false))
         }
         for _ in 0..<10_000 {
-            let busy = harness.state.workers.values.filter { !$0.processing.isEmpty }
+            let busy = harness.state.workers.values.filter { $0.processingCount > 0 }
             guard let worker = busy.min(by: { $0.id < $1.id }) else { break }
-            for key in worker.processing.sorted() {
+            for key in harness.state.processing(on: worker.id).sorted() {
                 _ = harness.handle(.taskFinished(key, worker: worker.id, nbytes: 8, duration: 0.001))
             }
             _ = harness.handle(.balanceTimerFired)
@@ -87,7 +87,7 @@ import Testing
         // Unknown durations count as 0.5 s: two tasks each (saturation 1.1 of one thread, rounded up).
         #expect(computes(actions).count == 4)
         #expect(keys.filter { harness.state(of: $0) == .queued }.count == 6)
-        let first = harness.state.workers["w1"]!.processing.sorted()[0]
+        let first = harness.state.processing(on: "w1").sorted()[0]
         let next = harness.handle(.taskFinished(first, worker: "w1", nbytes: 8, duration: 0.5))
         #expect(computes(next).map(\.0) == ["w1"])
     }

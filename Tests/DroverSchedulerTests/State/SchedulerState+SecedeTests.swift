@@ -11,11 +11,11 @@ import Testing
         _ = harness.submit([task("parent")], wants: ["parent"])
         _ = harness.submit([task("c0"), task("c1"), task("c2")], wants: ["c0", "c1", "c2"])
         // One thread, saturation 2: the parent and one child; the rest wait at the scheduler.
-        #expect(harness.state.workers["w"]?.processing == ["parent", "c0"])
+        #expect(harness.state.processing(on: "w") == ["parent", "c0"])
         #expect(harness.state(of: "c1") == .queued)
         let actions = harness.handle(.taskSeceded("parent", worker: "w"))
         #expect(actions.count == 1)
-        #expect(harness.state.workers["w"]?.longRunning == ["parent"])
+        #expect(harness.state.longRunning(on: "w") == ["parent"])
         #expect(harness.state(of: "c1") == .processing)
         #expect(harness.state(of: "c2") == .queued)
         #expect(harness.state.tasks["parent"]?.hasStarted == true)
@@ -23,7 +23,7 @@ import Testing
         #expect(harness.handle(.taskSeceded("parent", worker: "w")).isEmpty)
         #expect(harness.handle(.taskSeceded("c2", worker: "w")).isEmpty)
         _ = harness.handle(.taskFinished("parent", worker: "w", nbytes: 8, duration: 1))
-        #expect(harness.state.workers["w"]?.longRunning == [])
+        #expect(harness.state.longRunning(on: "w") == [])
     }
 
     @Test func aSecededTaskIsNeverStolen() {

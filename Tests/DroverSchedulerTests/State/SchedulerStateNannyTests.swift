@@ -221,7 +221,7 @@ import Testing
         _ = harness.handle(.keysReleased("c1", ["a"]))
         let actions = harness.handle(.keysAcquired("w2", ["a": 8]))
         #expect(actions.contains(.free("w2", ["a"])))
-        #expect(harness.state.workers["w2"]?.hasWhat.isEmpty == true)
+        #expect(harness.state.held(by: "w2").isEmpty)
     }
 }
 

@@ -144,11 +144,11 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         let keys = (0..<1000).map { TaskKey("root-\($0)") }
         _ = harness.submit(keys.map { task($0) }, wants: keys)
         // Unknown durations count half a second: saturation alone (2 tasks) holds.
-        #expect(harness.state.workers["w1"]?.processing.count == 2)
+        #expect(harness.state.workers["w1"]?.processingCount == 2)
         _ = harness.handle(.taskFinished(keys[0], worker: "w1", nbytes: 8, duration: 0.000_001))
         _ = harness.handle(.taskFinished(keys[1], worker: "w1", nbytes: 8, duration: 0.000_001))
         // Seen to take a microsecond: the worker gets up to 256 of them, so none waits for a round trip.
-        #expect(harness.state.workers["w1"]?.processing.count == 256)
+        #expect(harness.state.workers["w1"]?.processingCount == 256)
         #expect(harness.state.workers["w1"]!.occupancy < 0.001)
     }
 
@@ -254,6 +254,29 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         #expect(finished.contains(.notify("c1", .inMemory("b", nbytes: 8, holders: ["tcp://w2"]))))
     }
 
+    /// The state keeps a task's arguments encoded in its submission's arena: what a worker is
+    /// sent, first and again when the result is recomputed from lineage, is the spec submitted.
+    @Test func aRecomputedTaskIsSentWithTheArgumentsSubmitted() {
+        let literal = ArgumentSpec.value(
+            Payload(encoding: .json, data: Data("[1,2,3]".utf8), typeName: "[Int]"))
+        let a = TaskSpec(
+            key: "a", function: "make",
+            arguments: [literal, .list([literal, .value(Payload(encoding: .raw, data: Data(), typeName: ""))])])
+        let b = TaskSpec(key: "b", function: "use", arguments: [.key("a"), .list([.key("a"), literal])])
+        var harness = Harness()
+        _ = harness.join("w1")
+        func specs(_ actions: [Action]) -> [TaskSpec] {
+            actions.compactMap { if case .compute(_, let assignment) = $0 { assignment.spec } else { nil } }
+        }
+        #expect(specs(harness.submit([a, b], wants: ["b"])) == [a])
+        #expect(specs(harness.handle(.taskFinished("a", worker: "w1", nbytes: 8, duration: 0.1))) == [b])
+        _ = harness.handle(.taskFinished("b", worker: "w1", nbytes: 8, duration: 0.1))
+        #expect(harness.state.tasks["a"]?.spec == a)
+        _ = harness.join("w2")
+        #expect(specs(harness.handle(.workerLeft("w1", cause: "killed by signal 9"))) == [a])
+        #expect(specs(harness.handle(.taskFinished("a", worker: "w2", nbytes: 8, duration: 0.1))) == [b])
+    }
+
     @Test func aTaskThatKillsThreeWorkersErrsWithKilledWorker() throws {
         var harness = Harness()
         var actions: [Action] = []
@@ -301,7 +324,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         let actions = harness.handle(.keysReleased("c1", ["b"]))
         #expect(actions == [.free("w1", ["b"])])
         #expect(harness.state.tasks.isEmpty)
-        #expect(harness.state.workers["w1"]?.hasWhat.isEmpty == true)
+        #expect(harness.state.held(by: "w1").isEmpty)
     }
 
     @Test func aKeyWantedByTwoClientsStaysUntilBothRelease() {
@@ -347,14 +370,14 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
             [task("big")] + (0..<4).map { task(TaskKey("use-\($0)"), "big") },
             wants: (0..<4).map { TaskKey("use-\($0)") })
         _ = harness.handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
-        #expect(harness.state.workers["w1"]?.processing.count == 4)
+        #expect(harness.state.workers["w1"]?.processingCount == 4)
         let joined = harness.join("w2")
         let steal = try #require(joined.first { if case .requestSteal("w1", _) = $0 { true } else { false } })
         guard case .requestSteal(_, let key) = steal else { return }
         #expect(key == "use-3")  // the last in priority
         let moved = harness.handle(.stealAnswered(key, worker: "w1", started: false))
         #expect(computedKeys(moved, on: "w2") == [key])
-        #expect(harness.state.workers["w1"]?.processing.contains(key) == false)
+        #expect(!harness.state.processing(on: "w1").contains(key))
     }
 
     @Test func aStartedTaskIsNotStolen() throws {

@@ -1,0 +1,19 @@
+import DroverCore
+import Testing
+
+@testable import DroverScheduler
+
+@Suite struct TaskRecordLayoutTests {
+    /// What one held task costs inline, field by field: the scheduler keeps one record per task
+    /// (a million for a map of a million), so a field that grows shows here first.
+    @Test func recordLayout() {
+        print(
+            "TaskRecord \(MemoryLayout<TaskRecord>.size) B (stride \(MemoryLayout<TaskRecord?>.stride)); "
+                + "TaskSpec \(MemoryLayout<TaskSpec>.size), TaskPriority \(MemoryLayout<TaskPriority>.size), "
+                + "InlineSet<TaskSlot> \(MemoryLayout<InlineSet<TaskSlot>>.size), "
+                + "InlineSet<WorkerID> \(MemoryLayout<InlineSet<WorkerID>>.size), "
+                + "InlineSet<ClientID> \(MemoryLayout<InlineSet<ClientID>>.size), "
+                + "WorkerID? \(MemoryLayout<WorkerID?>.size), TaskKey \(MemoryLayout<TaskKey>.size)")
+        #expect(MemoryLayout<TaskRecord?>.stride <= 192)
+    }
+}
