@@ -36,9 +36,12 @@ public struct PrivateDirectory: Sendable {
         var removed: [String] = []
         for name in names where name.hasPrefix(prefix + "-") && name.count == prefix.count + 7 {
             let path = URL(fileURLWithPath: parent).appendingPathComponent(name).path
-            var info = stat()
-            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid(),
-                Date().timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec) >= TimeInterval(minimumAgeSeconds),
+            // Foundation reads these with lstat: a symbolic link is not a directory here.
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                attributes[.type] as? FileAttributeType == .typeDirectory,
+                (attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid(),
+                let modified = attributes[.modificationDate] as? Date,
+                Date().timeIntervalSince(modified) >= TimeInterval(minimumAgeSeconds),
                 !isListening(path + "/" + socketName)
             else { continue }
             try? FileManager.default.removeItem(atPath: path)
