@@ -157,12 +157,7 @@ extension TransferBench {
             try await client.waitForWorkers(2)
             // "10.x.y.1:…" sorts first: the producer is the worker of this namespace.
             let workers = client.workerAddresses.sorted()
-            for kind in kinds {
-                for size in mebibytes {
-                    times["\(kind.rawValue)/\(size)"] = try await measure(
-                        kind, mebibytes: size, client: client, workers: workers)
-                }
-            }
+            times = try await measureAll(kinds: kinds, mebibytes: mebibytes, client: client, workers: workers)
         } catch {
             await client.close()
             throw error

@@ -169,12 +169,7 @@ struct TransferBench: AsyncParsableCommand {
         do {
             let workers = client.workerAddresses.sorted()
             guard workers.count >= 2 else { throw ValidationError("the transfer needs two workers") }
-            for kind in kinds {
-                for size in mebibytes {
-                    times["\(kind.rawValue)/\(size)"] = try await measure(
-                        kind, mebibytes: size, client: client, workers: workers)
-                }
-            }
+            times = try await measureAll(kinds: kinds, mebibytes: mebibytes, client: client, workers: workers)
         } catch {
             await client.close()
             cluster.close()
@@ -182,6 +177,20 @@ struct TransferBench: AsyncParsableCommand {
         }
         await client.close()
         cluster.close()
+        return times
+    }
+
+    /// Every kind at every size, by "kind/size" (see ``measure(_:mebibytes:client:workers:)``).
+    func measureAll(kinds: [Kind], mebibytes: [Int], client: Client, workers: [String]) async throws
+        -> [String: (remote: Double, local: Double, producer: Double)]
+    {
+        var times: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        for kind in kinds {
+            for size in mebibytes {
+                times["\(kind.rawValue)/\(size)"] = try await measure(
+                    kind, mebibytes: size, client: client, workers: workers)
+            }
+        }
         return times
     }
 

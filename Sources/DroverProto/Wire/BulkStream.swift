@@ -51,18 +51,12 @@ public enum BulkStream {
 
     /// The header frame before a value's bytes, or saying the worker does not hold `key`.
     static func header(for key: TaskKey, payload: Payload?) throws -> ByteBuffer {
-        let chunk: Drover_V1_DataChunk =
-            if let payload {
-                .with {
-                    $0.key = key.rawValue
-                    $0.encoding = payload.proto.encoding
-                    $0.typeName = payload.typeName
-                    $0.totalBytes = Int64(payload.data.count)
-                    $0.last = true
-                }
-            } else {
-                DataChunks.missing(key, reason: "this worker does not hold '\(key)'")
-            }
+        guard let payload else {
+            return try frame(DataChunks.missing(key, reason: "this worker does not hold '\(key)'"))
+        }
+        // GetData's offer, less the mark that says the bytes come by another way: here they follow.
+        var chunk = DataChunks.bulk(payload, key: key)
+        chunk.bulk = false
         return try frame(chunk)
     }
 
