@@ -97,6 +97,7 @@ extension TransferBench {
         if gib { arguments.append("--gib") }
         if let only { arguments += ["--only", only] }
         if getData { arguments.append("--get-data") }
+        if compareDask { arguments.append("--compare-dask") }
         print(
             "hosts: network namespaces \(hosts.first) (\(hosts.firstAddress)) and \(hosts.second) "
                 + "(\(hosts.secondAddress)), one veth pair")
@@ -164,6 +165,52 @@ extension TransferBench {
         }
         await client.close()
         return times
+    }
+}
+
+extension TransferBench {
+    /// Dask's side across the two hosts: a scheduler and a worker (one thread, no nanny) here, a
+    /// worker in the second namespace, and `scripts/dask/transfer_bench.py` against them (the value
+    /// is made on the worker whose address sorts first, this namespace's). Its JSON lines.
+    static func runDask(across hosts: NamespaceHosts, arguments: [String]) async throws -> [[String: String]] {
+        let python = URL(fileURLWithPath: PeerComparison.dask.python).standardizedFileURL.path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ValidationError("no Python with Dask at \(python): run scripts/dask-venv or set DROVER_DASK_PYTHON")
+        }
+        let directory = try PrivateDirectory(prefix: "drover-dask-hosts")
+        defer { directory.remove() }
+        let schedulerFile = directory.path + "/scheduler.json"
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        defer { close(null) }
+        var pids: [pid_t] = []
+        defer {
+            for pid in pids.reversed() { kill(pid, SIGTERM) }
+            for pid in pids.reversed() { _ = Spawn.wait(pid) }
+        }
+        func start(_ executable: String, _ arguments: [String]) throws {
+            pids.append(try Spawn.start(executable, arguments: arguments, descriptors: [(null, 1), (null, 2)]))
+        }
+        try start(
+            python,
+            [
+                "-m", "distributed.cli.dask_scheduler", "--host", hosts.firstAddress, "--port", "0", "--no-dashboard",
+                "--scheduler-file", schedulerFile,
+            ])
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: schedulerFile) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        guard FileManager.default.fileExists(atPath: schedulerFile) else {
+            throw ValidationError("Dask's scheduler wrote no scheduler file within 60 s")
+        }
+        let worker = [
+            "-m", "distributed.cli.dask_worker", "--scheduler-file", schedulerFile, "--nthreads", "1", "--no-nanny",
+            "--no-dashboard",
+        ]
+        try start(python, worker + ["--host", hosts.firstAddress])
+        try start(
+            NamespaceHosts.ip, ["netns", "exec", hosts.second, python] + worker + ["--host", hosts.secondAddress])
+        return try await PeerComparison.dask.run(
+            script: "scripts/dask/transfer_bench.py", arguments: arguments + ["--scheduler-file", schedulerFile])
     }
 }
 

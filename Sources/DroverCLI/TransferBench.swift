@@ -41,7 +41,10 @@ struct TransferBench: AsyncParsableCommand {
             """)
     var getData = false
 
-    @Flag(help: "Put the two workers in two network namespaces (two hosts); needs root. Dask and Ray: same host only.")
+    @Flag(
+        help:
+            "Put the two workers in two network namespaces (two hosts); needs root. Dask across too; Ray: same host only."
+    )
     var acrossNamespaces = false
 
     @Option(help: .hidden)
@@ -121,11 +124,23 @@ struct TransferBench: AsyncParsableCommand {
         ]
         if tcp != nil { headers.append("/ raw TCP") }
         if getData { headers += ["GetData MiB/s", "vs GetData"] }
-        if compareDask, hosts == nil {
-            let dask = try await PeerComparison.dask.run(
-                script: "scripts/dask/transfer_bench.py",
-                arguments: ["--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats)])
-            if let version = dask.first?["dask"] { print("Dask \(version) (distributed.LocalCluster, 2 processes)") }
+        if compareDask {
+            let arguments = [
+                "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
+            ]
+            let dask: [[String: String]]
+            if let hosts {
+                dask = try await Self.runDask(across: hosts, arguments: arguments)
+            } else {
+                dask = try await PeerComparison.dask.run(script: "scripts/dask/transfer_bench.py", arguments: arguments)
+            }
+            if let version = dask.first?["dask"] {
+                print(
+                    "Dask \(version) "
+                        + (hosts == nil
+                            ? "(distributed.LocalCluster, 2 processes)"
+                            : "(a scheduler and a worker in the first namespace, a worker in the second)"))
+            }
             headers += ["dask value", "dask MiB/s", "drover / dask"]
             for index in rows.indices {
                 let kind = kinds[index / mebibytes.count]
