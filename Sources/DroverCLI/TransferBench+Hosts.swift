@@ -183,10 +183,9 @@ extension TransferBench {
         let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
         defer { close(null) }
         var pids: [pid_t] = []
-        defer {
-            for pid in pids.reversed() { kill(pid, SIGTERM) }
-            for pid in pids.reversed() { _ = Spawn.wait(pid) }
-        }
+        // The workers first, one at a time, while their scheduler is still there: a Dask worker
+        // whose scheduler is gone can take minutes to close (seen here); and SIGKILL after 10 s.
+        defer { for pid in pids.reversed() { Self.stop(pid, within: .seconds(10)) } }
         func start(_ executable: String, _ arguments: [String]) throws {
             pids.append(try Spawn.start(executable, arguments: arguments, descriptors: [(null, 1), (null, 2)]))
         }
@@ -211,6 +210,19 @@ extension TransferBench {
             NamespaceHosts.ip, ["netns", "exec", hosts.second, python] + worker + ["--host", hosts.secondAddress])
         return try await PeerComparison.dask.run(
             script: "scripts/dask/transfer_bench.py", arguments: arguments + ["--scheduler-file", schedulerFile])
+    }
+
+    /// Sends SIGTERM and reaps the process; SIGKILL once `grace` has passed.
+    static func stop(_ pid: pid_t, within grace: Duration) {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        _ = Spawn.wait(pid)
     }
 }
 
