@@ -360,7 +360,7 @@ struct WorkerCommand: AsyncParsableCommand {
         // scheduler closes it. A second one, or one while no scheduler is connected, ends it at once.
         let signals = ShutdownSignals {
             if isService { ServiceManager.notify(.stopping, logger: logger) }
-            Task { if await !runtime.retire(reason: "SIGTERM") { Glibc.exit(0) } }
+            Task { if !runtime.retire(reason: "SIGTERM") { Glibc.exit(0) } }
         }
         defer { signals.cancel() }
         guard isService else { return try await runtime.run(onListening: announce) }

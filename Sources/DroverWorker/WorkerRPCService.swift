@@ -34,7 +34,7 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
         var packer = DataChunks.Packer()
         for key in request.keys.map({ TaskKey($0) }) {
             guard
-                let (payload, shared) = await runtime.payloadToServe(
+                let (payload, shared) = runtime.payloadToServe(
                     for: key, sharedMemoryHost: request.sharedMemoryHost)
             else {
                 let missing = DataChunks.missing(key, reason: "this worker does not hold '\(key)'")
@@ -79,7 +79,7 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
             throw error
         }
         // A value is never overwritten: a key this worker holds keeps its bytes, whoever sends others.
-        let held = await runtime.heldKeys(among: Array(assembler.values.keys))
+        let held = runtime.heldKeys(among: Array(assembler.values.keys))
         if let key = held.first {
             let peer = RoleInterceptor.peer(of: context)
             runtime.logger.warning(
@@ -92,7 +92,7 @@ struct WorkerRPCService: Drover_V1_Worker.SimpleServiceProtocol {
                 code: .permissionDenied,
                 message: "PutData refused: this worker already holds '\(key)', and a value is never overwritten.")
         }
-        await runtime.received(assembler.values)
+        runtime.received(assembler.values)
         return .with { $0.keys = assembler.values.keys.map(\.rawValue).sorted() }
     }
 }

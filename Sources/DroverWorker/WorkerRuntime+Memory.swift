@@ -1,6 +1,7 @@
 import DroverCore
 import DroverLocal
 import Logging
+import Synchronization
 
 // MARK: - Memory: spilling and pausing
 
@@ -17,33 +18,41 @@ extension WorkerRuntime {
 
     func checkMemory() {
         guard var resident = processMemory() else {
-            spillForManagedBytes()
+            // No reading of the process: keep the results in memory at the target at least.
+            core.withLock { $0.spill(policy.keysToSpill($0.store.ledger), logger: logger) }
             return
         }
         // As Dask's nanny makes glibc do with MALLOC_TRIM_THRESHOLD_.
-        if policy.shouldReleaseFreeMemory(residentBytes: resident, isPaused: state.isPaused) {
+        let isPaused = core.withLock { $0.state.isPaused }
+        if policy.shouldReleaseFreeMemory(residentBytes: resident, isPaused: isPaused) {
             ProcessMemory.releaseFreeMemory()
             resident = processMemory() ?? resident
         }
-        let decision = policy.evaluate(store.ledger, residentBytes: resident)
-        spill(decision.spill)
-        guard decision.isPaused != state.isPaused else { return }
+        let change = core.withLock { core -> (paused: Bool, metadata: Logger.Metadata)? in
+            let decision = policy.evaluate(core.store.ledger, residentBytes: resident)
+            core.spill(decision.spill, logger: logger)
+            guard decision.isPaused != core.state.isPaused else { return nil }
+            return (
+                decision.isPaused,
+                [
+                    "memory.resident": "\(resident)", "memory.limit": "\(policy.limit)",
+                    "memory.managed": "\(core.store.managedBytes)", "memory.spilled": "\(core.store.spilledBytes)",
+                ]
+            )
+        }
+        guard let change else { return }
         let (used, limit) = (Self.mebibytes(resident), Self.mebibytes(policy.limit))
         let percent = Int((policy.pauseFraction * 100).rounded())
-        let metadata: Logger.Metadata = [
-            "memory.resident": "\(resident)", "memory.limit": "\(policy.limit)",
-            "memory.managed": "\(store.managedBytes)", "memory.spilled": "\(store.spilledBytes)",
-        ]
-        if decision.isPaused {
+        if change.paused {
             logger.info(
                 "paused: process memory \(used) MiB is above \(percent)% of the \(limit) MiB limit",
-                metadata: metadata)
+                metadata: change.metadata)
         } else {
             logger.info(
                 "resumed: process memory \(used) MiB is below \(percent)% of the \(limit) MiB limit",
-                metadata: metadata)
+                metadata: change.metadata)
         }
-        handle([.pauseChanged(decision.isPaused)])
+        handle([.pauseChanged(change.paused)])
         sendHeartbeat(residentBytes: resident)
     }
 
@@ -52,38 +61,9 @@ extension WorkerRuntime {
     /// process's cgroup whether or not it maps their pages now).
     func processMemory() -> Int64? {
         guard let resident = ProcessMemory.residentBytes() else { return nil }
-        guard store.segmentServer != nil else { return resident }
+        guard sharesMemory else { return resident }
         let mapped = ProcessMemory.residentSharedBytes() ?? 0
-        return max(0, resident - mapped) + store.sharedBytes
-    }
-
-    /// Spills least recently used results while those in memory are above the target.
-    func spillForManagedBytes() {
-        spill(policy.keysToSpill(store.ledger))
-    }
-
-    private func spill(_ keys: [TaskKey]) {
-        guard !keys.isEmpty else { return }
-        let outcome = store.spill(keys)
-        if outcome.count > 0 {
-            logger.debug(
-                "spilled results to disk",
-                metadata: [
-                    "task.count": "\(outcome.count)", "spill.bytes": "\(outcome.bytes)",
-                    "memory.managed": "\(store.managedBytes)", "memory.spilled": "\(store.spilledBytes)",
-                ])
-        }
-        guard let failure = outcome.failure else {
-            if outcome.count > 0 { isSpillFailing = false }
-            return
-        }
-        let metadata: Logger.Metadata = [
-            "task.key": "\(failure.key)", "error": "\(failure.error)", "spill.directory": "\(store.directoryPath)",
-        ]
-        // Disk full stays full for a while: say it once, then quietly until a spill works again.
-        let level: Logger.Level = isSpillFailing ? .debug : .error
-        logger.log(level: level, "could not spill a result to disk; keeping it in memory", metadata: metadata)
-        isSpillFailing = true
+        return max(0, resident - mapped) + core.withLock { $0.store.sharedBytes }
     }
 
     private static func mebibytes(_ bytes: Int64) -> Int64 { (bytes + 524_288) / 1_048_576 }

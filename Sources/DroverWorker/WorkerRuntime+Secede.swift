@@ -1,12 +1,13 @@
 import DroverCore
 import DroverProto
 import Logging
+import Synchronization
 
 // MARK: - Tasks that submit tasks (Dask's get_worker, secede, rejoin)
 
 extension WorkerRuntime {
     /// What a task body sees of this worker (``WorkerContext/current``), set around each body.
-    func taskWorker() -> TaskWorkerHandle {
+    func taskWorker(address: String) -> TaskWorkerHandle {
         TaskWorkerHandle(
             id: options.name ?? address, name: options.name ?? address, address: address,
             schedulerAddress: "\(options.scheduler)", security: options.security, runtime: self,
@@ -22,22 +23,18 @@ extension WorkerRuntime {
     /// Returns once the task holds a thread slot again (at once when it never left one).
     func rejoin(_ key: TaskKey) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            rejoinWaiters[key, default: []].append(continuation)
-            handle([.rejoinRequested(key)])
+            carryOut(
+                core.withLock { core in
+                    core.rejoinWaiters[key, default: []].append(continuation)
+                    return core.handle([.rejoinRequested(key)], in: environment)
+                })
         }
-    }
-
-    /// The task may run on: it holds a slot (``WorkerState/Action/rejoin(_:)``).
-    func resumeRejoined(_ key: TaskKey) {
-        for continuation in rejoinWaiters.removeValue(forKey: key) ?? [] { continuation.resume() }
     }
 
     /// Every task waiting to rejoin runs on: the state that would give them slots is gone (a new
     /// scheduler connection, whose state knows none of them, or the worker stopping).
     func resumeAllRejoins() {
-        let waiting = rejoinWaiters
-        rejoinWaiters = [:]
-        for continuation in waiting.values.joined() { continuation.resume() }
+        for continuation in core.withLock({ $0.takeAllRejoinWaiters() }) { continuation.resume() }
     }
 }
 
@@ -55,7 +52,7 @@ struct TaskWorkerHandle: TaskWorker {
     let resources: SharedTaskResource
 
     func secede(_ key: TaskKey) async {
-        await runtime.secede(key)
+        runtime.secede(key)
     }
 
     func rejoin(_ key: TaskKey) async {

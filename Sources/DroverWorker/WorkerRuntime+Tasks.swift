@@ -8,106 +8,34 @@ import Synchronization
 extension WorkerRuntime {
     // MARK: - Running tasks
 
-    func execute(_ key: TaskKey) {
-        logger.trace("execute", metadata: ["task.key": "\(key)"])
-        guard let spec = state.records[key]?.spec else { return }
-        let location = address
-        guard let function = registry[spec.function] else {
-            let error = TaskError.unknownFunction(
-                spec.function, key: key, known: registry.names, location: "worker \(location)")
-            handle([.executionFailed(key, error)])
-            return
-        }
-        let arguments: [ArgumentValue]
-        do {
-            arguments = try spec.arguments.map(resolve)
-        } catch {
-            let failure = TaskError(
-                kind: .failed, key: key, function: spec.function, message: error.message, location: "worker \(location)"
-            )
-            handle([.executionFailed(key, failure)])
-            return
-        }
-        // Inputs read back from disk may have pushed the results in memory past the target.
-        spillForManagedBytes()
-        started.append(key)
-        let context = WorkerContext(key: key, worker: taskWorker())
-        let sharedMemoryMinBytes = store.segmentServer == nil ? nil : options.sharedMemoryMinBytes
-        // Straight onto the task threads (one hop); ``bodiesFinished()`` waits for the stragglers
-        // when the worker stops.
-        bodiesRunning += 1
-        Task(executorPreference: pool) { [logger] in
-            let start = ContinuousClock.now
-            let encoded = await WorkerContext.$current.withValue(context) {
-                await function.runEncoded(key: key, arguments: arguments, location: "worker \(location)")
-            }
-            // On the task's thread, not the actor's: a large result's copy into shared memory.
-            var segment: SharedSegment?
-            if let minimum = sharedMemoryMinBytes, case .success(let payload) = encoded,
-                payload.data.count >= minimum
-            {
-                do {
-                    segment = try SharedSegment.make(copying: payload.data, name: "drover:\(key)")
-                } catch {
-                    logger.debug(
-                        "result kept in private memory",
-                        metadata: ["task.key": "\(key)", "error": "\(error)"])
-                }
-            }
-            let shared = segment.flatMap { segment in
-                (try? segment.map()).map { (segment, $0) }
-            }
-            await self.executed(key, encoded, shared: shared, seconds: (ContinuousClock.now - start).inSeconds)
+    /// Starts `body` on the task threads (one hop); the thread goes on with whatever the state
+    /// starts when it ends. ``bodiesFinished()`` waits for the stragglers when the worker stops.
+    func start(_ body: TaskBody) {
+        Task(executorPreference: pool) { await self.runBodies(from: body) }
+    }
+
+    /// Runs `first`, then, as long as finishing one body starts another, that one, on this thread:
+    /// a busy worker's thread runs task after task with no hand-off. Further bodies started at the
+    /// same time (more threads free) get threads of their own.
+    private func runBodies(from first: TaskBody) async {
+        var next: TaskBody? = first
+        while let body = next {
+            let outcome = await body.run(worker: taskWorker(address: body.address), logger: logger)
+            var effects = core.withLock { $0.executed(outcome, in: environment) }
+            next = effects.bodies.isEmpty ? nil : effects.bodies.removeFirst()
+            carryOut(effects)
         }
     }
 
     /// Returns once every task body started has finished.
     func bodiesFinished() async {
-        guard bodiesRunning > 0 else { return }
-        await withCheckedContinuation { bodiesDone.append($0) }
-    }
-
-    private func resolve(_ argument: ArgumentSpec) throws(TaskError) -> ArgumentValue {
-        switch argument {
-        case .value(let payload):
-            return .payload(payload)
-        case .key(let key):
-            do {
-                return try store.load(key).map { .payload($0) } ?? .list([])
-            } catch {
-                logger.error(
-                    "could not read a spilled result back",
-                    metadata: ["task.key": "\(key)", "error": "\(error)", "spill.directory": "\(store.directoryPath)"])
-                throw TaskError(
-                    kind: .failed, key: key, function: "",
-                    message: "The input '\(key)' was spilled to disk and could not be read back: \(error)")
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let isIdle = core.withLock { core in
+                guard core.bodiesRunning > 0 else { return true }
+                core.bodiesDone.append(waiter)
+                return false
             }
-        case .list(let items):
-            return .list(try items.map(resolve))
-        }
-    }
-
-    private func executed(
-        _ key: TaskKey, _ outcome: Result<Payload, TaskError>, shared: (SharedSegment, Data)?, seconds: Double
-    ) {
-        bodiesRunning -= 1
-        if bodiesRunning == 0 {
-            for waiter in bodiesDone { waiter.resume() }
-            bodiesDone = []
-        }
-        switch outcome {
-        case .success(var payload):
-            if let (segment, data) = shared {
-                // The bytes now live in the segment: drop the private copy.
-                payload.data = data
-                store.put(key, payload, segment: segment)
-            } else {
-                store.put(key, payload)
-            }
-            handle([.executionFinished(key, nbytes: Int64(payload.data.count), duration: seconds)])
-            spillForManagedBytes()
-        case .failure(let error):
-            handle([.executionFailed(key, error)])
+            if isIdle { waiter.resume() }
         }
     }
 
@@ -116,33 +44,28 @@ extension WorkerRuntime {
     /// A result this worker holds, for `GetData` and inline reports; a spilled one is read from
     /// disk and stays there.
     func payload(for key: TaskKey) -> Payload? {
-        do {
-            return try store.peek(key)
-        } catch {
-            logger.error(
-                "could not read a spilled result back",
-                metadata: ["task.key": "\(key)", "error": "\(error)", "spill.directory": "\(store.directoryPath)"])
-            return nil
-        }
+        core.withLock { $0.payload(for: key, logger: logger) }
     }
 
     /// A result for a peer or client (`GetData`), counted as served; with the segment peers ask for
     /// it by when the asker's `sharedMemoryHost` is this worker's and the value is in a segment.
     func payloadToServe(for key: TaskKey, sharedMemoryHost: String = "") -> (Payload, shared: SharedReference?)? {
-        guard let payload = payload(for: key) else { return nil }
-        outgoingTransferBytes += Int64(payload.data.count)
-        if !sharedMemoryHost.isEmpty, sharedMemoryHost == SharedMemoryHost.current,
-            let server = store.segmentServer, let number = store.segmentNumber(of: key)
-        {
-            return (payload, SharedReference(socket: server.name, segment: number))
+        core.withLock { core in
+            guard let payload = core.payload(for: key, logger: logger) else { return nil }
+            core.transfers.outgoingBytes += Int64(payload.data.count)
+            if !sharedMemoryHost.isEmpty, sharedMemoryHost == SharedMemoryHost.current,
+                let server = core.store.segmentServer, let number = core.store.segmentNumber(of: key)
+            {
+                return (payload, SharedReference(socket: server.name, segment: number))
+            }
+            return (payload, nil)
         }
-        return (payload, nil)
     }
 
     /// Serves one bulk stream: the values it asks for, as `GetData` would (the bytes counted when
     /// `GetData` offered them).
-    nonisolated func serveBulk(_ connection: BulkConnection) async {
-        await connection.serve(logger: logger) { key in await self.payload(for: key) }
+    func serveBulk(_ connection: BulkConnection) async {
+        await connection.serve(logger: logger) { key in self.payload(for: key) }
     }
 
     /// Where a peer of this host asks for a segment.
@@ -154,13 +77,29 @@ extension WorkerRuntime {
     /// Values a client put here (scatter): kept as results the scheduler will track.
     /// The keys among `keys` this worker holds (in memory or spilled).
     func heldKeys(among keys: [TaskKey]) -> [TaskKey] {
-        keys.filter { store.contains($0) }.sorted { $0.rawValue < $1.rawValue }
+        core.withLock { core in keys.filter { core.store.contains($0) } }.sorted { $0.rawValue < $1.rawValue }
     }
 
     func received(_ values: [TaskKey: Payload]) {
-        for (key, payload) in values { store.put(key, payload) }
-        handle([.dataReceived(values.mapValues { Int64($0.data.count) })])
-        spillForManagedBytes()
+        carryOut(
+            core.withLock { core in
+                for (key, payload) in values { core.store.put(key, payload) }
+                return core.handle([.dataReceived(values.mapValues { Int64($0.data.count) })], in: environment)
+            })
+    }
+
+    /// Fetches `keys` from `peer` on Swift's pool, and hands the outcome to ``fetched(_:keys:from:seconds:)``.
+    func startFetch(_ keys: [TaskKey], from peer: String) {
+        let sharing = sharesMemory
+        jobQueue.yield(
+            Job { [logger] in
+                let start = ContinuousClock.now
+                let outcome = await Self.fetch(
+                    keys, from: peer, connections: self.peers, sharing: sharing, logger: logger)
+                let seconds = (ContinuousClock.now - start).inSeconds
+                self.fetched(outcome, keys: keys, from: peer, seconds: seconds)
+            }
+        )
     }
 
     func fetched(
@@ -170,23 +109,25 @@ extension WorkerRuntime {
         switch outcome {
         case .success(let fetched):
             let values = fetched.values
-            var sizes: [TaskKey: Int64] = [:]
-            for (key, payload) in values {
-                if fetched.mapped.contains(key) {
-                    store.putBorrowed(key, payload)
-                } else {
-                    store.put(key, payload)
-                }
-                sizes[key] = Int64(payload.data.count)
-            }
-            incomingTransfers += 1
-            incomingTransferBytes += sizes.values.reduce(0, +)
-            incomingTransferSeconds += seconds
             let missing = keys.filter { values[$0] == nil }
-            var events: [WorkerState.Event] = [.fetchFinished(sizes, from: peer)]
-            if !missing.isEmpty { events.append(.fetchFailed(missing, from: peer)) }
-            handle(events)
-            spillForManagedBytes()
+            carryOut(
+                core.withLock { core in
+                    var sizes: [TaskKey: Int64] = [:]
+                    for (key, payload) in values {
+                        if fetched.mapped.contains(key) {
+                            core.store.putBorrowed(key, payload)
+                        } else {
+                            core.store.put(key, payload)
+                        }
+                        sizes[key] = Int64(payload.data.count)
+                    }
+                    core.transfers.incoming += 1
+                    core.transfers.incomingBytes += sizes.values.reduce(0, +)
+                    core.transfers.incomingSeconds += seconds
+                    var events: [WorkerState.Event] = [.fetchFinished(sizes, from: peer)]
+                    if !missing.isEmpty { events.append(.fetchFailed(missing, from: peer)) }
+                    return core.handle(events, in: environment)
+                })
         case .failure(let error):
             logger.debug(
                 "fetch failed",

@@ -6,16 +6,19 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 public import Logging
 import SwiftProtobuf
+import Synchronization
 
 /// A worker process: runs what the scheduler assigns on `threads` threads of its own, keeps the
 /// results (spilling them to disk when memory runs short), fetches inputs from peers, and serves
 /// its results to peers and clients.
 ///
-/// Decisions are ``WorkerState``'s and ``MemoryPolicy``'s; this actor carries them out. When the
+/// Decisions are ``WorkerState``'s and ``MemoryPolicy``'s; ``WorkerCore`` holds them with the
+/// results under one lock, which the connection's reader and the task threads take in turn (a
+/// task thread that finishes a body records it and runs the next ready task itself). When the
 /// scheduler goes away the worker drops what it held and reconnects with backoff until it is back.
 /// ``run(onListening:)`` returns when the scheduler sends `Close` (after ``retire(reason:)``, or
 /// to stop the worker) or when its task is cancelled.
-public actor WorkerRuntime {
+public final class WorkerRuntime: Sendable {
     /// How to run a worker.
     public struct Options: Sendable {
         public var scheduler: HostAndPort
@@ -67,30 +70,20 @@ public actor WorkerRuntime {
     let options: Options
     /// Whether this worker serves its bulk stream (a wire front on its port) and offers large
     /// values there; off with `DROVER_PROTOCOL=grpc`.
-    nonisolated let servesBulk = BulkStream.isEnabled
+    let servesBulk = BulkStream.isEnabled
     let registry: TaskRegistry
     let logger: Logger
     let policy: MemoryPolicy
-    var state: WorkerState
-    var store: DataStore
-    private(set) var address = ""
-    private var outbox: BatchingQueue<Drover_V1_WorkerEvent>?
-    private var pending: [Drover_V1_WorkerEvent] = []
-    private var acquired: [(key: TaskKey, nbytes: Int64)] = []
-    /// Tasks started during this `handle`, reported in one `TasksStarted` (a worker that dies is
-    /// blamed only for the tasks it had started).
-    var started: [TaskKey] = []
-    private(set) var isConnected = false
-    /// `retire` was called: the scheduler is moving this worker's results away.
-    private var isRetiring = false
-    private var isStopping = false
+    /// The worker's state, results and reports, shared by the connection and the task threads.
+    let core: Mutex<WorkerCore>
+    let environment: WorkerCore.Environment
+    /// Whether results can go to shared memory (a segment server is up).
+    let sharesMemory: Bool
     /// Ends when the worker is to stop (`Close`, or retiring without a scheduler).
     private let stopSignal: AsyncStream<Void>
     private let stopContinuation: AsyncStream<Void>.Continuation
-    /// The last spill failed: later failures are logged at debug until one succeeds.
-    var isSpillFailing = false
     /// Transfers to start, on Swift's pool (gRPC must never wait behind a blocked task thread).
-    /// Task bodies start straight on `pool` (they may block): see `execute`.
+    /// Task bodies start straight on `pool` (they may block): see `start(_:)`.
     private let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
 
@@ -98,19 +91,8 @@ public actor WorkerRuntime {
         var body: @Sendable () async -> Void
     }
     let pool: ThreadPool
-    /// Task bodies started and not yet finished, and who waits for there to be none.
-    var bodiesRunning = 0
-    var bodiesDone: [CheckedContinuation<Void, Never>] = []
     /// One connection per peer, for fetching inputs.
     let peers: PeerConnections
-    /// Peer transfers since this process started, for heartbeats: fetches that succeeded, their
-    /// bytes and seconds, and bytes served by `GetData`.
-    var incomingTransfers: Int64 = 0
-    var incomingTransferBytes: Int64 = 0
-    var incomingTransferSeconds: Double = 0
-    var outgoingTransferBytes: Int64 = 0
-    /// Seceded tasks waiting for a thread slot (``rejoin(_:)``), by key.
-    var rejoinWaiters: [TaskKey: [CheckedContinuation<Void, Never>]] = [:]
     /// The client the worker's tasks share (``WorkerContext``), closed when the worker stops.
     let taskResources = SharedTaskResource()
 
@@ -120,10 +102,10 @@ public actor WorkerRuntime {
         self.registry = registry
         self.logger = logger
         self.peers = PeerConnections(security: options.security)
-        self.policy = MemoryPolicy(
+        let policy = MemoryPolicy(
             limit: options.memoryLimit, targetFraction: options.memoryTargetFraction,
             spillFraction: options.memorySpillFraction, pauseFraction: options.memoryPauseFraction)
-        self.state = WorkerState(threads: options.threads, address: "")
+        self.policy = policy
         // Under systemd, the unit's RuntimeDirectory= (private to the service) when no directory is given.
         let runtimeDirectory = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first
         let parent =
@@ -137,9 +119,13 @@ public actor WorkerRuntime {
                     "shared memory is off: cannot serve segments", metadata: ["error": "\(error.message)"])
             }
         }
-        self.store = DataStore(
+        let store = DataStore(
             directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier),
             segmentServer: segmentServer)
+        self.core = Mutex(WorkerCore(threads: options.threads, store: store))
+        self.sharesMemory = segmentServer != nil
+        self.environment = WorkerCore.Environment(
+            registry: registry, logger: logger, policy: policy, sharedMemoryMinBytes: options.sharedMemoryMinBytes)
         (jobs, jobQueue) = AsyncStream.makeStream(of: Job.self)
         (stopSignal, stopContinuation) = AsyncStream.makeStream(of: Void.self)
         pool = ThreadPool(threads: max(1, options.threads), name: "drover-worker")
@@ -180,8 +166,11 @@ public actor WorkerRuntime {
             interceptors: Transports.interceptors(security: options.security, logger: logger)
         )
         defer {
-            store.removeAll()
-            store.segmentServer?.stop()
+            let segmentServer = core.withLock { core in
+                core.store.removeAll()
+                return core.store.segmentServer
+            }
+            segmentServer?.stop()
             pool.shutdown()
             privateDirectory?.remove()
         }
@@ -223,8 +212,11 @@ public actor WorkerRuntime {
                 front = nil
                 port = bound.port
             }
-            address = "\(options.host):\(port)"
-            state = WorkerState(threads: options.threads, address: address)
+            let address = "\(options.host):\(port)"
+            core.withLock { core in
+                core.address = address
+                core.state = WorkerState(threads: options.threads, address: address)
+            }
             onListening(address)
             let jobs = self.jobs
             group.addTask {
@@ -264,26 +256,46 @@ public actor WorkerRuntime {
     /// - Returns: Whether the worker is draining through the scheduler (false: it is stopping).
     @discardableResult
     public func retire(reason: String) -> Bool {
-        guard !isStopping else { return false }
-        guard !isRetiring else { return true }
-        guard isConnected, let outbox else {
+        enum Outcome {
+            case alreadyStopping, noScheduler, draining
+            case startedDraining(BatchingQueue<Drover_V1_WorkerEvent>, held: Int)
+        }
+        let outcome = core.withLock { core -> Outcome in
+            guard !core.isStopping else { return .alreadyStopping }
+            guard !core.isRetiring else { return .draining }
+            guard core.isConnected, let outbox = core.outbox else { return .noScheduler }
+            core.isRetiring = true
+            return .startedDraining(outbox, held: core.store.ledger.count)
+        }
+        switch outcome {
+        case .alreadyStopping:
+            return false
+        case .noScheduler:
             logger.info("stopping: no scheduler to hand results to", metadata: ["reason": "\(reason)"])
             stop()
             return false
+        case .draining:
+            return true
+        case .startedDraining(let outbox, let held):
+            logger.info("retiring", metadata: ["reason": "\(reason)", "task.count": "\(held)"])
+            outbox.send(.with { $0.retiring = .with { $0.reason = reason } })
+            return true
         }
-        isRetiring = true
-        logger.info("retiring", metadata: ["reason": "\(reason)", "task.count": "\(store.ledger.count)"])
-        outbox.send(.with { $0.retiring = .with { $0.reason = reason } })
-        return true
     }
 
     /// Makes ``run(onListening:)`` wind down and return.
     private func stop() {
-        guard !isStopping else { return }
-        isStopping = true
+        let outbox = core.withLock { core -> BatchingQueue<Drover_V1_WorkerEvent>?? in
+            guard !core.isStopping else { return nil }
+            core.isStopping = true
+            return .some(core.outbox)
+        }
+        guard let outbox else { return }
         outbox?.finish()
         stopContinuation.finish()
     }
+
+    private var isStopping: Bool { core.withLock { $0.isStopping } }
 
     // MARK: - The scheduler connection
 
@@ -313,7 +325,8 @@ public actor WorkerRuntime {
                 }
             } catch {}
             // A connection that got as far as registering starts the backoff over.
-            if detach() { delay = .milliseconds(100) }
+            let (wasConnected, isRetiring, isStopping) = detach()
+            if wasConnected { delay = .milliseconds(100) }
             if isRetiring && !isStopping {
                 // The scheduler that was moving our results is gone; a new one would not know us.
                 logger.info("stopping: the scheduler went away while this worker was retiring")
@@ -358,7 +371,7 @@ public actor WorkerRuntime {
     }
 
     private func receive(_ commands: RPCAsyncSequence<Drover_V1_WorkerCommands, any Error>) async throws {
-        markConnected()
+        core.withLock { $0.isConnected = true }
         for try await batch in commands {
             received(batch.commands)
         }
@@ -366,12 +379,18 @@ public actor WorkerRuntime {
 
     /// A new connection: register, with an empty slate (the scheduler forgot us when we left).
     private func attach(_ continuation: BatchingQueue<Drover_V1_WorkerEvent>) {
-        let wasPaused = state.isPaused
-        state = WorkerState(threads: options.threads, address: address)
-        if wasPaused { _ = state.handle(.pauseChanged(true)) }
-        resumeAllRejoins()  // the new state knows none of them
-        store.removeAll()
-        outbox = continuation
+        let (address, host, waiters) = core.withLock { core in
+            let wasPaused = core.state.isPaused
+            core.state = WorkerState(threads: options.threads, address: core.address)
+            if wasPaused { _ = core.state.handle(.pauseChanged(true)) }
+            core.store.removeAll()
+            core.outbox = continuation
+            // Workers that can hand each other results in shared memory say so (placement weighs it).
+            let host = core.store.segmentServer != nil ? SharedMemoryHost.current : ""
+            // The new state knows none of the tasks waiting to rejoin.
+            return (core.address, host, core.takeAllRejoinWaiters())
+        }
+        for waiter in waiters { waiter.resume() }
         let registration = Drover_V1_RegisterWorker.with {
             $0.id = options.name ?? address
             $0.address = address
@@ -379,45 +398,46 @@ public actor WorkerRuntime {
             $0.memoryLimit = options.memoryLimit
             $0.functions = registry.names
             $0.nanny = options.nanny
-            // Workers that can hand each other results in shared memory say so (placement weighs it).
-            $0.host = store.segmentServer != nil ? SharedMemoryHost.current : ""
+            $0.host = host
         }
         continuation.send(.with { $0.register = registration })
         logger.info("registered with the scheduler", metadata: ["peer.address": "\(options.scheduler)"])
     }
 
-    private func markConnected() {
-        isConnected = true
-    }
-
-    /// Ends the connection's outgoing stream; true when the scheduler had answered on it.
-    private func detach() -> Bool {
-        defer {
-            outbox = nil
-            isConnected = false
+    /// Ends the connection's outgoing stream; says whether the scheduler had answered on it, and
+    /// whether the worker is retiring or stopping.
+    private func detach() -> (wasConnected: Bool, isRetiring: Bool, isStopping: Bool) {
+        core.withLock { core in
+            defer {
+                core.outbox = nil
+                core.isConnected = false
+            }
+            core.outbox?.finish()
+            return (core.isConnected, core.isRetiring, core.isStopping)
         }
-        outbox?.finish()
-        return isConnected
     }
 
     /// Tells the scheduler how much memory this process uses, at once (the process just paused or
     /// resumed) or, from ``heartbeats()``, once a second.
     func sendHeartbeat(residentBytes: Int64? = nil) {
-        guard isConnected, let outbox else { return }
-        outbox.send(
-            .with {
-                $0.heartbeat = .with {
-                    $0.memoryBytes = residentBytes ?? processMemory() ?? 0
-                    $0.managedBytes = store.managedBytes
-                    $0.spilledBytes = store.spilledBytes
-                    $0.paused = state.isPaused
-                    $0.executing = Int32(state.executingCount)
-                    $0.incomingTransfers = incomingTransfers
-                    $0.incomingTransferBytes = incomingTransferBytes
-                    $0.incomingTransferSeconds = incomingTransferSeconds
-                    $0.outgoingTransferBytes = outgoingTransferBytes
-                }
-            })
+        let resident = residentBytes ?? processMemory() ?? 0
+        core.withLock { core in
+            guard core.isConnected, let outbox = core.outbox else { return }
+            outbox.send(
+                .with {
+                    $0.heartbeat = .with {
+                        $0.memoryBytes = resident
+                        $0.managedBytes = core.store.managedBytes
+                        $0.spilledBytes = core.store.spilledBytes
+                        $0.paused = core.state.isPaused
+                        $0.executing = Int32(core.state.executingCount)
+                        $0.incomingTransfers = core.transfers.incoming
+                        $0.incomingTransferBytes = core.transfers.incomingBytes
+                        $0.incomingTransferSeconds = core.transfers.incomingSeconds
+                        $0.outgoingTransferBytes = core.transfers.outgoingBytes
+                    }
+                })
+        }
     }
 
     private func heartbeats() async {
@@ -427,10 +447,11 @@ public actor WorkerRuntime {
         }
     }
 
-    // MARK: - Events in, actions out
+    // MARK: - Events in, effects out
 
     private func received(_ commands: [Drover_V1_WorkerCommand]) {
         var events: [WorkerState.Event] = []
+        events.reserveCapacity(commands.count)
         for command in commands {
             switch command.kind {
             case .compute(let compute):
@@ -469,85 +490,16 @@ public actor WorkerRuntime {
         Dictionary(locations.map { (TaskKey($0.key), $0.addresses) }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// Feeds `events` to the worker's state under the lock, then carries out what follows.
     func handle(_ events: [WorkerState.Event]) {
-        for event in events {
-            for action in state.handle(event) { perform(action) }
-        }
-        if !started.isEmpty {
-            let keys = started.map(\.rawValue)
-            pending.insert(.with { $0.started = .with { $0.keys = keys } }, at: 0)
-            started = []
-        }
-        if !acquired.isEmpty {
-            pending.append(
-                .with {
-                    $0.acquired = .with {
-                        $0.keys = acquired.map(\.key.rawValue)
-                        $0.nbytes = acquired.map(\.nbytes)
-                    }
-                })
-            acquired = []
-        }
-        if !pending.isEmpty {
-            outbox?.send(contentsOf: pending)
-            pending = []
-        }
+        guard !events.isEmpty else { return }
+        carryOut(core.withLock { $0.handle(events, in: environment) })
     }
 
-    func perform(_ action: WorkerState.Action) {
-        switch action {
-        case .execute(let key):
-            execute(key)
-        case .fetch(let keys, let peer):
-            logger.trace("fetch started", metadata: ["peer.address": "\(peer)", "task.key": "\(keys[0])"])
-            let sharing = store.segmentServer != nil
-            jobQueue.yield(
-                Job { [logger] in
-                    let start = ContinuousClock.now
-                    let outcome = await Self.fetch(
-                        keys, from: peer, connections: self.peers, sharing: sharing, logger: logger)
-                    let seconds = (ContinuousClock.now - start).inSeconds
-                    await self.fetched(outcome, keys: keys, from: peer, seconds: seconds)
-                }
-            )
-        case .forget(let key):
-            store.remove(key)
-        case .reportFinished(let key, let nbytes, let duration, let inline):
-            let value = inline ? payload(for: key) : nil
-            pending.append(
-                .with {
-                    $0.finished = .with {
-                        $0.key = key.rawValue
-                        $0.nbytes = nbytes
-                        $0.durationSeconds = duration
-                        $0.typeName = store.typeName(of: key) ?? ""
-                        if let value { $0.inline = value.proto }
-                    }
-                }
-            )
-        case .reportFailed(let error):
-            pending.append(.with { $0.failed = .with { $0.error = error.proto } })
-        case .reportMissing(let key, let holder):
-            logger.debug("input missing", metadata: ["task.key": "\(key)", "peer.address": "\(holder)"])
-            pending.append(
-                .with {
-                    $0.missing = .with {
-                        $0.key = key.rawValue; $0.holderAddress = holder
-                    }
-                })
-        case .answerSteal(let key, let started):
-            pending.append(
-                .with {
-                    $0.stealAnswer = .with {
-                        $0.key = key.rawValue; $0.started = started
-                    }
-                })
-        case .reportAcquired(let key, let nbytes):
-            acquired.append((key, nbytes))
-        case .reportSeceded(let key):
-            pending.append(.with { $0.seceded = .with { $0.key = key.rawValue } })
-        case .rejoin(let key):
-            resumeRejoined(key)
-        }
+    /// Starts the bodies and fetches the core asked for and wakes its waiters; never under the lock.
+    func carryOut(_ effects: WorkerCore.Effects) {
+        for body in effects.bodies { start(body) }
+        for (keys, peer) in effects.fetches { startFetch(keys, from: peer) }
+        for waiter in effects.resumes { waiter.resume() }
     }
 }
