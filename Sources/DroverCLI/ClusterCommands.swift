@@ -293,6 +293,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: .hidden)
     var standby = false
 
+    @Option(help: "Seconds a closing worker waits for task bodies still running before it exits without them.")
+    var closeTimeout: Double = 10
+
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
@@ -304,6 +307,9 @@ struct WorkerCommand: AsyncParsableCommand {
             ("--memory-pause-fraction", memoryPauseFraction),
         ] where !(0...1).contains(fraction) {
             throw ValidationError("\(option) is \(fraction); a fraction of the memory limit is from 0 to 1.")
+        }
+        guard closeTimeout.isFinite, (0...86_400).contains(closeTimeout) else {
+            throw ValidationError("--close-timeout is \(closeTimeout); give seconds from 0 to 86400.")
         }
     }
 
@@ -349,7 +355,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 scheduler: endpoint, host: host, port: port, threads: nthreads, name: name, memoryLimit: limit,
                 memoryTargetFraction: memoryTargetFraction, memorySpillFraction: memorySpillFraction,
                 memoryPauseFraction: memoryPauseFraction, localDirectory: localDirectory, nanny: nanny,
-                security: security, sharedMemoryMinBytes: try Self.sharedMemoryMinBytes()),
+                security: security, sharedMemoryMinBytes: try Self.sharedMemoryMinBytes(),
+                closeTimeout: .seconds(closeTimeout)),
             registry: DroverCommand.registry,
             logger: logger
         )

@@ -103,8 +103,17 @@ public final class ProcessHarness: Sendable {
     @discardableResult
     public func terminate(timeout: Duration = .seconds(20)) async -> (status: Int32, graceful: Bool) {
         signal(SIGTERM)
+        if let status = await exit(within: timeout) { return (status, true) }
+        stop()
+        return (Int32(SIGKILL), false)
+    }
+
+    /// Waits for the process to exit by itself, up to `timeout`, and reaps it.
+    ///
+    /// - Returns: Its wait status (0 when it was reaped before), or nil if it still runs.
+    public func exit(within timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
             let reaped: Int32? = exited.withLock { exited in
                 guard !exited else { return 0 }
                 var status: Int32 = 0
@@ -112,11 +121,10 @@ public final class ProcessHarness: Sendable {
                 exited = true
                 return status
             }
-            if let reaped { return (reaped, true) }
+            if let reaped { return reaped }
+            guard ContinuousClock.now < deadline else { return nil }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        stop()
-        return (Int32(SIGKILL), false)
     }
 
     /// The process's stderr so far.

@@ -3,6 +3,7 @@ import DroverProto
 import Foundation
 import Logging
 import SwiftProtobuf
+import Synchronization
 
 /// Where a worker's task threads and its scheduler connection meet: the decisions
 /// (``WorkerState``), the results (``DataStore``), the reports not yet sent and the bodies
@@ -31,8 +32,10 @@ struct WorkerCore {
         var bodies: [TaskBody] = []
         /// Inputs to fetch, by peer.
         var fetches: [(keys: [TaskKey], peer: String)] = []
-        /// Waiters to wake: tasks rejoining their slot, or callers of ``WorkerRuntime/bodiesFinished()``.
+        /// Tasks to wake: they hold their slot again.
         var resumes: [CheckedContinuation<Void, Never>] = []
+        /// Those waiting for the last body to end (``WorkerRuntime/bodiesFinished(within:)``): it has.
+        var idle: [BodiesWaiter] = []
     }
 
     var state: WorkerState
@@ -48,7 +51,7 @@ struct WorkerCore {
     var isStopping = false
     /// Task bodies started and not yet finished, and who waits for there to be none.
     var bodiesRunning = 0
-    var bodiesDone: [CheckedContinuation<Void, Never>] = []
+    var bodiesDone: [BodiesWaiter] = []
     /// Seceded tasks waiting for a thread slot (``WorkerState/Action/rejoin(_:)``), by key.
     var rejoinWaiters: [TaskKey: [CheckedContinuation<Void, Never>]] = [:]
     /// Peer transfers since this process started, for heartbeats.
@@ -108,7 +111,7 @@ struct WorkerCore {
         var effects = Effects()
         bodiesRunning -= 1
         if bodiesRunning == 0 {
-            effects.resumes += bodiesDone
+            effects.idle = bodiesDone
             bodiesDone = []
         }
         let key = outcome.key
@@ -344,5 +347,36 @@ struct TaskBody: Sendable {
         }
         let shared = segment.flatMap { segment in (try? segment.map()).map { (segment, $0) } }
         return Outcome(key: key, result: result, shared: shared, seconds: (ContinuousClock.now - start).inSeconds)
+    }
+}
+
+/// One wait for a worker's task bodies to end, answered once: true by the last body to end,
+/// false by the wait's deadline, whichever comes first.
+final class BodiesWaiter: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Bool, Never>?
+        var answer: Bool?
+    }
+    private let state = Mutex(State())
+
+    /// Resumes `continuation` with the answer, now if there is one already.
+    func attach(_ continuation: CheckedContinuation<Bool, Never>) {
+        let answer = state.withLock { state -> Bool? in
+            if let answer = state.answer { return answer }
+            state.continuation = continuation
+            return nil
+        }
+        if let answer { continuation.resume(returning: answer) }
+    }
+
+    /// Answers the wait, unless it was answered before.
+    func finish(_ answer: Bool) {
+        let continuation = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard state.answer == nil else { return nil }
+            state.answer = answer
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(returning: answer)
     }
 }

@@ -27,15 +27,23 @@ extension WorkerRuntime {
         }
     }
 
-    /// Returns once every task body started has finished.
-    func bodiesFinished() async {
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+    /// Returns true once every task body started has finished, or false when some still run
+    /// after `timeout` (a body that blocks forever must not keep the worker from stopping).
+    func bodiesFinished(within timeout: Duration) async -> Bool {
+        let waiter = BodiesWaiter()
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            waiter.finish(false)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            waiter.attach(continuation)
             let isIdle = core.withLock { core in
                 guard core.bodiesRunning > 0 else { return true }
                 core.bodiesDone.append(waiter)
                 return false
             }
-            if isIdle { waiter.resume() }
+            if isIdle { waiter.finish(true) }
         }
     }
 

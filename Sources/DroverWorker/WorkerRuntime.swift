@@ -43,14 +43,19 @@ public final class WorkerRuntime: Sendable {
         /// Results of at least this many bytes are kept in shared memory and handed to workers of
         /// the same host as a descriptor instead of bytes; nil: never.
         public var sharedMemoryMinBytes: Int?
+        /// How long a stopping worker waits for task bodies still running (their results are no
+        /// longer wanted: the scheduler has moved their tasks) before it returns without them.
+        public var closeTimeout: Duration
 
         /// Creates options; the memory fractions default to Dask's 0.60, 0.70 and 0.80.
         public init(
             scheduler: HostAndPort, host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, name: String? = nil,
             memoryLimit: Int64 = 0, memoryTargetFraction: Double = 0.6, memorySpillFraction: Double = 0.7,
             memoryPauseFraction: Double = 0.8, localDirectory: String? = nil, nanny: String = "",
-            security: Security = .insecurePlaintext, sharedMemoryMinBytes: Int? = 1 << 20
+            security: Security = .insecurePlaintext, sharedMemoryMinBytes: Int? = 1 << 20,
+            closeTimeout: Duration = .seconds(10)
         ) {
+            self.closeTimeout = closeTimeout
             self.security = security
             self.sharedMemoryMinBytes = sharedMemoryMinBytes
             self.scheduler = scheduler
@@ -238,7 +243,12 @@ public final class WorkerRuntime: Sendable {
             // the worker open; bodies waiting to rejoin run on.
             resumeAllRejoins()
             await taskResources.close()
-            await bodiesFinished()
+            if !(await bodiesFinished(within: options.closeTimeout)) {
+                let running = core.withLock { $0.bodiesRunning }
+                logger.warning(
+                    "stopping with task bodies still running",
+                    metadata: ["task.count": "\(running)", "timeout": "\(options.closeTimeout)"])
+            }
             await peers.close()
         }
     }
@@ -501,5 +511,6 @@ public final class WorkerRuntime: Sendable {
         for body in effects.bodies { start(body) }
         for (keys, peer) in effects.fetches { startFetch(keys, from: peer) }
         for waiter in effects.resumes { waiter.resume() }
+        for waiter in effects.idle { waiter.finish(true) }
     }
 }

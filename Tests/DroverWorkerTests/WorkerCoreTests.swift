@@ -90,19 +90,27 @@ import Testing
         #expect(failure.message.contains("no-such-function"))
     }
 
-    @Test func theLastBodyToEndWakesThoseWaitingForTheWorkerToGoIdle() async throws {
+    @Test func theLastBodyToEndAnswersThoseWaitingForTheWorkerToGoIdle() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         var core = Self.makeCore(directory, outbox: BatchingQueue())
         let effects = core.handle([try Self.compute("a", 1, index: 0)], in: environment)
         let outcome = await effects.bodies[0].run(worker: FakeWorker(), logger: environment.logger)
-        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            core.bodiesDone.append(waiter)
-            let after = core.executed(outcome, in: environment)
-            #expect(after.resumes.count == 1)
-            for resume in after.resumes { resume.resume() }  // returns: the waiter was handed back
-        }
+        let waiter = BodiesWaiter()
+        core.bodiesDone.append(waiter)
+        let after = core.executed(outcome, in: environment)
+        #expect(after.idle.count == 1)
+        for idle in after.idle { idle.finish(true) }
+        waiter.finish(false)  // a deadline after the answer changes nothing
+        #expect(await withCheckedContinuation { waiter.attach($0) })
         #expect(core.bodiesDone.isEmpty)
+    }
+
+    @Test func aWaitWhoseDeadlineComesFirstIsAnsweredNoOnce() async {
+        let waiter = BodiesWaiter()
+        waiter.finish(false)  // the deadline, before anyone waits
+        waiter.finish(true)  // the last body, too late
+        #expect(await withCheckedContinuation { waiter.attach($0) } == false)
     }
 }
 

@@ -77,8 +77,7 @@ import Testing
         #expect(third.status == .finished)
         #expect(failing.status == .error)
 
-        let blockingSleep = TaskFunction("test-blocking-sleep") { (_: Int) throws -> Int in throw Remote.NotHere() }
-        let slow = try client.submit(blockingSleep, 30_000)
+        let slow = try client.submit(Remote.blockingSleep, 30_000)
         await #expect(throws: TimeoutError.self) { try await client.wait([slow], timeout: .milliseconds(50)) }
         let firstDone = try await client.wait([slow, third], returnWhen: .firstCompleted)
         #expect(firstDone.done.map(\.key) == [third.key])

@@ -11,6 +11,7 @@ enum Remote {
     static let unknown = TaskFunction("no-such-function") { (_: Int) throws -> Int in throw NotHere() }
     static let fail = TaskFunction("test-fail") { (_: Int) throws -> Int in throw NotHere() }
     static let refuse = TaskFunction("test-refuse") { (_: Int) throws -> Int in throw NotHere() }
+    static let blockingSleep = TaskFunction("test-blocking-sleep") { (_: Int) throws -> Int in throw NotHere() }
     /// The same type as `drover-test-tasks`' `TestTasks.Refusal` (a value's type name is its own name).
     struct Refusal: Error, Codable, Equatable, TaskValue {
         var reason: String
@@ -28,10 +29,11 @@ final class LocalTestCluster: Sendable {
 
     /// A scheduler and `count` workers without nannies; with `certificates`, each process uses
     /// its role's certificate from there (mutual TLS). `workerEnvironment` is added to the
-    /// workers' environment.
+    /// workers' environment and `workerArguments` to their command lines.
     init(
         workers count: Int, threads: Int = 2, schedulerArguments: [String] = [],
-        certificates: CertificateDirectory? = nil, workerEnvironment: [String: String] = [:]
+        certificates: CertificateDirectory? = nil, workerEnvironment: [String: String] = [:],
+        workerArguments: [String] = []
     ) async throws {
         let binary = TestBinaries.testTasks
         let schedulerTLS = certificates?.security(for: .scheduler).arguments ?? []
@@ -48,7 +50,7 @@ final class LocalTestCluster: Sendable {
                 [
                     "worker", address, "--no-nanny", "--nthreads", String(threads), "--name", "w\(number)",
                     "--log-level", "debug",
-                ] + workerTLS,
+                ] + workerArguments + workerTLS,
                 environment: ProcessInfo.processInfo.environment.merging(workerEnvironment) { $1 },
                 name: "worker-\(number)"
             )

@@ -310,6 +310,21 @@ func residentBytes(of pid: Int32) -> Int64 {
         await client.close()
     }
 
+    @Test func aWorkerClosedWhileItsTaskNeverEndsStopsAfterItsCloseTimeout() async throws {
+        let cluster = try await LocalTestCluster(workers: 1, threads: 1, workerArguments: ["--close-timeout", "1"])
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        // A body that blocks its thread for an hour: nothing in the worker can end it.
+        _ = try client.submit(Remote.blockingSleep, 3_600_000)
+        try await eventually(client, attempts: 1200) { $0.workers.first?.executing == 1 }
+        // The scheduler closes a worker without a nanny on shutdown; the body is not waited for.
+        await client.shutdown()
+        let worker = cluster.workers[0]
+        let status = await worker.exit(within: .seconds(30))
+        #expect(status == 0, "the worker did not stop cleanly; its log:\n\(worker.log())")
+        #expect(worker.log().contains("stopping with task bodies still running"))
+    }
+
     @Test func aHungWorkerIsRemovedAfterItsTTLAndRejoinsWhenItWakes() async throws {
         let cluster = try await LocalTestCluster(workers: 2, schedulerArguments: ["--worker-ttl", "2"])
         defer { cluster.stop() }
