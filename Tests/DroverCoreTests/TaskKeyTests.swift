@@ -7,6 +7,22 @@ let add = TaskFunction("add") { (x: Int, y: Int) in x + y }
 let total = TaskFunction("sum") { (xs: [Int]) in xs.reduce(0, +) }
 
 @Suite struct TaskKeyTests {
+    @Test func equalKeysHashEquallyUnderEverySeedAndTablesFindThem() {
+        let keys = (0..<50_000).map { TaskKey("noop-\($0)") }
+        for seed in [0, 1, -1, 0x5EED] {
+            #expect(keys[7]._rawHashValue(seed: seed) == TaskKey("noop-7")._rawHashValue(seed: seed))
+        }
+        #expect(keys[7]._rawHashValue(seed: 0) != keys[7]._rawHashValue(seed: 1))
+        let table = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        #expect(keys.allSatisfy { table[TaskKey($0.rawValue)] != nil })
+        #expect(table[TaskKey("noop-50000")] == nil)
+        // Spread: keys that differ in one character fill a table's low bits evenly (a hash that
+        // left the low bits alone would pile them into a few buckets).
+        var buckets = [Int](repeating: 0, count: 1024)
+        for key in keys { buckets[key._rawHashValue(seed: 0) & 1023] += 1 }
+        #expect(buckets.max()! < 3 * keys.count / buckets.count)
+    }
+
     @Test func keysReadNameDashToken() {
         let key = inc.delayed(1).key.rawValue
         #expect(key.hasPrefix("inc-"))
