@@ -27,12 +27,12 @@ extension SchedulerState {
         let arguments = arena.finish()
         for (index, task) in verdict.accepted.enumerated() {
             var record = TaskRecord(
-                key: task.spec.key, function: functionNames.insert(task.spec.function).memberAfterInsert,
+                function: functionNames.insert(task.spec.function).memberAfterInsert,
                 arguments: arguments.isEmpty ? TaskArguments() : arguments[index],
                 priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
             record.retriesLeft = max(0, task.retries)
-            added.append(tasks.insert(record))
+            added.append(tasks.insert(record, key: task.spec.key))
         }
         // Every dependency is known now (in this submission, earlier or later, or before it).
         for (slot, task) in zip(added, verdict.accepted) {
@@ -86,10 +86,10 @@ extension SchedulerState {
                 slot = known
             } else {
                 var record = TaskRecord(
-                    key: key, function: "scatter", arguments: TaskArguments(),
+                    function: "scatter", arguments: TaskArguments(),
                     priority: TaskPriority(generation: generation, index: 0))
                 record.isScattered = true
-                slot = tasks.insert(record)
+                slot = tasks.insert(record, key: key)
             }
             switch tasks[slot].state {
             case .memory:
