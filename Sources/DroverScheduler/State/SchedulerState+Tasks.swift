@@ -216,7 +216,7 @@ extension SchedulerState {
             let key = tasks.key(of: slot)
             if let worker = tasks[slot].processingOn {
                 unassign(slot, from: worker)
-                actions.append(.free(worker, [key]))
+                actions.append(.free(worker, [tasks.key(of: slot)]))
             }
             tasks[slot].state = .erred
             tasks[slot].error = error
@@ -270,9 +270,9 @@ extension SchedulerState {
         var stack = [root]
         while let slot = stack.popLast() {
             guard tasks.contains(slot), !isNeeded(slot) else { continue }
-            let key = tasks.key(of: slot)
             switch tasks[slot].state {
             case .memory:
+                let key = tasks.key(of: slot)
                 for holder in tasks[slot].whoHas.sorted() {
                     removeHolder(holder, of: slot)
                     actions.append(.free(holder, [key]))
@@ -281,7 +281,7 @@ extension SchedulerState {
             case .processing:
                 let worker = tasks[slot].processingOn!
                 unassign(slot, from: worker)
-                actions.append(.free(worker, [key]))
+                actions.append(.free(worker, [tasks.key(of: slot)]))
                 tasks[slot].state = .released
             case .waiting, .queued, .noWorker:
                 tasks[slot].waitingOn = []
