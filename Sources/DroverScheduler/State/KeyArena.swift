@@ -149,14 +149,16 @@ struct KeyArena: Sendable {
             guard offset + length <= bytes.count else {
                 throw InvariantViolation("the key of slot \(slot) ends past the arena (\(bytes.count) bytes)")
             }
-            live.append((offset, length))
+            // An empty key takes no bytes: its offset may be the next key's.
+            if length > 0 { live.append((offset, length)) }
         }
         live.sort { $0.offset < $1.offset }
         for (earlier, later) in zip(live, live.dropFirst()) where earlier.offset + earlier.length > later.offset {
             throw InvariantViolation("two keys overlap at byte \(later.offset) of the arena")
         }
         let used = live.reduce(0) { $0 + $1.length }
-        guard live.count == count, used + deadBytes == bytes.count else {
+        let keys = (0..<spans.count).count { holdsKey(TaskSlot($0)) }
+        guard keys == count, used + deadBytes == bytes.count else {
             throw InvariantViolation("\(used) bytes of keys and \(deadBytes) dead in an arena of \(bytes.count)")
         }
     }

@@ -51,6 +51,16 @@ import Testing
         #expect(arena.liveBytes == 0 && arena.deadBytes == 0 && arena.capacity == 0)
     }
 
+    /// An empty key's span starts where the next key's does: not an overlap (found by the
+    /// scheduler fuzz target, seed 8589934602, whose lower slot got the longer key).
+    @Test func anEmptyKeySharesItsOffset() throws {
+        var arena = KeyArena()
+        arena.store("", at: 5)
+        arena.store("ab", at: 0)
+        try arena.check(slots: 6) { $0 == 0 || $0 == 5 }
+        #expect(arena.key(at: 5) == "" && arena.key(at: 0) == "ab")
+    }
+
     /// Once removed keys' bytes outnumber the live ones (past the floor), the live keys are copied
     /// into a buffer of their size and keep their slots.
     @Test func compactsWhenMostBytesAreDead() throws {
