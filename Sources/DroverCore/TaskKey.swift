@@ -12,11 +12,18 @@ public struct TaskKey: Hashable, Sendable, Comparable, CustomStringConvertible, 
     /// Creates a key from its text.
     public init(_ rawValue: String) {
         self.rawValue = rawValue
+        // Over the contiguous UTF-8 where the string has it (native strings do): the scheduler
+        // makes a key from its arena's bytes each time a message names a task.
+        self.textHash = rawValue.utf8.withContiguousStorageIfAvailable(Self.fnv1a) ?? Self.fnv1a(rawValue.utf8)
+    }
+
+    /// FNV-1a, 64 bits.
+    private static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in rawValue.utf8 {
+        for byte in bytes {
             hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
         }
-        self.textHash = hash
+        return hash
     }
 
     public init(stringLiteral value: String) {

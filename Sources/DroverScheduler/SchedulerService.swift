@@ -15,8 +15,8 @@ public actor SchedulerService {
     private var workerOutboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]
-    /// Events from workers since the last trim (``trimAfterFinishes(_:)``).
-    private var reportsSinceTrim = 0
+    /// When to give free memory back (after big client batches and many workers' reports).
+    private var trimPolicy = MemoryTrimPolicy(threshold: SchedulerService.trimAfterTasks)
     /// Recent events, task executions and restarts, for the dashboard.
     var history = ClusterHistory()
     let logger: Logger
@@ -143,19 +143,11 @@ public actor SchedulerService {
             }
         }
         apply(translated, inline: inline)
-        trimAfterFinishes(translated.count)
+        // Their messages, actions and notices are freed between the records they change.
+        if trimPolicy.shouldTrim(afterReports: translated.count, tasksHeld: state.tasks.count) {
+            _ = drover_release_free_memory()
+        }
         return true
-    }
-
-    /// Workers' reports since memory was last given back: their messages, actions and notices are
-    /// freed between the records they change, so after many malloc holds pages it can give back.
-    /// The threshold grows with the tasks held (a trim walks the whole heap), so a map of a
-    /// million trims some twenty times, not a hundred.
-    private func trimAfterFinishes(_ events: Int) {
-        reportsSinceTrim += events
-        guard reportsSinceTrim >= max(Self.trimAfterTasks, state.tasks.count / 2) else { return }
-        reportsSinceTrim = 0
-        _ = drover_release_free_memory()
     }
 
     /// Why the scheduler ended this worker connection, if it did; asked once, by the connection.
@@ -329,7 +321,7 @@ public actor SchedulerService {
             }
         }
         apply(translated)
-        if churn >= Self.trimAfterTasks {
+        if trimPolicy.shouldTrim(afterClientChurn: churn) {
             // Decoding and checking a large submission takes several times what its records keep,
             // in small blocks glibc would otherwise keep mapped: a million-task map left ~1 GB.
             _ = drover_release_free_memory()

@@ -14,7 +14,7 @@ extension ClusterSnapshot {
         for task in state.tasks.values {
             let index = Self.stateIndex(task.state)
             byState[index] += 1
-            let function = task.spec.function
+            let function = task.function
             var progress = byFunction[function] ?? FunctionProgress(function: function)
             switch task.state {
             case .released: progress.released += 1

@@ -118,7 +118,7 @@ extension SchedulerState {
             whoHas[tasks.key(of: dependency)] = tasks[dependency].whoHas.sorted().compactMap { workers[$0]?.address }
         }
         actions.append(
-            .compute(worker, Assignment(spec: tasks[slot].spec, priority: tasks[slot].priority, whoHas: whoHas)))
+            .compute(worker, Assignment(spec: tasks.spec(of: slot), priority: tasks[slot].priority, whoHas: whoHas)))
     }
 
     mutating func unassign(_ slot: TaskSlot, from worker: WorkerID) {

@@ -43,7 +43,7 @@ extension SchedulerState {
                 continue
             }
             if let known = tasks[key] {
-                if known.function != task.spec.function || known.spec != task.spec {
+                if known.function != task.spec.function || known.spec(key: key) != task.spec {
                     reasons[key] =
                         "the scheduler already knows the key '\(key)' as another task (function "
                         + "'\(known.function)'): a key names one task; submit this one under another key, "

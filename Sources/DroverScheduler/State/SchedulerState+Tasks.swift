@@ -27,12 +27,12 @@ extension SchedulerState {
         let arguments = arena.finish()
         for (index, task) in verdict.accepted.enumerated() {
             var record = TaskRecord(
-                key: task.spec.key, function: functionNames.insert(task.spec.function).memberAfterInsert,
+                function: functionNames.insert(task.spec.function).memberAfterInsert,
                 arguments: arguments.isEmpty ? TaskArguments() : arguments[index],
                 priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
             record.retriesLeft = max(0, task.retries)
-            added.append(tasks.insert(record))
+            added.append(tasks.insert(record, key: task.spec.key))
         }
         // Every dependency is known now (in this submission, earlier or later, or before it).
         for (slot, task) in zip(added, verdict.accepted) {
@@ -86,10 +86,10 @@ extension SchedulerState {
                 slot = known
             } else {
                 var record = TaskRecord(
-                    key: key, function: "scatter", arguments: TaskArguments(),
+                    function: "scatter", arguments: TaskArguments(),
                     priority: TaskPriority(generation: generation, index: 0))
                 record.isScattered = true
-                slot = tasks.insert(record)
+                slot = tasks.insert(record, key: key)
             }
             switch tasks[slot].state {
             case .memory:
@@ -216,7 +216,7 @@ extension SchedulerState {
             let key = tasks.key(of: slot)
             if let worker = tasks[slot].processingOn {
                 unassign(slot, from: worker)
-                actions.append(.free(worker, [key]))
+                actions.append(.free(worker, [tasks.key(of: slot)]))
             }
             tasks[slot].state = .erred
             tasks[slot].error = error
@@ -270,9 +270,9 @@ extension SchedulerState {
         var stack = [root]
         while let slot = stack.popLast() {
             guard tasks.contains(slot), !isNeeded(slot) else { continue }
-            let key = tasks.key(of: slot)
             switch tasks[slot].state {
             case .memory:
+                let key = tasks.key(of: slot)
                 for holder in tasks[slot].whoHas.sorted() {
                     removeHolder(holder, of: slot)
                     actions.append(.free(holder, [key]))
@@ -281,7 +281,7 @@ extension SchedulerState {
             case .processing:
                 let worker = tasks[slot].processingOn!
                 unassign(slot, from: worker)
-                actions.append(.free(worker, [key]))
+                actions.append(.free(worker, [tasks.key(of: slot)]))
                 tasks[slot].state = .released
             case .waiting, .queued, .noWorker:
                 tasks[slot].waitingOn = []

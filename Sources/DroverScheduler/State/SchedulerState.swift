@@ -441,7 +441,7 @@ extension SchedulerState {
     public func checkInvariants() throws(InvariantViolation) {
         try checkIndexes()
         for (slot, task) in tasks.occupied {
-            let key = task.key
+            let key = tasks.key(of: slot)
             for dependency in task.dependencies {
                 guard tasks.contains(dependency) else {
                     throw InvariantViolation("'\(key)' depends on slot \(dependency), which is forgotten")
@@ -455,7 +455,7 @@ extension SchedulerState {
                     throw InvariantViolation("'\(key)' lists slot \(dependent) as a dependent, which does not need it")
                 }
             }
-            guard Set(task.dependencies.map { tasks.key(of: $0) }) == Set(task.spec.dependencies) else {
+            guard Set(task.dependencies.map { tasks.key(of: $0) }) == Set(task.spec(key: key).dependencies) else {
                 throw InvariantViolation("the dependencies of '\(key)' are not those its arguments name")
             }
             for input in task.waitingOn where !task.dependencies.contains(input) {

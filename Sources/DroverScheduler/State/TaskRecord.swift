@@ -3,7 +3,7 @@ public import DroverCore
 /// The scheduler's view of one task (Dask's `TaskState` on the scheduler).
 ///
 /// Kept small, since the scheduler holds one per task it knows (a million for a `map` of a
-/// million): other tasks are named by slot (``TaskSlot``), the sets hold their usual zero to two
+/// million): its key is not here but in ``TaskTable``'s key arena, other tasks are named by slot (``TaskSlot``), the sets hold their usual zero to two
 /// elements inline (``InlineSet``), the function's name is one string shared by every task of it,
 /// the arguments sit in their submission's arena (``TaskArguments``), and what few tasks need (an
 /// error, worker deaths, restrictions, retries, a steal, a user priority) lives in a box that only
@@ -29,8 +29,6 @@ public struct TaskRecord: Sendable {
         var userPriority = 0
     }
 
-    /// The task's key (held here only: the table's index keeps the slot, not the key).
-    public let key: TaskKey
     /// The registered name of the function: one string per distinct name, shared by its tasks.
     public let function: String
     /// The arguments, encoded in the submission's arena: decoded only to send the task.
@@ -64,8 +62,7 @@ public struct TaskRecord: Sendable {
     /// A one-element array, or none: a copy-on-write box for ``Rare``.
     private var rare: ContiguousArray<Rare> = []
 
-    init(key: TaskKey, function: String, arguments: TaskArguments, priority: TaskPriority) {
-        self.key = key
+    init(function: String, arguments: TaskArguments, priority: TaskPriority) {
         self.function = function
         self.arguments = arguments
         self.planIndex = UInt32(clamping: priority.index)
@@ -73,8 +70,11 @@ public struct TaskRecord: Sendable {
         if priority.user != 0 { write(\.userPriority, priority.user) }
     }
 
-    /// What the client submitted (its arguments decoded again from the arena).
-    public var spec: TaskSpec { TaskSpec(key: key, function: function, arguments: arguments.decoded) }
+    /// What the client submitted as `key` (the record's key, kept in ``TaskTable``'s key arena),
+    /// its arguments decoded again from the arena.
+    public func spec(key: TaskKey) -> TaskSpec {
+        TaskSpec(key: key, function: function, arguments: arguments.decoded)
+    }
 
     /// Order among ready tasks: lower runs first (the user's priority, then the submission, then
     /// the position in the client's plan).

@@ -10,14 +10,16 @@ typealias TaskSlot = Int32
 /// The scheduler's tasks: each key interned to an integer slot, the records in one array.
 ///
 /// A dictionary of records would hold each record in its buckets, with up to 2.7 times the room
-/// after it grows; here the records sit in one array, freed slots are reused, and a
-/// ``SlotIndex`` finds a key's slot without holding the key a second time (the record holds it).
+/// after it grows; here the records sit in one array, freed slots are reused, the keys' bytes sit
+/// end to end in a ``KeyArena`` (no `String` allocation per key), and a ``SlotIndex`` finds a
+/// key's slot by hashing and comparing those bytes.
 /// Reads and writes go through the key, as with a dictionary (`tasks[key]!.state = .memory`
 /// mutates the record in place), or, inside the state, through the slot (`tasks[slot].state`,
 /// with no hashing and no copy of the record).
 public struct TaskTable: Sendable {
     private var index = SlotIndex()
     private var records: [TaskRecord?] = []
+    private var keyBytes = KeyArena()
     private var freeSlots: [Int32] = []
 
     public init() {}
@@ -34,7 +36,7 @@ public struct TaskTable: Sendable {
         _modify {
             if let slot = slot(of: key) {
                 yield &records[Int(slot)]
-                if records[Int(slot)] == nil { free(slot, of: key) }
+                if records[Int(slot)] == nil { free(slot) }
             } else {
                 var record: TaskRecord? = nil
                 yield &record
@@ -44,11 +46,10 @@ public struct TaskTable: Sendable {
         set {
             if let slot = slot(of: key) {
                 if let newValue {
-                    precondition(newValue.key == key, "the record of '\(newValue.key)' stored under '\(key)'")
                     records[Int(slot)] = newValue
                 } else {
                     records[Int(slot)] = nil
-                    free(slot, of: key)
+                    free(slot)
                 }
             } else if let newValue {
                 insert(newValue, for: key)
@@ -58,14 +59,17 @@ public struct TaskTable: Sendable {
 
     /// The slot of `key`'s task, if it is known.
     func slot(of key: TaskKey) -> TaskSlot? {
-        index.find(hash: key.hashValue) { records[Int($0)]!.key == key }
+        index.find(hash: key.hashValue) { keyBytes.matches(key, at: $0) }
     }
 
     /// Whether `slot` holds a task (it may have been forgotten since it was looked up).
     func contains(_ slot: TaskSlot) -> Bool { records[Int(slot)] != nil }
 
-    /// The key of the task in `slot`.
-    func key(of slot: TaskSlot) -> TaskKey { records[Int(slot)]!.key }
+    /// The key of the task in `slot` (made from its bytes in the arena).
+    func key(of slot: TaskSlot) -> TaskKey { keyBytes.key(at: slot) }
+
+    /// What the client submitted for the task in `slot` (its arguments decoded again).
+    func spec(of slot: TaskSlot) -> TaskSpec { self[slot].spec(key: key(of: slot)) }
 
     /// The record in `slot`, read and changed in place; the slot must hold a task.
     subscript(slot: TaskSlot) -> TaskRecord {
@@ -73,17 +77,17 @@ public struct TaskTable: Sendable {
         _modify { yield &records[Int(slot)]! }
     }
 
-    /// Adds a task whose key is not known yet, and returns its slot.
-    mutating func insert(_ record: TaskRecord) -> TaskSlot {
-        precondition(slot(of: record.key) == nil, "'\(record.key)' is known already")
-        return insert(record, for: record.key)
+    /// Adds the task `key`, not known yet, and returns its slot.
+    mutating func insert(_ record: TaskRecord, key: TaskKey) -> TaskSlot {
+        precondition(slot(of: key) == nil, "'\(key)' is known already")
+        return insert(record, for: key)
     }
 
     /// Forgets the task in `slot`, which may then hold another.
     mutating func remove(_ slot: TaskSlot) {
-        let key = records[Int(slot)]!.key
+        precondition(records[Int(slot)] != nil, "slot \(slot) holds no task")
         records[Int(slot)] = nil
-        free(slot, of: key)
+        free(slot)
     }
 
     /// Every slot holding a task, with its record, in slot order.
@@ -93,20 +97,21 @@ public struct TaskTable: Sendable {
         }
     }
 
-    private mutating func free(_ slot: Int32, of key: TaskKey) {
-        index.remove(slot, hash: key.hashValue)
+    private mutating func free(_ slot: Int32) {
+        index.remove(slot, hash: keyBytes.hashValue(at: slot))
         if index.count == 0 {
             // Give the room back once every task is forgotten.
             records = []
             freeSlots = []
+            keyBytes.removeAll()
         } else {
             freeSlots.append(slot)
+            keyBytes.remove(at: slot)
         }
     }
 
     @discardableResult
     private mutating func insert(_ record: TaskRecord, for key: TaskKey) -> TaskSlot {
-        precondition(record.key == key, "the record of '\(record.key)' stored under '\(key)'")
         let slot: Int32
         if let free = freeSlots.popLast() {
             slot = free
@@ -116,6 +121,7 @@ public struct TaskTable: Sendable {
             slot = Int32(records.count)
             records.append(record)
         }
+        keyBytes.store(key, at: slot)
         index.insert(slot, hash: key.hashValue)
         return slot
     }
@@ -127,19 +133,27 @@ public struct TaskTable: Sendable {
 
     /// Every key, in no particular order.
     public var keys: some Sequence<TaskKey> {
-        records.lazy.compactMap { $0?.key }
+        records.indices.lazy.filter { records[$0] != nil }.map { keyBytes.key(at: TaskSlot($0)) }
     }
 
-    /// Whether each key's slot holds its record and no other key's slot does, and the index finds
-    /// every key: the table's own invariant, for ``SchedulerState/checkInvariants()``.
+    /// The bytes the keys take in their arena, with removed keys' not yet compacted away.
+    var keyArenaBytes: (live: Int, dead: Int) { (keyBytes.liveBytes, keyBytes.deadBytes) }
+
+    /// Whether each key's slot holds its record and no other key's slot does, the index finds
+    /// every key, and the key arena holds a key for exactly the slots in use: the table's own
+    /// invariant, for ``SchedulerState/checkInvariants()``.
     func checkSlots() throws(InvariantViolation) {
         guard index.isValid else { throw InvariantViolation("the task index is not a valid hash table") }
+        try keyBytes.check(slots: records.count) { records[Int($0)] != nil }
         var used = 0
-        for (slot, record) in records.enumerated() {
-            guard let record else { continue }
+        for (slot, record) in records.enumerated() where record != nil {
             used += 1
-            guard self.slot(of: record.key) == Int32(slot) else {
-                throw InvariantViolation("the slot of '\(record.key)' does not hold its record")
+            let key = keyBytes.key(at: TaskSlot(slot))
+            guard keyBytes.hashValue(at: TaskSlot(slot)) == key.hashValue else {
+                throw InvariantViolation("the arena's hash of '\(key)' is not its key's")
+            }
+            guard self.slot(of: key) == Int32(slot) else {
+                throw InvariantViolation("the slot of '\(key)' does not hold its record")
             }
         }
         guard used == index.count, used + freeSlots.count == records.count else {
@@ -156,15 +170,17 @@ extension TaskTable: Sequence {
     public typealias Element = (key: TaskKey, value: TaskRecord)
 
     public struct Iterator: IteratorProtocol {
-        fileprivate var base: IndexingIterator<[TaskRecord?]>
+        fileprivate let table: TaskTable
+        fileprivate var position = 0
 
         public mutating func next() -> Element? {
-            while let slot = base.next() {
-                if let record = slot { return (record.key, record) }
+            while position < table.records.count {
+                defer { position += 1 }
+                if let record = table.records[position] { return (table.key(of: TaskSlot(position)), record) }
             }
             return nil
         }
     }
 
-    public func makeIterator() -> Iterator { Iterator(base: records.makeIterator()) }
+    public func makeIterator() -> Iterator { Iterator(table: self) }
 }

@@ -72,7 +72,7 @@ import Testing
         let error = try #require(rejections(actions)["other"])
         #expect(error.message.contains("already knows the key 'other'"))
         #expect(actions.count == 1)  // the error only: not the old task's news
-        #expect(harness.state.tasks["other"]?.spec.function == "f")
+        #expect(harness.state.tasks["other"]?.function == "f")
         #expect(harness.state.tasks["other"]?.wantedBy == ["c0"])
         // The same spec again is no error: the client just wants it too.
         #expect(rejections(harness.submit([task("other")], wants: ["other"])).isEmpty)
