@@ -43,13 +43,24 @@ public struct TaskKey: Hashable, Sendable, Comparable, CustomStringConvertible, 
         hasher.combine(textHash)
     }
 
-    /// What `Set` and `Dictionary` hash with: the text's hash, mixed with the table's seed, without
-    /// a `Hasher` (initializing and finalizing one per look-up was ~5 % of a cluster's CPU, spread
-    /// over every process). No weaker than `hash(into:)` against chosen keys: both are a function
-    /// of `textHash` alone, so keys whose text hashes collide collide either way (and are told
-    /// apart by their text).
+    /// What `Set` and `Dictionary` hash with (and `hashValue`, which is this with seed 0): the
+    /// text's hash, mixed with the table's seed, without a `Hasher` (initializing and finalizing
+    /// one per look-up was ~5 % of a cluster's CPU, spread over every process). No weaker than
+    /// `hash(into:)` against chosen keys: both are a function of `textHash` alone, so keys whose
+    /// text hashes collide collide either way (and are told apart by their text).
     public func _rawHashValue(seed: Int) -> Int {
-        // The 64-bit finalizer of MurmurHash3: every bit of the input moves every bit of the output.
+        Self.mix(textHash, seed: seed)
+    }
+
+    /// The `hashValue` of the key whose text's UTF-8 is `utf8`, without making the key (a table
+    /// that keeps keys as bytes looks them up by it).
+    public static func hashValue(ofUTF8 utf8: UnsafeBufferPointer<UInt8>) -> Int {
+        mix(fnv1a(utf8), seed: 0)
+    }
+
+    /// The 64-bit finalizer of MurmurHash3 over the text's hash and a seed: every bit of the
+    /// input moves every bit of the output.
+    private static func mix(_ textHash: UInt64, seed: Int) -> Int {
         var mixed = textHash ^ UInt64(UInt(bitPattern: seed))
         mixed ^= mixed >> 33
         mixed &*= 0xFF51_AFD7_ED55_8CCD

@@ -104,14 +104,9 @@ struct KeyArena: Sendable {
         }
     }
 
-    /// The `hashValue` of a `TaskKey` whose UTF-8 is `utf8`: `TaskKey` hashes the FNV-1a hash of
-    /// its text, computed here the same way.
+    /// The `hashValue` of a `TaskKey` whose UTF-8 is `utf8`.
     static func hashValue(of utf8: UnsafeBufferPointer<UInt8>) -> Int {
-        var textHash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in utf8 { textHash = (textHash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        var hasher = Hasher()
-        hasher.combine(textHash)
-        return hasher.finalize()
+        TaskKey.hashValue(ofUTF8: utf8)
     }
 
     private func span(of slot: TaskSlot) -> (offset: Int, length: Int) {
