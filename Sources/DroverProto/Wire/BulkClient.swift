@@ -35,12 +35,19 @@ public enum BulkClient {
             .bulk, to: endpoint, tls: tls, peerName: "worker", receiveBufferBytes: BulkStream.receiveBufferBytes
         ) { channel in
             let promise = channel.eventLoop.makePromise(of: BulkReceiver.Outcome.self)
+            // Plaintext: the receiver reads values' bytes from the socket itself, and NIO's reads
+            // (headers, and what of a value comes with one) need be no larger than a header.
+            let descriptor = tls == nil ? SocketDescriptor.find(for: channel) : nil
+            if descriptor != nil {
+                try channel.syncOptions?.setOption(
+                    .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: BulkStream.headerReadBytes))
+            }
             try channel.pipeline.syncOperations.addHandlers([
                 IdleStateHandler(readTimeout: idleTimeout),
                 MessageToByteHandler(WireFrameEncoder()),
                 BulkReceiver(
                     keys: keys, expectedBytes: expectedBytes, maxValueBytes: maxValueBytes, peer: peer,
-                    idleTimeout: idleTimeout, promise: promise),
+                    idleTimeout: idleTimeout, descriptor: descriptor, promise: promise),
             ])
             return (channel, promise.futureResult)
         }

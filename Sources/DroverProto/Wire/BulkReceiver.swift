@@ -6,9 +6,14 @@ import NIOCore
 import SwiftProtobuf
 
 /// The asker's end of a bulk stream (see ``BulkStream``): parses each value's header, checks the
-/// size it announces, allocates one buffer of exactly that size and copies the value's bytes
-/// into it as they arrive. Runs on the connection's event loop; the outcome (or the first error)
-/// completes `promise`.
+/// size it announces, allocates one buffer of exactly that size and fills it as the bytes arrive.
+/// Runs on the connection's event loop; the outcome (or the first error) completes `promise`.
+///
+/// Over plaintext, given the connection's socket, the value's bytes are read from the socket
+/// straight into its buffer (`recv`, never blocking, on the event loop): NIO then only reads
+/// small buffers (the headers, and what of a value comes with one), and each such read wakes this
+/// handler to take the rest of what has arrived itself. With TLS the bytes must pass through
+/// NIOSSL, and each decrypted buffer is copied into the value's.
 final class BulkReceiver: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -25,7 +30,14 @@ final class BulkReceiver: ChannelInboundHandler {
         var buffer: UnsafeMutableRawPointer
         var count: Int
         var filled: Int
+        /// How much of the buffer has its pages already (see ``prepare(_:upTo:)``).
+        var populated: Int
     }
+
+    /// The most read straight from the socket in one go, before NIO's loop has its turn again.
+    static let directReadBytes = 16 << 20
+    /// How far ahead of the bytes arriving the buffer's pages are put in place.
+    static let populateAheadBytes = 8 << 20
 
     private let keys: [TaskKey]
     private let expectedBytes: [TaskKey: Int64]
@@ -33,6 +45,8 @@ final class BulkReceiver: ChannelInboundHandler {
     private let peer: String
     private let idleTimeout: TimeAmount
     private let promise: EventLoopPromise<Outcome>
+    /// The connection's socket, to read values' bytes from directly (plaintext only).
+    private let descriptor: CInt?
     private var outcome = Outcome()
     private var next = 0
     private var body: Body?
@@ -46,10 +60,13 @@ final class BulkReceiver: ChannelInboundHandler {
     ///   - maxValueBytes: The largest value accepted; a header announcing more is refused before
     ///     anything is allocated.
     ///   - peer: The worker's address, for messages.
+    ///   - descriptor: The connection's socket when nothing sits between it and this handler
+    ///     (plaintext): values' bytes are then read from it directly.
     init(
         keys: [TaskKey], expectedBytes: [TaskKey: Int64], maxValueBytes: Int64, peer: String, idleTimeout: TimeAmount,
-        promise: EventLoopPromise<Outcome>
+        descriptor: CInt? = nil, promise: EventLoopPromise<Outcome>
     ) {
+        self.descriptor = descriptor
         self.idleTimeout = idleTimeout
         self.keys = keys
         self.expectedBytes = expectedBytes
@@ -72,6 +89,8 @@ final class BulkReceiver: ChannelInboundHandler {
             while input.readableBytes > 0, !finished {
                 if body != nil {
                     fill(from: &input)
+                    // What NIO read is used up; the rest of the value is still in the socket.
+                    if body != nil, let descriptor { try readDirectly(from: descriptor, context: context) }
                     continue
                 }
                 guard let frame = try WireFrameDecoder.next(from: &input, maxFrameBytes: BulkStream.maxHeaderBytes + 1)
@@ -90,6 +109,7 @@ final class BulkReceiver: ChannelInboundHandler {
     private func fill(from input: inout ByteBuffer) {
         guard var current = body else { return }
         let count = min(current.count - current.filled, input.readableBytes)
+        Self.prepare(&current, upTo: current.filled + count)
         input.readWithUnsafeReadableBytes { source in
             (current.buffer + current.filled).copyMemory(from: source.baseAddress!, byteCount: count)
             return count
@@ -101,6 +121,52 @@ final class BulkReceiver: ChannelInboundHandler {
         } else {
             body = current
         }
+    }
+
+    /// Reads the current value's bytes from the socket into its buffer until the socket has no
+    /// more for now, the value is whole, or ``directReadBytes`` have been read. Never reads past
+    /// the value: what follows it is NIO's to read.
+    private func readDirectly(from descriptor: CInt, context: ChannelHandlerContext) throws {
+        // NIO closes the socket on this loop: while the channel is active it is still this one.
+        guard var current = body, context.channel.isActive else { return }
+        var budget = Self.directReadBytes
+        defer { body = current.filled == current.count ? nil : current }
+        while current.filled < current.count, budget > 0 {
+            let wanted = min(current.count - current.filled, budget, Self.populateAheadBytes)
+            Self.prepare(&current, upTo: current.filled + wanted)
+            let got = recv(descriptor, current.buffer + current.filled, wanted, Int32(MSG_DONTWAIT))
+            if got > 0 {
+                current.filled += got
+                budget -= got
+                continue
+            }
+            if got == 0 {
+                // The peer closed: NIO sees it next and the value is reported truncated.
+                return
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return
+            case let code:
+                throw RPCError(
+                    code: .unavailable,
+                    message: "Reading the bulk stream from the worker at \(peer) failed after \(current.filled) of the "
+                        + "\(current.count) bytes of '\(current.key)': \(String(cString: strerror(code))).")
+            }
+        }
+        if current.filled == current.count { finish(current) }
+    }
+
+    /// Puts the pages of `current`'s buffer in place up to `end` (rounded up to
+    /// ``populateAheadBytes``) in one call each (`MADV_POPULATE_WRITE`) rather than one fault per
+    /// 4 KiB page as the bytes land; ahead of the reads, so that the sender is never kept
+    /// waiting for all of them at once. A kernel without it leaves the faults to the copy.
+    private static func prepare(_ current: inout Body, upTo end: Int) {
+        guard current.populated < end else { return }
+        let target = min(current.count, max(end, current.populated + populateAheadBytes))
+        let populateWrite: Int32 = 23  // MADV_POPULATE_WRITE, which Glibc's Swift module does not name
+        _ = madvise(current.buffer + current.populated, target - current.populated, populateWrite)
+        current.populated = target
     }
 
     private func handle(_ frame: WireFrame, context: ChannelHandlerContext) throws {
@@ -151,28 +217,29 @@ final class BulkReceiver: ChannelInboundHandler {
             $0.encoding = chunk.encoding
             $0.typeName = chunk.typeName
         }
-        guard let buffer = malloc(max(1, Int(total))) else {
-            throw RPCError(
-                code: .resourceExhausted, message: "Could not allocate \(total) bytes for '\(key)' from \(peer).")
+        guard total > 0 else {
+            outcome.values[key] = Payload(proto: proto)
+            return
         }
+        // Its own mapping (page-aligned, for MADV_POPULATE_WRITE), unmapped with the value's Data.
         // No MADV_HUGEPAGE here (unlike the array decoder): under memory pressure the kernel
         // compacts synchronously for each huge page, and across namespace hosts on this busy
         // machine that stalled 256 MiB receives to half the rate of 4 KiB faults.
-        let current = Body(key: key, proto: proto, buffer: buffer, count: Int(total), filled: 0)
-        if total == 0 {
-            finish(current)
-        } else {
-            body = current
+        guard let buffer = mmap(nil, Int(total), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            buffer != MAP_FAILED
+        else {
+            throw RPCError(
+                code: .resourceExhausted, message: "Could not allocate \(total) bytes for '\(key)' from \(peer).")
         }
+        body = Body(key: key, proto: proto, buffer: buffer, count: Int(total), filled: 0, populated: 0)
     }
 
     /// A value whose bytes have all arrived: its `Data` is its buffer (no copy).
     private func finish(_ current: Body) {
         var payload = Payload(proto: current.proto)
-        payload.data =
-            current.count == 0
-            ? Data() : Data(bytesNoCopy: current.buffer, count: current.count, deallocator: .free)
-        if current.count == 0 { free(current.buffer) }
+        let count = current.count
+        payload.data = Data(
+            bytesNoCopy: current.buffer, count: count, deallocator: .custom { pointer, _ in munmap(pointer, count) })
         outcome.values[current.key] = payload
     }
 
@@ -192,7 +259,7 @@ final class BulkReceiver: ChannelInboundHandler {
 
     private func releaseBody() {
         if let current = body {
-            free(current.buffer)
+            munmap(current.buffer, current.count)
             body = nil
         }
     }

@@ -29,8 +29,12 @@ public enum BulkStream {
     /// How much of a value the sender hands the socket at a time.
     static let sliceBytes = 4 << 20
 
-    /// The receive buffer the asker reads into before copying into the value's buffer.
+    /// The receive buffer the asker reads into before copying into the value's buffer (TLS).
     static let receiveBufferBytes = 1 << 20
+
+    /// NIO's reads on a plaintext stream, whose values' bytes the asker reads from the socket
+    /// itself: a header, and what of a value comes with it.
+    static let headerReadBytes = 4 << 10
 
     /// How long either end waits for the other (a read on the asker's side, a write's completion
     /// on the worker's) before it gives up: as long as `GetData` waits for its next message.
