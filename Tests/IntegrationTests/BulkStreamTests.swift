@@ -129,10 +129,13 @@ import Testing
         let value = try client.submit(Builtins.data, size)
         try await client.wait([value])
         let endpoint = try #require(HostAndPort(cluster.workerAddresses[0]))
-        let fetched = try await BulkClient.fetch([value.key], from: endpoint, security: security)
-        let payload = try #require(fetched.values[value.key])
-        #expect(payload.data.count == size)
-        #expect(checksum(payload.data) == checksum)
+        // Twice: the second time on the connection kept from the first.
+        for _ in 0..<2 {
+            let fetched = try await BulkClient.fetch([value.key], from: endpoint, security: security)
+            let payload = try #require(fetched.values[value.key])
+            #expect(payload.data.count == size)
+            #expect(checksum(payload.data) == checksum)
+        }
         await client.close()
     }
 
@@ -162,12 +165,37 @@ import Testing
         let second = (0..<(1 << 20) + 7).map { UInt8(truncatingIfNeeded: $0 % 241) }
         var answer = FakeBulkPeer.header("a", bytes: Int64(first.count)) + first
         answer += FakeBulkPeer.header("b", bytes: Int64(second.count)) + second
-        answer += [0, 0, 0, 1, WireFrame.Kind.end.rawValue]
+        answer += Self.endFrame
         let peer = try FakeBulkPeer(answer: answer, then: .holdOpen)
         let fetched = try await BulkClient.fetch(
             [TaskKey("a"), TaskKey("b")], from: peer.endpoint, security: .insecurePlaintext)
         #expect(fetched.values[TaskKey("a")]?.data == Data(first))
         #expect(fetched.values[TaskKey("b")]?.data == Data(second))
+    }
+
+    static let endFrame: [UInt8] = [0, 0, 0, 1, WireFrame.Kind.end.rawValue]
+
+    /// The peer accepts one connection: the second fetch succeeds only on the first one's.
+    @Test func aConnectionIsKeptForTheNextFetch() async throws {
+        let value = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 % 239) }
+        let answer = FakeBulkPeer.header("k", bytes: Int64(value.count)) + value + Self.endFrame
+        let peer = try FakeBulkPeer(connections: [[answer, answer]], then: .holdOpen)
+        for _ in 0..<2 {
+            let fetched = try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+            #expect(fetched.values[TaskKey("k")]?.data == Data(value))
+        }
+    }
+
+    /// A kept connection the worker closes when asked again (it restarted) is replaced by a new
+    /// one, and the fetch succeeds there.
+    @Test func aKeptConnectionThePeerDroppedIsReplaced() async throws {
+        let value = [UInt8](repeating: 9, count: 1 << 20)
+        let answer = FakeBulkPeer.header("k", bytes: Int64(value.count)) + value + Self.endFrame
+        let peer = try FakeBulkPeer(connections: [[answer, nil], [answer]], then: .holdOpen)
+        for _ in 0..<2 {
+            let fetched = try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+            #expect(fetched.values[TaskKey("k")]?.data == Data(value))
+        }
     }
 
     @Test func aPeerDyingMidValueIsAnError() async throws {

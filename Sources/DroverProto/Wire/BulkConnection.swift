@@ -3,7 +3,7 @@ import Foundation
 import GRPCCore
 import Glibc
 public import Logging
-public import NIOCore
+import NIOCore
 import SwiftProtobuf
 
 /// A bulk stream accepted by a worker's ``WireServer`` (see ``BulkStream``).
@@ -45,10 +45,11 @@ public struct BulkConnection: Sendable {
         deinit { try? handle.close() }
     }
 
-    /// Serves the stream: reads the request (the peer's role is checked at the TLS handshake, by
-    /// ``WireRoleGate``), and sends each
-    /// value `lookup` finds, its header and then its bytes; a key it does not find is answered as
-    /// missing. Returns when the stream ends, however it ends: a peer that sends garbage, stops
+    /// Serves the stream: reads a request (the peer's role is checked at the TLS handshake, by
+    /// ``WireRoleGate``), and sends each value `lookup` finds, its header and then its bytes; a
+    /// key it does not find is answered as missing; then the next request on the same connection
+    /// (an asker keeps it for its next fetch), until the asker closes it or sends nothing for
+    /// ``BulkStream/idleTimeout``. Returns when the stream ends, however it ends: a peer that sends garbage, stops
     /// reading or goes away costs this worker one connection, nothing more.
     ///
     /// - Parameter lookup: The value held under a key, or nil.
@@ -67,33 +68,43 @@ public struct BulkConnection: Sendable {
             do {
                 try await channel.executeThenClose { inbound, outbound in
                     var frames = inbound.makeAsyncIterator()
-                    guard let first = try await frames.next() else { return }
+                    guard var request = try await frames.next() else { return }
                     deadline.cancel()
-                    guard let keys = try await admit(first, outbound: outbound, logger: logger) else { return }
-                    var bytes = 0
-                    for key in keys {
-                        let source = await lookup(key)
-                        try await outbound.write(.byteBuffer(BulkStream.header(for: key, payload: source?.payload)))
-                        if let source {
-                            if sendsFiles, let file = source.file {
-                                files.append(file)
-                                try await send(file, to: outbound)
-                            } else {
-                                try await send(source.payload.data, to: outbound)
+                    // One request after another, until the asker closes the connection (or keeps it
+                    // unused for longer than the write deadline, which then closes it).
+                    while true {
+                        guard let keys = try await admit(request, outbound: outbound, logger: logger) else { return }
+                        var bytes = 0
+                        for key in keys {
+                            let source = await lookup(key)
+                            try await outbound.write(
+                                .byteBuffer(BulkStream.header(for: key, payload: source?.payload)))
+                            if let source {
+                                if sendsFiles, let file = source.file {
+                                    files.append(file)
+                                    try await send(file, to: outbound)
+                                } else {
+                                    try await send(source.payload.data, to: outbound)
+                                }
                             }
+                            bytes += source?.payload.data.count ?? 0
                         }
-                        bytes += source?.payload.data.count ?? 0
+                        try await outbound.write(
+                            .byteBuffer(BulkStream.frame(WireFrame(kind: .end, body: ByteBuffer()))))
+                        logger.debug(
+                            "served a bulk stream",
+                            metadata: [
+                                "peer.address": "\(remotePeer)", "values": "\(keys.count)", "bytes": "\(bytes)",
+                                "sendfile": "\(files.count)",
+                            ])
+                        // A write returns once queued, and closing drops what is still queued: the
+                        // asker closes (or asks again) once it has read the end frame, so wait for
+                        // that, or the deadline.
+                        guard let next = try await frames.next() else { return }
+                        // The asker read the end frame: everything before it has been sent.
+                        files.removeAll()
+                        request = next
                     }
-                    try await outbound.write(.byteBuffer(BulkStream.frame(WireFrame(kind: .end, body: ByteBuffer()))))
-                    // A write returns once queued, and closing drops what is still queued: the asker
-                    // closes once it has read the end frame, so wait for that (or the deadline).
-                    while try await frames.next() != nil {}
-                    logger.debug(
-                        "served a bulk stream",
-                        metadata: [
-                            "peer.address": "\(remotePeer)", "values": "\(keys.count)", "bytes": "\(bytes)",
-                            "sendfile": "\(files.count)",
-                        ])
                 }
             } catch {
                 logger.debug("bulk stream ended", metadata: ["peer": "\(remotePeer)", "error": "\(error)"])

@@ -7,7 +7,9 @@ import SwiftProtobuf
 
 /// The asker's end of a bulk stream (see ``BulkStream``): parses each value's header, checks the
 /// size it announces, allocates one buffer of exactly that size and fills it as the bytes arrive.
-/// Runs on the connection's event loop; the outcome (or the first error) completes `promise`.
+/// Runs on the connection's event loop; each fetch on the connection (``begin(_:)``, one at a
+/// time: a connection is kept for the next fetch) completes its promise with the values read or
+/// the first error. An error closes the connection.
 ///
 /// Over plaintext, given the connection's socket, the value's bytes are read from the socket
 /// straight into its buffer (`recv`, never blocking, on the event loop): NIO then only reads
@@ -21,6 +23,38 @@ final class BulkReceiver: ChannelInboundHandler {
     struct Outcome: Sendable {
         var values: [TaskKey: Payload] = [:]
         var missing: [TaskKey: String] = [:]
+    }
+
+    /// A fetch that ended before any byte of its answer arrived: on a connection kept from an
+    /// earlier fetch, the worker may have closed it meanwhile (restarted, or its own deadline),
+    /// and the fetch is asked again on a new connection.
+    struct Unanswered: Error {
+        var error: any Error
+    }
+
+    /// One fetch: the keys asked for, the checks on their headers, and what has arrived.
+    struct Request {
+        /// The keys asked for, in the order the worker answers them.
+        var keys: [TaskKey]
+        /// The sizes `GetData` announced: a header that differs is an error.
+        var expectedBytes: [TaskKey: Int64]
+        /// The largest value accepted; a header announcing more is refused before anything is
+        /// allocated.
+        var maxValueBytes: Int64
+        var promise: EventLoopPromise<Outcome>
+        fileprivate var outcome = Outcome()
+        fileprivate var next = 0
+        fileprivate var answered = false
+
+        init(
+            keys: [TaskKey], expectedBytes: [TaskKey: Int64], maxValueBytes: Int64,
+            promise: EventLoopPromise<Outcome>
+        ) {
+            self.keys = keys
+            self.expectedBytes = expectedBytes
+            self.maxValueBytes = maxValueBytes
+            self.promise = promise
+        }
     }
 
     /// The value being read: its header, its buffer and how much of it has arrived.
@@ -39,46 +73,50 @@ final class BulkReceiver: ChannelInboundHandler {
     /// How far ahead of the bytes arriving the buffer's pages are put in place.
     static let populateAheadBytes = 8 << 20
 
-    private let keys: [TaskKey]
-    private let expectedBytes: [TaskKey: Int64]
-    private let maxValueBytes: Int64
     private let peer: String
     private let idleTimeout: TimeAmount
-    private let promise: EventLoopPromise<Outcome>
     /// The connection's socket, to read values' bytes from directly (plaintext only).
     private let descriptor: CInt?
-    private var outcome = Outcome()
-    private var next = 0
+    /// The fetch under way; nil between fetches.
+    private var request: Request?
     private var body: Body?
     /// Bytes of a header frame that has not arrived whole.
     private var carried: ByteBuffer?
-    private var finished = false
+    /// Whether the connection has ended (an error, the worker closing it): no more fetches.
+    private var closed = false
 
     /// - Parameters:
-    ///   - keys: The keys asked for, in the order the worker answers them.
-    ///   - expectedBytes: The sizes `GetData` announced: a header that differs is an error.
-    ///   - maxValueBytes: The largest value accepted; a header announcing more is refused before
-    ///     anything is allocated.
     ///   - peer: The worker's address, for messages.
+    ///   - idleTimeout: How long the worker may send nothing during a fetch (the connection's
+    ///     `IdleStateHandler`); between fetches, that long unused closes the connection.
     ///   - descriptor: The connection's socket when nothing sits between it and this handler
     ///     (plaintext): values' bytes are then read from it directly.
-    init(
-        keys: [TaskKey], expectedBytes: [TaskKey: Int64], maxValueBytes: Int64, peer: String, idleTimeout: TimeAmount,
-        descriptor: CInt? = nil, promise: EventLoopPromise<Outcome>
-    ) {
+    init(peer: String, idleTimeout: TimeAmount, descriptor: CInt? = nil) {
         self.descriptor = descriptor
         self.idleTimeout = idleTimeout
-        self.keys = keys
-        self.expectedBytes = expectedBytes
-        self.maxValueBytes = maxValueBytes
         self.peer = peer
-        self.promise = promise
+    }
+
+    /// Starts a fetch, whose request the caller then writes. Call on the event loop.
+    func begin(_ fetch: Request) {
+        guard !closed, request == nil else {
+            fetch.promise.fail(
+                Unanswered(error: RPCError(code: .unavailable, message: "The bulk stream to \(peer) has closed.")))
+            return
+        }
+        request = fetch
     }
 
     // MARK: - Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !finished else { return }
+        guard !closed else { return }
+        guard request != nil else {
+            // Between fetches the worker has nothing to say.
+            fail(malformed("it sent bytes no fetch asked for"), context: context)
+            return
+        }
+        request?.answered = true
         var input = unwrapInboundIn(data)
         if var previous = carried {
             carried = nil
@@ -86,7 +124,7 @@ final class BulkReceiver: ChannelInboundHandler {
             input = previous
         }
         do {
-            while input.readableBytes > 0, !finished {
+            while input.readableBytes > 0, request != nil {
                 if body != nil {
                     fill(from: &input)
                     // What NIO read is used up; the rest of the value is still in the socket.
@@ -100,6 +138,7 @@ final class BulkReceiver: ChannelInboundHandler {
                 }
                 try handle(frame, context: context)
             }
+            if request == nil, input.readableBytes > 0 { throw malformed("it sent bytes after the end frame") }
         } catch {
             fail(error, context: context)
         }
@@ -170,6 +209,7 @@ final class BulkReceiver: ChannelInboundHandler {
     }
 
     private func handle(_ frame: WireFrame, context: ChannelHandlerContext) throws {
+        guard let fetch = request else { return }
         switch frame.kind {
         case .message:
             let chunk: Drover_V1_DataChunk
@@ -180,12 +220,12 @@ final class BulkReceiver: ChannelInboundHandler {
             }
             try start(chunk)
         case .end:
-            guard next == keys.count else {
-                throw malformed("it ended after \(next) of the \(keys.count) values asked for")
+            guard fetch.next == fetch.keys.count else {
+                throw malformed("it ended after \(fetch.next) of the \(fetch.keys.count) values asked for")
             }
-            finished = true
-            promise.succeed(outcome)
-            context.close(promise: nil)
+            // The connection stays open for the next fetch.
+            request = nil
+            fetch.promise.succeed(fetch.outcome)
         case .status:
             throw frame.statusError()
         }
@@ -193,16 +233,19 @@ final class BulkReceiver: ChannelInboundHandler {
 
     /// A value's header: checks it, then allocates the value's buffer.
     private func start(_ chunk: Drover_V1_DataChunk) throws {
-        guard next < keys.count else { throw malformed("it sent more values than were asked for") }
-        let key = keys[next]
+        guard var fetch = request else { return }
+        defer { request = fetch }
+        guard fetch.next < fetch.keys.count else { throw malformed("it sent more values than were asked for") }
+        let key = fetch.keys[fetch.next]
         guard chunk.key == key.rawValue else {
             throw malformed("it sent '\(chunk.key)' where '\(key)' was due")
         }
-        next += 1
+        fetch.next += 1
         if !chunk.missing.isEmpty {
-            outcome.missing[key] = chunk.missing
+            fetch.outcome.missing[key] = chunk.missing
             return
         }
+        let maxValueBytes = fetch.maxValueBytes
         let total = chunk.totalBytes
         guard total >= 0, total <= maxValueBytes else {
             throw RPCError(
@@ -210,7 +253,7 @@ final class BulkReceiver: ChannelInboundHandler {
                 message: "The worker at \(peer) announced \(total) bytes for '\(key)', over this process's "
                     + "limit of \(maxValueBytes) bytes for one value; nothing was allocated.")
         }
-        if let expected = expectedBytes[key], expected != total {
+        if let expected = fetch.expectedBytes[key], expected != total {
             throw malformed("it announced \(total) bytes for '\(key)', but GetData offered \(expected)")
         }
         let proto = Drover_V1_Payload.with {
@@ -218,7 +261,7 @@ final class BulkReceiver: ChannelInboundHandler {
             $0.typeName = chunk.typeName
         }
         guard total > 0 else {
-            outcome.values[key] = Payload(proto: proto)
+            fetch.outcome.values[key] = Payload(proto: proto)
             return
         }
         // Its own mapping (page-aligned, for MADV_POPULATE_WRITE), unmapped with the value's Data.
@@ -240,7 +283,7 @@ final class BulkReceiver: ChannelInboundHandler {
         let count = current.count
         payload.data = Data(
             bytesNoCopy: current.buffer, count: count, deallocator: .custom { pointer, _ in munmap(pointer, count) })
-        outcome.values[current.key] = payload
+        request?.outcome.values[current.key] = payload
     }
 
     private func malformed(_ reason: String) -> RPCError {
@@ -249,11 +292,16 @@ final class BulkReceiver: ChannelInboundHandler {
 
     // MARK: - Ending
 
-    private func fail(_ error: any Error, context: ChannelHandlerContext) {
-        guard !finished else { return }
-        finished = true
+    /// Ends the connection, and the fetch under way with `error` (``Unanswered`` when nothing of
+    /// its answer had arrived and `error` is the connection ending, not a deadline or a refusal).
+    private func fail(_ error: any Error, context: ChannelHandlerContext, unanswerable: Bool = false) {
+        guard !closed else { return }
+        closed = true
         releaseBody()
-        promise.fail(error)
+        if let fetch = request {
+            request = nil
+            fetch.promise.fail(unanswerable && !fetch.answered ? Unanswered(error: error) : error)
+        }
         context.close(promise: nil)
     }
 
@@ -265,21 +313,28 @@ final class BulkReceiver: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if !finished {
+        if let fetch = request {
             let position =
                 body.map { "after \($0.filled) of the \($0.count) bytes of '\($0.key)'" }
-                ?? "after \(next) of the \(keys.count) values asked for"
+                ?? "after \(fetch.next) of the \(fetch.keys.count) values asked for"
             fail(
                 RPCError(
                     code: .unavailable,
                     message: "The worker at \(peer) closed the bulk stream \(position) (truncated)."),
-                context: context)
+                context: context, unanswerable: true)
         }
+        closed = true
         context.fireChannelInactive()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            guard request != nil else {
+                // Unused that long between fetches: not worth keeping.
+                closed = true
+                context.close(promise: nil)
+                return
+            }
             fail(
                 RPCError(
                     code: .deadlineExceeded,
@@ -292,14 +347,15 @@ final class BulkReceiver: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(error, context: context)
+        fail(error, context: context, unanswerable: true)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         releaseBody()
-        if !finished {
-            finished = true
-            promise.fail(RPCError(code: .cancelled, message: "The bulk stream from \(peer) was abandoned."))
+        closed = true
+        if let fetch = request {
+            request = nil
+            fetch.promise.fail(RPCError(code: .cancelled, message: "The bulk stream from \(peer) was abandoned."))
         }
     }
 }
