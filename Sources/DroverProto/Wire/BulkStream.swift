@@ -18,10 +18,13 @@ import SwiftProtobuf
 ///    key, encoding, type name and `total_bytes` (or `missing`), followed by exactly
 ///    `total_bytes` raw bytes: no framing, written in large slices straight from the stored value.
 /// 3. An `end` frame; or a `status` frame (a refused role, a malformed request) instead.
+/// 4. The asker may ask again on the same connection (from 1.), or close it.
 ///
 /// The asker checks the announced size against its limit before allocating, then reads the
-/// bytes into one buffer of that size; the value's `Data` is that buffer. Either end that hears
-/// nothing for ``idleTimeout`` closes the connection.
+/// bytes into one buffer of that size (over plaintext straight from the socket); the value's
+/// `Data` is that buffer. Over plaintext the worker sends a value that lives in a memfd segment
+/// with `sendfile`. Either end that hears nothing for ``idleTimeout`` closes the connection; the
+/// asker keeps one connection per worker between fetches, for less than that.
 public enum BulkStream {
     /// Values at least this large go over the bulk stream; smaller ones stay in `GetData`.
     public static let minValueBytes = 1 << 20
