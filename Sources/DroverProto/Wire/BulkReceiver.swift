@@ -45,6 +45,9 @@ final class BulkReceiver: ChannelInboundHandler {
         fileprivate var outcome = Outcome()
         fileprivate var next = 0
         fileprivate var answered = false
+        /// When the fetch began: on a kept connection the idle timer counts from the last fetch's
+        /// last read, and the worker gets its whole ``BulkReceiver/idleTimeout`` from here.
+        fileprivate var began = NIODeadline.now()
 
         init(
             keys: [TaskKey], expectedBytes: [TaskKey: Int64], maxValueBytes: Int64,
@@ -105,6 +108,7 @@ final class BulkReceiver: ChannelInboundHandler {
             return
         }
         request = fetch
+        request?.began = .now()
     }
 
     // MARK: - Reading
@@ -329,12 +333,14 @@ final class BulkReceiver: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            guard request != nil else {
+            guard let fetch = request else {
                 // Unused that long between fetches: not worth keeping.
                 closed = true
                 context.close(promise: nil)
                 return
             }
+            // The timer started before this fetch did (it fires again a full period later).
+            if !fetch.answered, NIODeadline.now() - fetch.began < idleTimeout { return }
             fail(
                 RPCError(
                     code: .deadlineExceeded,
