@@ -48,6 +48,11 @@ final class SegmentServer: Sendable {
         return number
     }
 
+    /// The segment registered as `number`, if it still is.
+    func segment(_ number: UInt64) -> SharedSegment? {
+        segments.withLock { $0[number] }
+    }
+
     /// Withdraws a segment: its memory is freed once no peer maps it.
     func unregister(_ number: UInt64) {
         _ = segments.withLock { $0.removeValue(forKey: number) }

@@ -73,7 +73,27 @@ extension WorkerRuntime {
     /// Serves one bulk stream: the values it asks for, as `GetData` would (the bytes counted when
     /// `GetData` offered them).
     func serveBulk(_ connection: BulkConnection) async {
-        await connection.serve(logger: logger) { key in self.payload(for: key) }
+        await connection.serve(logger: logger) { key in self.bulkSource(for: key) }
+    }
+
+    /// `key`'s value for a bulk stream, with its memfd segment when it has one (sent from there
+    /// with `sendfile` over plaintext); the descriptor is duplicated under the lock, while the
+    /// store holds it.
+    func bulkSource(for key: TaskKey) -> BulkConnection.Source? {
+        core.withLock { core in
+            guard let payload = core.payload(for: key, logger: logger) else { return nil }
+            guard let number = core.store.segmentNumber(of: key),
+                let segment = core.store.segmentServer?.segment(number), segment.length == payload.data.count
+            else { return BulkConnection.Source(payload: payload) }
+            do {
+                return BulkConnection.Source(
+                    payload: payload,
+                    file: try BulkConnection.File(duplicating: segment.descriptor, length: segment.length))
+            } catch {
+                logger.debug("sending a value by copy", metadata: ["task.key": "\(key)", "error": "\(error)"])
+                return BulkConnection.Source(payload: payload)
+            }
+        }
     }
 
     /// Where a peer of this host asks for a segment.

@@ -122,6 +122,92 @@ import Testing
         await client.close()
     }
 
+    /// Fetches a result of ``size`` bytes (in a memfd segment: sharing is on) from the worker
+    /// over its bulk stream, from this process, and checks it arrived whole.
+    static func fetchSharedResult(_ cluster: LocalTestCluster, security: Security) async throws {
+        let client = try await Client.connect(cluster.address, security: security, setAsDefault: false)
+        let value = try client.submit(Builtins.data, size)
+        try await client.wait([value])
+        let endpoint = try #require(HostAndPort(cluster.workerAddresses[0]))
+        // Twice: the second time on the connection kept from the first.
+        for _ in 0..<2 {
+            let fetched = try await BulkClient.fetch([value.key], from: endpoint, security: security)
+            let payload = try #require(fetched.values[value.key])
+            #expect(payload.data.count == size)
+            #expect(checksum(payload.data) == checksum)
+        }
+        await client.close()
+    }
+
+    @Test func aSharedResultIsSentFromItsMemoryFileOverPlaintext() async throws {
+        let cluster = try await LocalTestCluster(workers: 1, threads: 1)
+        defer { cluster.stop() }
+        try await Self.fetchSharedResult(cluster, security: .insecurePlaintext)
+        #expect(
+            await SharedMemoryTests.waitUntil { cluster.workers[0].log().contains("sendfile=1") },
+            "\(cluster.workers[0].log())")
+    }
+
+    @Test func withTLSASharedResultPassesThroughNIOSSL() async throws {
+        let client = try Security.temporary()
+        let certificates = try #require(client.certificateDirectory)
+        let cluster = try await LocalTestCluster(workers: 1, threads: 1, certificates: certificates)
+        defer { cluster.stop() }
+        try await Self.fetchSharedResult(cluster, security: client)
+        #expect(
+            await SharedMemoryTests.waitUntil { cluster.workers[0].log().contains("sendfile=0") },
+            "\(cluster.workers[0].log())")
+    }
+
+    /// Values read straight from the socket stop at their last byte: the next header is intact.
+    @Test func valuesBackToBackArriveWhole() async throws {
+        let first = (0..<(3 << 20) + 5).map { UInt8(truncatingIfNeeded: $0 % 253) }
+        let second = (0..<(1 << 20) + 7).map { UInt8(truncatingIfNeeded: $0 % 241) }
+        var answer = FakeBulkPeer.header("a", bytes: Int64(first.count)) + first
+        answer += FakeBulkPeer.header("b", bytes: Int64(second.count)) + second
+        answer += Self.endFrame
+        let peer = try FakeBulkPeer(answer: answer, then: .holdOpen)
+        let fetched = try await BulkClient.fetch(
+            [TaskKey("a"), TaskKey("b")], from: peer.endpoint, security: .insecurePlaintext)
+        #expect(fetched.values[TaskKey("a")]?.data == Data(first))
+        #expect(fetched.values[TaskKey("b")]?.data == Data(second))
+    }
+
+    static let endFrame: [UInt8] = [0, 0, 0, 1, WireFrame.Kind.end.rawValue]
+
+    /// The peer accepts one connection: the second fetch succeeds only on the first one's.
+    @Test func aConnectionIsKeptForTheNextFetch() async throws {
+        let value = (0..<(2 << 20)).map { UInt8(truncatingIfNeeded: $0 % 239) }
+        let answer = FakeBulkPeer.header("k", bytes: Int64(value.count)) + value + Self.endFrame
+        let peer = try FakeBulkPeer(connections: [[answer, answer]], then: .holdOpen)
+        for _ in 0..<2 {
+            let fetched = try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+            #expect(fetched.values[TaskKey("k")]?.data == Data(value))
+        }
+    }
+
+    /// A kept connection the worker closes when asked again (it restarted) is replaced by a new
+    /// one, and the fetch succeeds there.
+    @Test func aKeptConnectionThePeerDroppedIsReplaced() async throws {
+        let value = [UInt8](repeating: 9, count: 1 << 20)
+        let answer = FakeBulkPeer.header("k", bytes: Int64(value.count)) + value + Self.endFrame
+        let peer = try FakeBulkPeer(connections: [[answer, nil], [answer]], then: .holdOpen)
+        for _ in 0..<2 {
+            let fetched = try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+            #expect(fetched.values[TaskKey("k")]?.data == Data(value))
+        }
+    }
+
+    @Test func aPeerDyingMidValueIsAnError() async throws {
+        let answer = FakeBulkPeer.header("k", bytes: 8 << 20) + [UInt8](repeating: 7, count: 5 << 20)
+        let peer = try FakeBulkPeer(answer: answer, then: .close)
+        let error = try await #require(throws: RPCError.self) {
+            try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+        }
+        #expect(error.code == .unavailable, "\(error)")
+        #expect(error.message.contains("after 5242880 of the 8388608 bytes of 'k' (truncated)"), "\(error.message)")
+    }
+
     /// The worker queues more than the socket holds; closing right after the end frame would drop
     /// the queued rest (it did: across namespaces values arrived cut short).
     @Test func aReaderThatPausesStillGetsTheWholeValue() async throws {
@@ -237,18 +323,8 @@ enum RawConnection {
     }
 
     static func send(_ bytes: [UInt8], to port: Int) throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw POSIXError(.EIO) }
+        let socket = try connected(to: port)
         defer { close(socket) }
-        var timeout = timeval(tv_sec: 15, tv_usec: 0)
-        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = FakeBulkPeer.loopback(port: port)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         _ = bytes.withUnsafeBytes { write(socket, $0.baseAddress, $0.count) }
         shutdown(socket, Int32(SHUT_WR))
         // Until the worker closes: the answer byte, perhaps a status frame, then end of file.
@@ -257,15 +333,20 @@ enum RawConnection {
     }
 }
 
-/// A scripted bulk peer on loopback: accepts one connection, reads the preface and the request,
-/// answers "plaintext", writes `answer`, then closes or holds the connection open until the
-/// asker closes it.
+/// A scripted bulk peer on loopback: accepts connections one after another, and on each reads the
+/// preface, answers "plaintext", then for each of its answers reads a request and writes the
+/// answer (nil: closes the connection instead, as a worker that went away); after the last
+/// connection's answers it closes or holds the connection open until the asker closes it.
 final class FakeBulkPeer: Sendable {
     enum Then: Sendable { case close, holdOpen }
 
     let endpoint: HostAndPort
 
-    init(answer: [UInt8], then: Then) throws {
+    convenience init(answer: [UInt8], then: Then) throws {
+        try self.init(connections: [[answer]], then: then)
+    }
+
+    init(connections: [[[UInt8]?]], then: Then) throws {
         let listener = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = Self.loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -278,22 +359,32 @@ final class FakeBulkPeer: Sendable {
         endpoint = HostAndPort(host: "127.0.0.1", port: Int(UInt16(bigEndian: address.sin_port)))
         Thread.detachNewThread {
             defer { close(listener) }
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
-            defer { close(connection) }
-            var timeout = timeval(tv_sec: 30, tv_usec: 0)
-            setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            guard Self.read(connection, count: WireFrame.preface.count + 1) != nil else { return }
-            _ = write(connection, "P", 1)
-            guard let prefix = Self.read(connection, count: 4) else { return }
-            let length = prefix.reduce(0) { $0 << 8 | Int($1) }
-            guard Self.read(connection, count: length) != nil else { return }
-            _ = answer.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
-            if then == .holdOpen {
-                var buffer = [UInt8](repeating: 0, count: 4096)
-                while Glibc.read(connection, &buffer, buffer.count) > 0 {}
+            for (index, answers) in connections.enumerated() {
+                let connection = accept(listener, nil, nil)
+                guard connection >= 0 else { return }
+                defer { close(connection) }
+                guard Self.serve(connection, answers: answers) else { continue }
+                if index == connections.count - 1, then == .holdOpen {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    while Glibc.read(connection, &buffer, buffer.count) > 0 {}
+                }
             }
         }
+    }
+
+    /// Answers the requests on one connection; false when it stopped early.
+    private static func serve(_ connection: Int32, answers: [[UInt8]?]) -> Bool {
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        guard read(connection, count: WireFrame.preface.count + 1) != nil else { return false }
+        _ = write(connection, "P", 1)
+        for answer in answers {
+            guard let prefix = read(connection, count: 4) else { return false }
+            let length = prefix.reduce(0) { $0 << 8 | Int($1) }
+            guard read(connection, count: length) != nil, let answer else { return false }
+            _ = answer.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+        }
+        return true
     }
 
     /// A header frame announcing `bytes` bytes for `key`.

@@ -116,6 +116,19 @@ public enum DataChunks {
             self.acceptsBulk = acceptsBulk
         }
 
+        /// Checks a chunk that stands for a whole value whose bytes come another way (a segment,
+        /// the bulk stream): asked for, alone (not in the middle of a value), of a size, last.
+        private func checkWholeValue(
+            _ chunk: Drover_V1_DataChunk, key: TaskKey, accepted: Bool, way: String, form: String
+        ) throws {
+            guard accepted else {
+                throw ProtoConversionError(message: "'\(key)' \(way), which was not asked for")
+            }
+            guard current == nil, chunk.totalBytes >= 0, chunk.last else {
+                throw ProtoConversionError(message: "'\(key)' \(form)")
+            }
+        }
+
         /// Adds the next chunk of the stream.
         ///
         /// - Throws: ``ProtoConversionError`` when a chunk of another key arrives mid-value.
@@ -126,13 +139,9 @@ public enum DataChunks {
                 return
             }
             if chunk.hasShared {
-                guard acceptsShared else {
-                    throw ProtoConversionError(
-                        message: "'\(key)' came as a shared memory segment, which was not asked for")
-                }
-                guard current == nil, chunk.totalBytes >= 0, chunk.last else {
-                    throw ProtoConversionError(message: "'\(key)' came as a malformed shared memory chunk")
-                }
+                try checkWholeValue(
+                    chunk, key: key, accepted: acceptsShared, way: "came as a shared memory segment",
+                    form: "came as a malformed shared memory chunk")
                 shared[key] = SharedValue(
                     key: key, socket: chunk.shared.socket, segment: chunk.shared.segment,
                     encoding: Payload.Encoding(rawValue: chunk.encoding.rawValue), typeName: chunk.typeName,
@@ -140,13 +149,9 @@ public enum DataChunks {
                 return
             }
             if chunk.bulk {
-                guard acceptsBulk else {
-                    throw ProtoConversionError(
-                        message: "'\(key)' was offered over the bulk stream, which was not asked for")
-                }
-                guard current == nil, chunk.totalBytes >= 0, chunk.last else {
-                    throw ProtoConversionError(message: "'\(key)' came as a malformed bulk offer")
-                }
+                try checkWholeValue(
+                    chunk, key: key, accepted: acceptsBulk, way: "was offered over the bulk stream",
+                    form: "came as a malformed bulk offer")
                 bulk[key] = chunk.totalBytes
                 return
             }

@@ -18,10 +18,13 @@ import SwiftProtobuf
 ///    key, encoding, type name and `total_bytes` (or `missing`), followed by exactly
 ///    `total_bytes` raw bytes: no framing, written in large slices straight from the stored value.
 /// 3. An `end` frame; or a `status` frame (a refused role, a malformed request) instead.
+/// 4. The asker may ask again on the same connection (from 1.), or close it.
 ///
 /// The asker checks the announced size against its limit before allocating, then reads the
-/// bytes into one buffer of that size; the value's `Data` is that buffer. Either end that hears
-/// nothing for ``idleTimeout`` closes the connection.
+/// bytes into one buffer of that size (over plaintext straight from the socket); the value's
+/// `Data` is that buffer. Over plaintext the worker sends a value that lives in a memfd segment
+/// with `sendfile`. Either end that hears nothing for ``idleTimeout`` closes the connection; the
+/// asker keeps one connection per worker between fetches, for less than that.
 public enum BulkStream {
     /// Values at least this large go over the bulk stream; smaller ones stay in `GetData`.
     public static let minValueBytes = 1 << 20
@@ -29,8 +32,12 @@ public enum BulkStream {
     /// How much of a value the sender hands the socket at a time.
     static let sliceBytes = 4 << 20
 
-    /// The receive buffer the asker reads into before copying into the value's buffer.
+    /// The receive buffer the asker reads into before copying into the value's buffer (TLS).
     static let receiveBufferBytes = 1 << 20
+
+    /// NIO's reads on a plaintext stream, whose values' bytes the asker reads from the socket
+    /// itself: a header, and what of a value comes with it.
+    static let headerReadBytes = 4 << 10
 
     /// How long either end waits for the other (a read on the asker's side, a write's completion
     /// on the worker's) before it gives up: as long as `GetData` waits for its next message.

@@ -350,11 +350,12 @@ final class WireSniffer: ChannelInboundHandler, RemovableChannelHandler {
             try channel.syncOptions?.setOption(
                 .writeBufferWaterMark,
                 value: .init(low: BulkStream.sliceBytes, high: 2 * BulkStream.sliceBytes + 1))
-            let wrapped = try NIOAsyncChannel<WireFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+            let wrapped = try NIOAsyncChannel<WireFrame, IOData>(wrappingChannelSynchronously: channel)
             if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             operations.removeHandler(self, promise: nil)
             accepted.bulk.yield(
-                BulkConnection(remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped))
+                BulkConnection(
+                    remotePeer: channel.remoteAddress.map { "\($0)" } ?? "?", channel: wrapped, sendsFiles: tls == nil))
         } catch {
             logger.error("could not set up a bulk connection", metadata: ["error": "\(error)"])
             context.close(promise: nil)
