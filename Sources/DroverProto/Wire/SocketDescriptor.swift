@@ -36,14 +36,17 @@ enum SocketDescriptor {
 
         init?(_ address: SocketAddress) {
             switch address {
+            // By offset in `sockaddr_in`/`sockaddr_in6` (family, port in network order, then the
+            // address: after 4 bytes, or after 8 with IPv6's flow label): NIO's copies of these
+            // structures come from a module whose members Drover does not import.
             case .v4(let v4):
-                var raw = v4.address
-                self.address = withUnsafeBytes(of: &raw.sin_addr) { Array($0) }
-                port = UInt16(bigEndian: raw.sin_port)
+                let raw = withUnsafeBytes(of: v4.address) { Array($0) }
+                self.address = Array(raw[4..<8])
+                port = UInt16(raw[2]) << 8 | UInt16(raw[3])
             case .v6(let v6):
-                var raw = v6.address
-                self.address = withUnsafeBytes(of: &raw.sin6_addr) { Array($0) }
-                port = UInt16(bigEndian: raw.sin6_port)
+                let raw = withUnsafeBytes(of: v6.address) { Array($0) }
+                self.address = Array(raw[8..<24])
+                port = UInt16(raw[2]) << 8 | UInt16(raw[3])
             default:
                 return nil
             }
@@ -59,15 +62,15 @@ enum SocketDescriptor {
                 }
             }
             guard status == 0 else { return nil }
-            switch Int32(storage.ss_family) {
+            let raw = withUnsafeBytes(of: storage) { Array($0) }
+            let family = withUnsafeBytes(of: storage) { $0.load(as: sa_family_t.self) }
+            switch Int32(family) {
             case AF_INET:
-                let raw = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in.self) }
-                address = withUnsafeBytes(of: raw.sin_addr) { Array($0) }
-                port = UInt16(bigEndian: raw.sin_port)
+                address = Array(raw[4..<8])
+                port = UInt16(raw[2]) << 8 | UInt16(raw[3])
             case AF_INET6:
-                let raw = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
-                address = withUnsafeBytes(of: raw.sin6_addr) { Array($0) }
-                port = UInt16(bigEndian: raw.sin6_port)
+                address = Array(raw[8..<24])
+                port = UInt16(raw[2]) << 8 | UInt16(raw[3])
             default:
                 return nil
             }
