@@ -58,10 +58,12 @@ extension SchedulerState {
     private mutating func forceOverdueSteals(into actions: inout [Action]) {
         let overdue = pendingSteals.filter { now - $0.value > configuration.stealTimeout }.keys.sorted()
         for key in overdue {
-            pendingSteals[key] = nil
-            guard let task = tasks[key], task.state == .processing, let victim = task.processingOn,
-                task.stealingTo != nil
-            else { continue }
+            // Its thief may have left meanwhile: the victim is still told to drop it, and the
+            // task goes where it can start soonest.
+            guard let task = tasks[key], task.state == .processing, let victim = task.processingOn else {
+                pendingSteals[key] = nil
+                continue
+            }
             if !task.hasStarted { actions.append(.free(victim, [key])) }
             stealAnswered(key, worker: victim, started: task.hasStarted, into: &actions)
         }

@@ -212,18 +212,21 @@ extension SchedulerState {
     }
 
     mutating func stealAnswered(_ key: TaskKey, worker: WorkerID, started: Bool, into actions: inout [Action]) {
+        // A steal is pending while its thief is known or, if the thief has left since, while the
+        // victim's answer is awaited: a victim that dropped the task must not keep it on the books.
         guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker,
-            let thief = tasks[slot].stealingTo
+            tasks[slot].stealingTo != nil || pendingSteals[key] != nil
         else {
             // A stale answer (from a worker the task has left) leaves a steal asked since pending.
             if tasks[key]?.stealingTo == nil { pendingSteals[key] = nil }
             return
         }
+        let thief = tasks[slot].stealingTo
         pendingSteals[key] = nil
         tasks[slot].stealingTo = nil
         guard !started else { return }
         unassign(slot, from: worker)
-        if let record = workers[thief], record.status == .running {
+        if let thief, let record = workers[thief], record.status == .running {
             assign(slot, to: thief, into: &actions)
         } else {
             makeReady(slot, into: &actions)

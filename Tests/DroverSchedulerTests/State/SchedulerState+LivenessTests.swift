@@ -133,6 +133,27 @@ import Testing
         #expect(harness.handle(.stealAnswered("use-3", worker: "w1", started: false)).isEmpty)
     }
 
+    @Test func anUnansweredStealWhoseThiefLeftIsCarriedOutAfterItsDeadline() throws {
+        var harness = Harness(configuration: configuration(ttl: nil))
+        _ = harness.join("w1")
+        _ = harness.submit(
+            [task("big")] + (0..<4).map { task(TaskKey("use-\($0)"), "big") },
+            wants: (0..<4).map { TaskKey("use-\($0)") })
+        _ = harness.handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
+        #expect(harness.join("w2").contains(.requestSteal("w1", "use-3")))
+        _ = harness.handle(.workerLeft("w2", cause: "killed by signal 9"))
+        harness.now = .milliseconds(2001)
+        let forced = harness.handle(.clockTicked)
+        // The victim may have dropped it already: it is told to, and gets it again.
+        let free = try #require(forced.firstIndex(of: .free("w1", ["use-3"])))
+        let again = try #require(
+            forced.firstIndex {
+                if case .compute("w1", let assignment) = $0 { assignment.spec.key == "use-3" } else { false }
+            })
+        #expect(free < again)
+        #expect(harness.state.tasks["use-3"]?.processingOn == "w1")
+    }
+
     @Test func anUnansweredStealOfAStartedTaskIsDropped() {
         var harness = Harness(configuration: configuration(ttl: nil))
         _ = harness.join("w1")

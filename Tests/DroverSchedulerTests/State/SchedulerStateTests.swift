@@ -380,6 +380,24 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         #expect(!harness.state.processing(on: "w1").contains(key))
     }
 
+    /// The thief leaves before the victim answers: a victim that dropped the task must not keep it
+    /// on the books, or nothing ever runs it (a worker killed mid-graph hung a gather this way).
+    @Test func aTaskDroppedForAThiefThatLeftIsScheduledAgain() throws {
+        var harness = Harness()
+        _ = harness.join("w1")
+        _ = harness.submit(
+            [task("big")] + (0..<4).map { task(TaskKey("use-\($0)"), "big") },
+            wants: (0..<4).map { TaskKey("use-\($0)") })
+        _ = harness.handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
+        #expect(harness.join("w2").contains(.requestSteal("w1", "use-3")))
+        _ = harness.handle(.workerLeft("w2", cause: "killed by signal 9"))
+        let answered = harness.handle(.stealAnswered("use-3", worker: "w1", started: false))
+        #expect(computedKeys(answered, on: "w1") == ["use-3"])
+        #expect(harness.state.tasks["use-3"]?.processingOn == "w1")
+        // A second answer for the same steal changes nothing.
+        #expect(harness.handle(.stealAnswered("use-3", worker: "w1", started: false)).isEmpty)
+    }
+
     @Test func aStartedTaskIsNotStolen() throws {
         var harness = Harness()
         _ = harness.join("w1")
