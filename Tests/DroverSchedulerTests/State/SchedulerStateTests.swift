@@ -384,12 +384,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
     /// on the books, or nothing ever runs it (a worker killed mid-graph hung a gather this way).
     @Test func aTaskDroppedForAThiefThatLeftIsScheduledAgain() throws {
         var harness = Harness()
-        _ = harness.join("w1")
-        _ = harness.submit(
-            [task("big")] + (0..<4).map { task(TaskKey("use-\($0)"), "big") },
-            wants: (0..<4).map { TaskKey("use-\($0)") })
-        _ = harness.handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
-        #expect(harness.join("w2").contains(.requestSteal("w1", "use-3")))
+        #expect(harness.stealFromTheOnlyWorker().contains(.requestSteal("w1", "use-3")))
         _ = harness.handle(.workerLeft("w2", cause: "killed by signal 9"))
         let answered = harness.handle(.stealAnswered("use-3", worker: "w1", started: false))
         #expect(computedKeys(answered, on: "w1") == ["use-3"])
@@ -455,5 +450,19 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         #expect(harness.state(of: "t59") == .memory)
         #expect(harness.state(of: "t58") == .memory)
         #expect(results >= 2)
+    }
+}
+
+extension Harness {
+    /// w1 alone holds a large input and the four tasks that need it (locality sends them all
+    /// there); then w2 joins, idle. Returns what its joining did: the scheduler asks w1 for
+    /// "use-3", the last in priority.
+    mutating func stealFromTheOnlyWorker() -> [Action] {
+        _ = join("w1")
+        _ = submit(
+            [task("big")] + (0..<4).map { task(TaskKey("use-\($0)"), "big") },
+            wants: (0..<4).map { TaskKey("use-\($0)") })
+        _ = handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
+        return join("w2")
     }
 }
