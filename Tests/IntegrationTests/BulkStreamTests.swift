@@ -262,6 +262,18 @@ import Testing
         #expect(error.message.contains("sent nothing on the bulk stream for 1"), "\(error.message)")
     }
 
+    @Test func aRefusalSentBeforeTheRequestIsTheFetchsError() async throws {
+        // A worker refusing the asker's certificate says so as soon as the handshake is done,
+        // which may be before the asker's fetch has begun: the refusal is its answer all the same.
+        let refusal = FakeBulkPeer.status(.permissionDenied, "refused: this certificate's role may not fetch")
+        let peer = try FakeBulkPeer(connections: [[nil]], then: .close, greeting: refusal)
+        let error = try await #require(throws: RPCError.self) {
+            try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+        }
+        #expect(error.code == .permissionDenied, "\(error)")
+        #expect(error.message.contains("this certificate's role may not fetch"), "\(error.message)")
+    }
+
     @Test func aHeaderForAnotherKeyIsAnError() async throws {
         let peer = try FakeBulkPeer(answer: FakeBulkPeer.header("other", bytes: 10), then: .close)
         let error = try await #require(throws: RPCError.self) {
@@ -346,7 +358,9 @@ final class FakeBulkPeer: Sendable {
         try self.init(connections: [[answer]], then: then)
     }
 
-    init(connections: [[[UInt8]?]], then: Then) throws {
+    /// `greeting`: written on each connection right after the preface's answer, before any request
+    /// is read (a worker refusing a certificate at the handshake does that).
+    init(connections: [[[UInt8]?]], then: Then, greeting: [UInt8] = []) throws {
         let listener = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = Self.loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -363,7 +377,7 @@ final class FakeBulkPeer: Sendable {
                 let connection = accept(listener, nil, nil)
                 guard connection >= 0 else { return }
                 defer { close(connection) }
-                guard Self.serve(connection, answers: answers) else { continue }
+                guard Self.serve(connection, answers: answers, greeting: greeting) else { continue }
                 if index == connections.count - 1, then == .holdOpen {
                     var buffer = [UInt8](repeating: 0, count: 4096)
                     while Glibc.read(connection, &buffer, buffer.count) > 0 {}
@@ -373,11 +387,12 @@ final class FakeBulkPeer: Sendable {
     }
 
     /// Answers the requests on one connection; false when it stopped early.
-    private static func serve(_ connection: Int32, answers: [[UInt8]?]) -> Bool {
+    private static func serve(_ connection: Int32, answers: [[UInt8]?], greeting: [UInt8]) -> Bool {
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         guard read(connection, count: WireFrame.preface.count + 1) != nil else { return false }
         _ = write(connection, "P", 1)
+        if !greeting.isEmpty { _ = greeting.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) } }
         for answer in answers {
             guard let prefix = read(connection, count: 4) else { return false }
             let length = prefix.reduce(0) { $0 << 8 | Int($1) }
@@ -385,6 +400,12 @@ final class FakeBulkPeer: Sendable {
             _ = answer.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
         }
         return true
+    }
+
+    /// A status frame: the worker ends the stream with `code` and `message`.
+    static func status(_ code: RPCError.Code, _ message: String) -> [UInt8] {
+        let body = withUnsafeBytes(of: UInt32(code.rawValue).bigEndian) { Array($0) } + Array(message.utf8)
+        return withUnsafeBytes(of: UInt32(body.count + 1).bigEndian) { Array($0) } + [3] + body
     }
 
     /// A header frame announcing `bytes` bytes for `key`.

@@ -90,6 +90,8 @@ final class BulkReceiver: ChannelInboundHandler {
     private var carried: ByteBuffer?
     /// Whether the connection has ended (an error, the worker closing it): no more fetches.
     private var closed = false
+    /// The worker's refusal, when it came before any fetch began (reported to the next one).
+    private var refusal: RPCError?
 
     /// - Parameters:
     ///   - peer: The worker's address, for messages.
@@ -107,7 +109,9 @@ final class BulkReceiver: ChannelInboundHandler {
     func begin(_ fetch: Request) {
         guard !closed, request == nil else {
             fetch.promise.fail(
-                Unanswered(error: RPCError(code: .unavailable, message: "The bulk stream to \(peer) has closed.")))
+                refusal
+                    ?? Unanswered(
+                        error: RPCError(code: .unavailable, message: "The bulk stream to \(peer) has closed.")))
             return
         }
         request = fetch
@@ -119,8 +123,15 @@ final class BulkReceiver: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closed else { return }
         guard request != nil else {
-            // Between fetches the worker has nothing to say.
-            fail(malformed("it sent bytes no fetch asked for"), context: context)
+            // Between fetches the worker has nothing to say, but a refusal may come before the
+            // first fetch begins (a certificate refused at the handshake): kept for that fetch.
+            var input = unwrapInboundIn(data)
+            if let frame = try? WireFrameDecoder.next(from: &input, maxFrameBytes: BulkStream.maxHeaderBytes + 1),
+                case .status = frame.kind
+            {
+                refusal = frame.statusError()
+            }
+            fail(refusal ?? malformed("it sent bytes no fetch asked for"), context: context)
             return
         }
         request?.answered = true
