@@ -49,12 +49,6 @@ extension WorkerRuntime {
 
     // MARK: - Data transfer
 
-    /// A result this worker holds, for `GetData` and inline reports; a spilled one is read from
-    /// disk and stays there.
-    func payload(for key: TaskKey) -> Payload? {
-        core.withLock { $0.payload(for: key, logger: logger) }
-    }
-
     /// A result for a peer or client (`GetData`), counted as served; with the segment peers ask for
     /// it by when the asker's `sharedMemoryHost` is this worker's and the value is in a segment.
     func payloadToServe(for key: TaskKey, sharedMemoryHost: String = "") -> (Payload, shared: SharedReference?)? {

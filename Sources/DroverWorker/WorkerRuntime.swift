@@ -295,12 +295,11 @@ public final class WorkerRuntime: Sendable {
 
     /// Makes ``run(onListening:)`` wind down and return.
     private func stop() {
-        let outbox = core.withLock { core -> BatchingQueue<Drover_V1_WorkerEvent>?? in
-            guard !core.isStopping else { return nil }
-            core.isStopping = true
-            return .some(core.outbox)
+        let (wasStopping, outbox) = core.withLock { core in
+            defer { core.isStopping = true }
+            return (core.isStopping, core.outbox)
         }
-        guard let outbox else { return }
+        guard !wasStopping else { return }
         outbox?.finish()
         stopContinuation.finish()
     }

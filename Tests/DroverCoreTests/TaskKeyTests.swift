@@ -7,6 +7,14 @@ let add = TaskFunction("add") { (x: Int, y: Int) in x + y }
 let total = TaskFunction("sum") { (xs: [Int]) in xs.reduce(0, +) }
 
 @Suite struct TaskKeyTests {
+    /// A table that keeps keys as bytes (the scheduler's key arena) hashes them to the `hashValue`
+    /// of their `TaskKey`: a look-up by key and a removal by slot must reach the same bucket.
+    @Test(arguments: ["", "a", "noop-0123456789abcdef0123456789abcdef", "ключ-🙂", String(repeating: "x", count: 300)])
+    func theHashOfAKeysBytesIsItsHashValue(text: String) {
+        let ofBytes = Array(text.utf8).withUnsafeBufferPointer { TaskKey.hashValue(ofUTF8: $0) }
+        #expect(ofBytes == TaskKey(text).hashValue)
+    }
+
     @Test func equalKeysHashEquallyUnderEverySeedAndTablesFindThem() {
         let keys = (0..<50_000).map { TaskKey("noop-\($0)") }
         for seed in [0, 1, -1, 0x5EED] {

@@ -7,7 +7,13 @@ import Testing
 @testable import DroverWorker
 
 /// The worker's core without a connection or threads: commands in, bodies and reports out.
-@Suite struct WorkerCoreTests {
+@Suite final class WorkerCoreTests {
+    /// Each test's spill directory, removed when the test ends.
+    let directory: TemporaryDirectory
+
+    init() throws { directory = try TemporaryDirectory() }
+    deinit { directory.remove() }
+
     static let double = TaskFunction("double") { (value: Int) -> Int in value * 2 }
     let environment = WorkerCore.Environment(
         registry: TaskRegistry([double.erased]), logger: Logger(label: "test"),
@@ -22,7 +28,7 @@ import Testing
     }
 
     /// A core with one thread whose reports go to `outbox`.
-    static func makeCore(_ directory: TemporaryDirectory, outbox: BatchingQueue<Drover_V1_WorkerEvent>) -> WorkerCore {
+    func makeCore(outbox: BatchingQueue<Drover_V1_WorkerEvent> = BatchingQueue()) -> WorkerCore {
         var core = WorkerCore(threads: 1, store: DataStore(directory: SpillDirectory(parent: directory.path, pid: 7)))
         core.address = "me:1"
         core.state = WorkerState(threads: 1, address: "me:1")
@@ -39,10 +45,8 @@ import Testing
     }
 
     @Test func aFinishedBodyHandsItsThreadTheNextReadyTask() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
         let outbox = BatchingQueue<Drover_V1_WorkerEvent>()
-        var core = Self.makeCore(directory, outbox: outbox)
+        var core = makeCore(outbox: outbox)
 
         let first = core.handle(
             [try Self.compute("a", 1, index: 0), try Self.compute("b", 2, index: 1)], in: environment)
@@ -72,10 +76,8 @@ import Testing
     }
 
     @Test func aTaskWithAnUnknownFunctionFailsAndTheNextTaskTakesItsThread() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
         let outbox = BatchingQueue<Drover_V1_WorkerEvent>()
-        var core = Self.makeCore(directory, outbox: outbox)
+        var core = makeCore(outbox: outbox)
 
         let effects = core.handle(
             [try Self.compute("x", 1, index: 0, function: "no-such-function"), try Self.compute("y", 5, index: 1)],
@@ -91,9 +93,7 @@ import Testing
     }
 
     @Test func theLastBodyToEndAnswersThoseWaitingForTheWorkerToGoIdle() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        var core = Self.makeCore(directory, outbox: BatchingQueue())
+        var core = makeCore()
         let effects = core.handle([try Self.compute("a", 1, index: 0)], in: environment)
         let outcome = await effects.bodies[0].run(worker: FakeWorker(), logger: environment.logger)
         let waiter = BodiesWaiter()

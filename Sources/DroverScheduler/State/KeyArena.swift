@@ -100,13 +100,8 @@ struct KeyArena: Sendable {
     func hashValue(at slot: TaskSlot) -> Int {
         let (offset, length) = span(of: slot)
         return bytes.withUnsafeBufferPointer {
-            Self.hashValue(of: UnsafeBufferPointer(rebasing: $0[offset..<offset + length]))
+            TaskKey.hashValue(ofUTF8: UnsafeBufferPointer(rebasing: $0[offset..<offset + length]))
         }
-    }
-
-    /// The `hashValue` of a `TaskKey` whose UTF-8 is `utf8`.
-    static func hashValue(of utf8: UnsafeBufferPointer<UInt8>) -> Int {
-        TaskKey.hashValue(ofUTF8: utf8)
     }
 
     private func span(of slot: TaskSlot) -> (offset: Int, length: Int) {

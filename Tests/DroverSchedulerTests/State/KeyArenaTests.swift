@@ -5,17 +5,6 @@ import Testing
 @testable import DroverScheduler
 
 @Suite struct KeyArenaTests {
-    private func hashValue(_ key: TaskKey) -> Int {
-        Array(key.rawValue.utf8).withUnsafeBufferPointer { KeyArena.hashValue(of: $0) }
-    }
-
-    /// The arena hashes a key's bytes to the `hashValue` of its `TaskKey`: a look-up by key and a
-    /// removal by slot must reach the same bucket of the slot index.
-    @Test(arguments: ["", "a", "noop-0123456789abcdef0123456789abcdef", "ключ-🙂", String(repeating: "x", count: 300)])
-    func hashesAsTaskKeyDoes(text: String) {
-        #expect(hashValue(TaskKey(text)) == TaskKey(text).hashValue)
-    }
-
     @Test func storesLooksUpAndRemoves() throws {
         var arena = KeyArena()
         let keys: [TaskKey] = ["", "a", "noop-0123456789abcdef0123456789abcdef", "ключ-🙂"]
