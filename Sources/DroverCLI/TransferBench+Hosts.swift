@@ -18,7 +18,7 @@ struct NamespaceHosts {
     var secondAddress: String
 
     /// The `--inside-namespaces` value that hands the hosts to the bench run inside the first.
-    var argument: String { [second, firstAddress, secondAddress].joined(separator: ",") }
+    var argument: String { [first, second, firstAddress, secondAddress].joined(separator: ",") }
 
     static let ip = "/usr/sbin/ip"
 
@@ -51,8 +51,8 @@ struct NamespaceHosts {
     /// Parses ``argument`` (the first namespace is the one this process runs in).
     init?(argument: String) {
         let parts = argument.split(separator: ",").map(String.init)
-        guard parts.count == 3 else { return nil }
-        self.init(first: "", second: parts[0], firstAddress: parts[1], secondAddress: parts[2])
+        guard parts.count == 4 else { return nil }
+        self.init(first: parts[0], second: parts[1], firstAddress: parts[2], secondAddress: parts[3])
     }
 
     private init(first: String, second: String, firstAddress: String, secondAddress: String) {
@@ -62,11 +62,40 @@ struct NamespaceHosts {
         self.secondAddress = secondAddress
     }
 
-    /// Deletes the namespaces (the veth pair goes with them).
+    /// Ends whatever still runs in the namespaces (a peer's daemons left by a failed run: every
+    /// process in them was started by this bench) and deletes them (the veth pair goes with them).
     func remove() {
-        for namespace in [first, second] where !namespace.isEmpty {
+        for namespace in [first, second] {
+            Self.endProcesses(in: namespace, within: .seconds(2))
             try? Self.run(["netns", "del", namespace], quiet: true)
         }
+    }
+
+    /// Sends SIGTERM to every process in `namespace` but this one, then SIGKILL to those left
+    /// after `grace`. Only namespaces this bench made are passed here, so everything in them is
+    /// the bench's own (Ray's daemons re-parent themselves, so their pids are found this way).
+    static func endProcesses(in namespace: String, within grace: Duration) {
+        func pids() -> [pid_t] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ip)
+            process.arguments = ["netns", "pids", namespace]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return [] }
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+                .compactMap { pid_t($0) }.filter { $0 != getpid() }
+        }
+        var left = pids()
+        for pid in left { kill(pid, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while !left.isEmpty, ContinuousClock.now < deadline {
+            usleep(100_000)
+            left = pids()
+        }
+        for pid in left { kill(pid, SIGKILL) }
     }
 
     /// Runs `ip` with `arguments` and waits for it (a short command of the bench's set-up).
@@ -98,6 +127,7 @@ extension TransferBench {
         if let only { arguments += ["--only", only] }
         if getData { arguments.append("--get-data") }
         if compareDask { arguments.append("--compare-dask") }
+        if compareRay { arguments.append("--compare-ray") }
         print(
             "hosts: network namespaces \(hosts.first) (\(hosts.firstAddress)) and \(hosts.second) "
                 + "(\(hosts.secondAddress)), one veth pair")
@@ -210,6 +240,55 @@ extension TransferBench {
             NamespaceHosts.ip, ["netns", "exec", hosts.second, python] + worker + ["--host", hosts.secondAddress])
         return try await PeerComparison.dask.run(
             script: "scripts/dask/transfer_bench.py", arguments: arguments + ["--scheduler-file", schedulerFile])
+    }
+
+    /// Ray's side across the two hosts: a head node here offering the resource `producer` (one
+    /// CPU) and a node in the second namespace offering `consumer`, joined as one cluster
+    /// (`ray start --block`, plaintext: no token, as Drover's run), and
+    /// `scripts/ray/transfer_bench.py --address` against them. Its JSON lines. Every Ray process
+    /// is ended before this returns, found by namespace (its daemons leave `ray start`'s tree).
+    static func runRay(across hosts: NamespaceHosts, arguments: [String]) async throws -> [[String: String]] {
+        let python = URL(fileURLWithPath: PeerComparison.ray.python).standardizedFileURL
+        let ray = python.deletingLastPathComponent().appendingPathComponent("ray").path
+        guard FileManager.default.isExecutableFile(atPath: ray) else {
+            throw ValidationError("no Ray at \(ray): run scripts/ray-venv or set DROVER_RAY_PYTHON")
+        }
+        // Ray 2.60 turns token authentication on for `ray start`; Drover's side is plaintext too.
+        setenv("RAY_AUTH_MODE", "disabled", 1)
+        setenv("RAY_USAGE_STATS_ENABLED", "0", 1)
+        let directory = try PrivateDirectory(prefix: "drover-ray-hosts")
+        var pids: [pid_t] = []
+        defer {
+            for pid in pids.reversed() { Self.stop(pid, within: .seconds(10)) }
+            NamespaceHosts.endProcesses(in: hosts.second, within: .seconds(10))
+            NamespaceHosts.endProcesses(in: hosts.first, within: .seconds(10))
+            directory.remove()
+        }
+        let gcs = "\(hosts.firstAddress):6379"  // the namespace is the bench's own: the port is free
+        // 3 GB of object store a node: a 1 GiB value (--gib) and its copy fit.
+        let node = ["--num-cpus", "1", "--object-store-memory", "3000000000", "--block"]
+        func start(_ executable: String, _ arguments: [String], log: String) throws {
+            let output = open(directory.path + "/" + log, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            defer { close(output) }
+            pids.append(
+                try Spawn.start(
+                    executable, arguments: arguments, environment: ProcessInfo.processInfo.environment,
+                    descriptors: [(output, 1), (output, 2)]))
+        }
+        try start(
+            ray,
+            [
+                "start", "--head", "--node-ip-address", hosts.firstAddress, "--port", "6379",
+                "--include-dashboard", "false", "--resources", #"{"producer": 1}"#,
+            ] + node, log: "head.log")
+        try start(
+            NamespaceHosts.ip,
+            [
+                "netns", "exec", hosts.second, ray, "start", "--address", gcs, "--node-ip-address",
+                hosts.secondAddress, "--resources", #"{"consumer": 1}"#,
+            ] + node, log: "node.log")
+        return try await PeerComparison.ray.run(
+            script: "scripts/ray/transfer_bench.py", arguments: arguments + ["--address", gcs])
     }
 
     /// Sends SIGTERM and reaps the process; SIGKILL once `grace` has passed.

@@ -43,7 +43,7 @@ struct TransferBench: AsyncParsableCommand {
 
     @Flag(
         help:
-            "Put the two workers in two network namespaces (two hosts); needs root. Dask across too; Ray: same host only."
+            "Put the two workers in two network namespaces (two hosts); needs root. Dask and Ray across them too."
     )
     var acrossNamespaces = false
 
@@ -152,13 +152,23 @@ struct TransferBench: AsyncParsableCommand {
                 rows[index] += [kind.daskKind, String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
             }
         }
-        if compareRay, hosts == nil {
-            let ray = try await PeerComparison.ray.run(
-                script: "scripts/ray/transfer_bench.py",
-                arguments: [
-                    "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
-                ])
-            if let version = ray.first?["ray"] { print("Ray \(version) (one local node, num_cpus=2)") }
+        if compareRay {
+            let arguments = [
+                "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
+            ]
+            let ray: [[String: String]]
+            if let hosts {
+                ray = try await Self.runRay(across: hosts, arguments: arguments)
+            } else {
+                ray = try await PeerComparison.ray.run(script: "scripts/ray/transfer_bench.py", arguments: arguments)
+            }
+            if let version = ray.first?["ray"] {
+                print(
+                    "Ray \(version) "
+                        + (hosts == nil
+                            ? "(one local node, num_cpus=2)"
+                            : "(a head node in the first namespace, a node in the second, one CPU each)"))
+            }
             headers += ["ray MiB/s", "drover / ray"]
             for index in rows.indices {
                 guard let (theirs, ours) = Self.pair(index, ray, kinds: kinds, mebibytes: mebibytes, figures: figures)

@@ -1,6 +1,9 @@
 """Ray's side of `drover bench transfer --compare-ray`: a value made by one task and consumed by
-another on one local Ray node with 2 CPUs (its plasma store is shared memory: a numpy array is read
-without a copy, bytes are copied out of it): Python bytes and numpy arrays of uint8 and float64.
+another, Python bytes and numpy arrays of uint8 and float64. Without --address: on one local Ray
+node with 2 CPUs (its plasma store is shared memory: a numpy array is read without a copy, bytes
+are copied out of it). With --address: on a running cluster whose nodes offer the custom resources
+`producer` and `consumer` (`drover bench transfer --across-namespaces` starts one node of each in
+two network namespaces), so the value crosses from one node's object store to the other's.
 Writes one JSON object per line to the file --output names (Ray prints on stdout)."""
 
 import argparse
@@ -38,8 +41,15 @@ def main():
     parser.add_argument("--sizes", default="1,64,256", help="comma list of MiB")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--address", help="a running cluster with `producer` and `consumer` nodes")
     args = parser.parse_args()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    make, take = make_payload, consume
+    if args.address:
+        ray.init(address=args.address, log_to_driver=False)
+        make = make_payload.options(resources={"producer": 1})
+        take = consume.options(resources={"consumer": 1})
+    else:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         with open(args.output, "w") as output:
             for kind in KINDS:
@@ -47,10 +57,10 @@ def main():
                     size = mib << 20
                     times = []
                     for _ in range(args.repeats):
-                        produced = make_payload.remote(size, kind)
+                        produced = make.remote(size, kind)
                         ray.wait([produced])
                         start = time.perf_counter()
-                        result = ray.get(consume.remote(produced))
+                        result = ray.get(take.remote(produced))
                         times.append(time.perf_counter() - start)
                         assert result == size, result
                         del produced
