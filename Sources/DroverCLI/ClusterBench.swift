@@ -287,23 +287,32 @@ struct ClusterBench: AsyncParsableCommand {
         let size = transferMib << 20
         var remote: [Duration] = []
         var local: [Duration] = []
+        var kernel = KernelMemoryEvents()
         for _ in 0..<repeats {
             let produced = try client.submit(Builtins.bytes, size, pure: false, workers: [workers[0]])
             try await client.wait([produced])
             for (target, into) in [(workers[0], 0), (workers[1], 1)] {
+                let before = KernelMemoryEvents.now()
                 let start = ContinuousClock.now
                 let counted = try await client.submit(Builtins.countBytes, produced, pure: false, workers: [target])
                     .result()
                 let elapsed = ContinuousClock.now - start
                 guard counted == size else { throw ValidationError("the consumer counted \(counted) bytes") }
-                if into == 0 { local.append(elapsed) } else { remote.append(elapsed) }
+                if into == 0 {
+                    local.append(elapsed)
+                } else {
+                    remote.append(elapsed)
+                    kernel += KernelMemoryEvents.now() - before
+                }
             }
         }
         let seconds = LocalBench.median(remote).inSeconds
         print(
             String(
-                format: "(d) %d MiB: consumer on the other worker %.3f s, on the producer itself %.3f s",
-                transferMib, seconds, LocalBench.median(local).inSeconds))
+                format: "(d) %d MiB: consumer on the other worker %.3f s, on the producer itself %.3f s; "
+                    + "meanwhile (machine-wide) %d direct compaction stalls, %d huge-page faults fell back to 4 KiB",
+                transferMib, seconds, LocalBench.median(local).inSeconds, kernel.compactionStalls,
+                kernel.hugePageFallbacks))
         return [
             Figure(
                 bench: "transfer", label: "(d) \(transferMib) MiB worker→worker", unit: "MiB/s",

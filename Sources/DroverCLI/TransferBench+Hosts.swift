@@ -149,7 +149,7 @@ extension TransferBench {
     /// the bulk stream). Times by "kind/size".
     func runAcrossHosts(
         _ hosts: NamespaceHosts, kinds: [Kind], mebibytes: [Int], grpc: Bool
-    ) async throws -> [String: (remote: Double, local: Double, producer: Double)] {
+    ) async throws -> [String: Timings] {
         var environment = ProcessInfo.processInfo.environment
         environment["DROVER_PROTOCOL"] = grpc ? "grpc" : nil
         let executable = ProcessPool.currentExecutablePath
@@ -183,7 +183,7 @@ extension TransferBench {
                 environment: environment))
         for process in processes.dropFirst() { _ = try await process.listeningAddress() }
         let client = try await Client.connect(address, setAsDefault: false)
-        var times: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        var times: [String: Timings] = [:]
         do {
             try await client.waitForWorkers(2)
             // "10.x.y.1:…" sorts first: the producer is the worker of this namespace.

@@ -90,8 +90,8 @@ struct TransferBench: AsyncParsableCommand {
         }
         var rows: [[String]] = []
         var figures: [String: Double] = [:]
-        let measured: [String: (remote: Double, local: Double, producer: Double)]
-        var baseline: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        let measured: [String: Timings]
+        var baseline: [String: Timings] = [:]
         if let hosts {
             measured = try await runAcrossHosts(hosts, kinds: kinds, mebibytes: mebibytes, grpc: false)
             if getData { baseline = try await runAcrossHosts(hosts, kinds: kinds, mebibytes: mebibytes, grpc: true) }
@@ -110,6 +110,7 @@ struct TransferBench: AsyncParsableCommand {
                     String(format: "%.3f", times.producer),
                 ]
                 if let tcp { row.append(String(format: "%.2f", Double(size) / times.remote / tcp)) }
+                row.append(times.kernel.cell)
                 if let before = baseline[name] {
                     row += [
                         String(format: "%.0f", Double(size) / before.remote),
@@ -123,6 +124,9 @@ struct TransferBench: AsyncParsableCommand {
             "value", "size", "MiB/s", hosts == nil ? "other worker s" : "other host s", "same worker s", "producer s",
         ]
         if tcp != nil { headers.append("/ raw TCP") }
+        // During the consumers on the other worker, machine-wide: direct compaction stalls / huge
+        // page faults that fell back to 4 KiB pages (a copy into fresh memory then runs slow).
+        headers.append("stalls/fallbacks")
         if getData { headers += ["GetData MiB/s", "vs GetData"] }
         if compareDask {
             let arguments = [
@@ -186,11 +190,11 @@ struct TransferBench: AsyncParsableCommand {
     /// inherit `DROVER_SHARED_MEMORY`); times by "kind/size".
     func runCluster(
         kinds: [Kind], mebibytes: [Int], sharedMemory: Bool
-    ) async throws -> [String: (remote: Double, local: Double, producer: Double)] {
+    ) async throws -> [String: Timings] {
         if sharedMemory { unsetenv("DROVER_SHARED_MEMORY") } else { setenv("DROVER_SHARED_MEMORY", "off", 1) }
         defer { unsetenv("DROVER_SHARED_MEMORY") }
         let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
-        var times: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        var times: [String: Timings] = [:]
         do {
             let workers = client.workerAddresses.sorted()
             guard workers.count >= 2 else { throw ValidationError("the transfer needs two workers") }
@@ -207,9 +211,9 @@ struct TransferBench: AsyncParsableCommand {
 
     /// Every kind at every size, by "kind/size" (see ``measure(_:mebibytes:client:workers:)``).
     func measureAll(kinds: [Kind], mebibytes: [Int], client: Client, workers: [String]) async throws
-        -> [String: (remote: Double, local: Double, producer: Double)]
+        -> [String: Timings]
     {
-        var times: [String: (remote: Double, local: Double, producer: Double)] = [:]
+        var times: [String: Timings] = [:]
         for kind in kinds {
             for size in mebibytes {
                 times["\(kind.rawValue)/\(size)"] = try await measure(
@@ -274,17 +278,30 @@ struct TransferBench: AsyncParsableCommand {
         return (producerTime, ContinuousClock.now - start, counted)
     }
 
-    /// Median seconds of the consumer's submit→result on the other worker and on the producer
-    /// itself, and of the producer's submit→finished (making the value and storing it).
+    /// One kind and size's figures (see ``measure(_:mebibytes:client:workers:)``).
+    struct Timings {
+        /// Median seconds of the consumer's submit→result on the other worker, and on the
+        /// producer itself.
+        var remote: Double
+        var local: Double
+        /// Median seconds of the producer's submit→finished (making the value and storing it).
+        var producer: Double
+        /// What the kernel did while the consumers on the other worker ran, over every repeat.
+        var kernel: KernelMemoryEvents
+    }
+
+    /// The medians of every repeat, and the kernel's memory events during the remote consumers.
     func measure(
         _ kind: Kind, mebibytes: Int, client: Client, workers: [String]
-    ) async throws -> (remote: Double, local: Double, producer: Double) {
+    ) async throws -> Timings {
         let bytes = mebibytes << 20
         var remote: [Duration] = []
         var local: [Duration] = []
         var producer: [Duration] = []
+        var kernel = KernelMemoryEvents()
         for _ in 0..<repeats {
             for (index, target) in workers.prefix(2).enumerated().reversed() {
+                let before = KernelMemoryEvents.now()
                 let timed =
                     switch kind {
                     case .data:
@@ -305,15 +322,57 @@ struct TransferBench: AsyncParsableCommand {
                 producer.append(timed.producer)
                 let (elapsed, counted) = (timed.consumer, timed.counted)
                 guard counted == bytes else { throw ValidationError("the consumer counted \(counted) bytes") }
-                if index == 0 { local.append(elapsed) } else { remote.append(elapsed) }
+                if index == 0 {
+                    local.append(elapsed)
+                } else {
+                    remote.append(elapsed)
+                    kernel += KernelMemoryEvents.now() - before
+                }
                 try await ClusterBench.waitUntilReleased(client)
             }
         }
-        return (
-            LocalBench.median(remote).inSeconds, LocalBench.median(local).inSeconds,
-            LocalBench.median(producer).inSeconds
-        )
+        return Timings(
+            remote: LocalBench.median(remote).inSeconds, local: LocalBench.median(local).inSeconds,
+            producer: LocalBench.median(producer).inSeconds, kernel: kernel)
     }
+}
+
+/// Counters of the kernel's memory management (`/proc/vmstat`, the whole machine's) that explain
+/// a slow copy into fresh memory: a huge page the kernel had to compact memory for first (a
+/// direct compaction stall), or could not find (the fault fell back to 4 KiB pages).
+struct KernelMemoryEvents {
+    var compactionStalls = 0
+    var hugePageFallbacks = 0
+
+    /// The counters now (zero where the kernel has none).
+    static func now() -> KernelMemoryEvents {
+        var events = KernelMemoryEvents()
+        guard let text = try? String(contentsOfFile: "/proc/vmstat", encoding: .utf8) else { return events }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Int(parts[1]) else { continue }
+            switch parts[0] {
+            case "compact_stall": events.compactionStalls = value
+            case "thp_fault_fallback": events.hugePageFallbacks = value
+            default: break
+            }
+        }
+        return events
+    }
+
+    static func - (after: KernelMemoryEvents, before: KernelMemoryEvents) -> KernelMemoryEvents {
+        KernelMemoryEvents(
+            compactionStalls: after.compactionStalls - before.compactionStalls,
+            hugePageFallbacks: after.hugePageFallbacks - before.hugePageFallbacks)
+    }
+
+    static func += (total: inout KernelMemoryEvents, more: KernelMemoryEvents) {
+        total.compactionStalls += more.compactionStalls
+        total.hugePageFallbacks += more.hugePageFallbacks
+    }
+
+    /// "stalls/fallbacks", for a table cell.
+    var cell: String { "\(compactionStalls)/\(hugePageFallbacks)" }
 }
 
 /// This machine's copy rates, measured in the run that reports a transfer: the floor any copy pays.
