@@ -51,6 +51,8 @@ def main():
     else:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
+        # Warm up: each node starts its worker processes on first use, which is not a transfer.
+        assert ray.get(take.remote(make.remote(1024, "bytes"))) == 1024
         with open(args.output, "w") as output:
             for kind in KINDS:
                 for mib in [int(s) for s in args.sizes.split(",")]:
