@@ -55,6 +55,18 @@ extension Drover {
     /// Names the `cgroup.procs` file a child worker joins before anything else (set by its nanny).
     public static let cgroupProcsVariable = "DROVER_CGROUP_PROCS"
 
+    /// Names the spill directory a child worker uses (set by its nanny, which removes it when the
+    /// worker exits: a worker that is killed cannot remove its own).
+    public static let spillDirectoryVariable = "DROVER_SPILL_DIRECTORY"
+
+    /// Where a worker keeps its spill directory: `localDirectory` (`--local-directory`) when
+    /// given, else the service's `RUNTIME_DIRECTORY` under systemd, else the system's temporary
+    /// directory. A nanny asks the same, so it names its workers' directories where they would be.
+    public static func spillParent(localDirectory: String?) -> String {
+        let runtime = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first
+        return localDirectory ?? runtime.map(String.init) ?? FileManager.default.temporaryDirectory.path
+    }
+
     /// Makes the kernel end this process (SIGTERM) when its parent dies, so that children started
     /// by a local cluster or a nanny never outlive it. A parent that died before this call is
     /// caught by comparing the parent's pid with the one the parent recorded in

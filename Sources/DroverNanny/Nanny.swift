@@ -72,6 +72,8 @@ public actor Nanny {
         var pid: pid_t = 0
         var address = ""
         var cgroup: WorkerCgroup?
+        /// The spill directory named for the current process (removed once it has exited).
+        var spill: String?
         var restarts = 0
         var lastCause = ""
         var lastPeak: Int64 = 0
@@ -88,7 +90,7 @@ public actor Nanny {
     private var address = ""
     private var isStopping = false
     /// A worker process started ahead of need (``prepareStandby()``), and how many were made.
-    private var standby: (process: ListeningProcess, cgroup: WorkerCgroup?)?
+    private var standby: Launched?
     private var standbys = 0
     private var stopRequests: [CheckedContinuation<Void, Never>] = []
 
@@ -122,6 +124,7 @@ public actor Nanny {
             logger.info("nanny starting", metadata: ["enforcement": "\(enforcement)"])
         }
         removeStaleCgroups()
+        removeStaleSpillDirectories()
         let server = GRPCServer(
             transport: Transports.makeServer(host: options.host, port: options.nannyPort, security: options.security),
             services: [NannyRPCService(nanny: self)],
@@ -253,7 +256,9 @@ public actor Nanny {
             }
             let slot = slots[index]
             removeCgroup(slot.cgroup)
+            removeSpillDirectory(slot.spill, of: slot.name)
             slots[index].cgroup = nil
+            slots[index].spill = nil
             slots[index].pid = 0
             if givesUp {
                 slots[index].lastCause = cause
@@ -318,18 +323,21 @@ public actor Nanny {
                 guard sent else { throw Spawn.Failure(description: "the standby worker did not take its name") }
                 let workerAddress = try await ready.process.listeningAddress()
                 slots[index].cgroup = ready.cgroup
+                slots[index].spill = ready.spill
                 Task { await self.prepareStandby() }
                 return record(index, pid: ready.process.pid, address: workerAddress)
             } catch {
                 logger.warning("standby worker failed; starting a new one", metadata: ["error": "\(error)"])
                 removeCgroup(ready.cgroup)
+                removeSpillDirectory(ready.spill, of: "standby")
             }
         }
         do {
-            let (process, cgroup) = try launch(
+            let launched = try launch(
                 cgroupName: "drover-\(getpid())-\(index)", extra: ["--name", name, "--port", String(port)])
-            slots[index].cgroup = cgroup
-            return record(index, pid: process.pid, address: try await process.listeningAddress())
+            slots[index].cgroup = launched.cgroup
+            slots[index].spill = launched.spill
+            return record(index, pid: launched.process.pid, address: try await launched.process.listeningAddress())
         } catch {
             return .failure(error)
         }
@@ -342,13 +350,20 @@ public actor Nanny {
         return .success(pid)
     }
 
+    /// A worker process this nanny started, its cgroup and the spill directory named for it.
+    private struct Launched {
+        var process: ListeningProcess
+        var cgroup: WorkerCgroup?
+        var spill: String
+    }
+
     /// Starts a worker process in a new cgroup with the nanny's arguments and `extra`.
-    private func launch(cgroupName: String, extra: [String], withInput: Bool = false) throws -> (
-        ListeningProcess, WorkerCgroup?
-    ) {
+    private func launch(cgroupName: String, extra: [String], withInput: Bool = false) throws -> Launched {
         var environment = ProcessInfo.processInfo.environment
         environment[Drover.exitWithParentVariable] = Drover.exitWithParentValue
         environment[Drover.cgroupProcsVariable] = nil
+        let spill = SpillDirectories.path(parent: Drover.spillParent(localDirectory: options.localDirectory))
+        environment[Drover.spillDirectoryVariable] = spill
         var cgroup: WorkerCgroup?
         if let controller, let limit = options.memoryLimit {
             cgroup = try controller.create(name: cgroupName, limit: limit)
@@ -364,7 +379,7 @@ public actor Nanny {
         do {
             let process = try ListeningProcess.launch(
                 options.executable, arguments: arguments + extra, environment: environment, withInput: withInput)
-            return (process, cgroup)
+            return Launched(process: process, cgroup: cgroup, spill: spill)
         } catch {
             removeCgroup(cgroup)
             throw error
@@ -393,6 +408,30 @@ public actor Nanny {
         ready.process.closeInput()
         _ = try? await ready.process.listeningAddress()  // reaps it
         removeCgroup(ready.cgroup)
+        removeSpillDirectory(ready.spill, of: "standby")
+    }
+
+    /// Removes the spill directory of a worker that has exited: one that retired removed it
+    /// itself; one that was killed (an OOM kill above all, which comes when memory is full and
+    /// much of it was spilled) left its files behind.
+    private func removeSpillDirectory(_ path: String?, of worker: String) {
+        guard let path, let files = SpillDirectories.remove(path) else { return }
+        logger.info(
+            "removed the spill directory of a worker that died",
+            metadata: ["worker.name": "\(worker)", "path": "\(path)", "files": "\(files)"])
+    }
+
+    /// Removes the spill directories of workers whose nanny died without cleaning up (its
+    /// workers died with it).
+    private func removeStaleSpillDirectories() {
+        let parent = Drover.spillParent(localDirectory: options.localDirectory)
+        for path in SpillDirectories.stale(in: parent) {
+            if let files = SpillDirectories.remove(path) {
+                logger.info(
+                    "removed the spill directory of a nanny that died",
+                    metadata: ["path": "\(path)", "files": "\(files)"])
+            }
+        }
     }
 
     private func removeCgroup(_ cgroup: WorkerCgroup?) {

@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 
 /// Spilled results as files in a directory of this process's own,
-/// `<parent>/drover-worker-<pid>-<random>/`, private to the worker's user.
+/// `<parent>/drover-worker-<pid>-<random>/` (or the path its nanny named, which the nanny removes
+/// after the worker exits), private to the worker's user.
 ///
 /// The directory is made on the first spill, exclusively (an existing one, made by someone who
 /// guessed the name, is an error, never used) with mode 0700, and removed by ``removeAll()``.
@@ -27,6 +28,11 @@ struct SpillDirectory {
     /// `suffix` (by default 16 random hex digits, so that no one can make it first).
     init(parent: String, pid: Int32, suffix: String = Self.randomSuffix()) {
         path = URL(fileURLWithPath: parent).appendingPathComponent("drover-worker-\(pid)-\(suffix)").path
+    }
+
+    /// The directory at `path` (not made yet): the one its nanny named for this worker.
+    init(path: String) {
+        self.path = path
     }
 
     /// 16 hex digits from the system's random number generator.

@@ -112,9 +112,11 @@ public final class WorkerRuntime: Sendable {
             spillFraction: options.memorySpillFraction, pauseFraction: options.memoryPauseFraction)
         self.policy = policy
         // Under systemd, the unit's RuntimeDirectory= (private to the service) when no directory is given.
-        let runtimeDirectory = ProcessInfo.processInfo.environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first
-        let parent =
-            options.localDirectory ?? runtimeDirectory.map(String.init) ?? FileManager.default.temporaryDirectory.path
+        let parent = Drover.spillParent(localDirectory: options.localDirectory)
+        // A nanny names the directory, so that it can remove it after this process, however it ends.
+        let spill =
+            ProcessInfo.processInfo.environment[Drover.spillDirectoryVariable].map { SpillDirectory(path: $0) }
+            ?? SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier)
         var segmentServer: SegmentServer?
         if options.sharedMemoryMinBytes != nil {
             do {
@@ -125,7 +127,7 @@ public final class WorkerRuntime: Sendable {
             }
         }
         let store = DataStore(
-            directory: SpillDirectory(parent: parent, pid: ProcessInfo.processInfo.processIdentifier),
+            directory: spill,
             segmentServer: segmentServer)
         self.core = Mutex(WorkerCore(threads: options.threads, store: store))
         self.sharesMemory = segmentServer != nil

@@ -23,6 +23,8 @@ final class NannyCluster: Sendable {
         var workers: Int
         var threads = 1
         var memoryLimit = "0"
+        /// More of `drover nanny`'s options.
+        var arguments: [String] = []
     }
 
     let scheduler: ProcessHarness
@@ -54,7 +56,7 @@ final class NannyCluster: Sendable {
                 [
                     "nanny", address, "--nworkers", String(spec.workers), "--nthreads", String(spec.threads),
                     "--memory-limit", spec.memoryLimit, "--name", spec.name, "--drain-timeout", "10",
-                ] + (certificates?.security(for: .nanny).arguments ?? []),
+                ] + spec.arguments + (certificates?.security(for: .nanny).arguments ?? []),
                 environment: ProcessInfo.processInfo.environment.merging(nannyEnvironment) { $1 },
                 name: "nanny-\(spec.name)")
             addresses.append(try await nanny.listeningAddress())
@@ -103,6 +105,13 @@ final class NannyCluster: Sendable {
 }
 
 /// Whether process `pid` (not our child) is gone within 5 s.
+/// A new empty directory under the system's temporary directory.
+func makeTemporaryDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("drover-test-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+    return path
+}
+
 func hasExited(_ pid: Int32) async -> Bool {
     for _ in 0..<250 {
         if kill(pid, 0) != 0 { return true }
@@ -213,6 +222,72 @@ let cgroupsWritable = (try? CgroupController.find()) != nil
         #expect(try await cluster.status().workers.first?.restarts == 0)
         await client.close()
         await cluster.stop()
+    }
+
+    /// A worker killed with its results spilled cannot remove its spill files: its nanny does.
+    @Test func theSpillFilesOfAKilledWorkerAreRemovedByItsNanny() async throws {
+        let local = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: local) }
+        let cluster = try await NannyCluster([
+            .init(name: "spills", workers: 1, memoryLimit: "256MiB", arguments: ["--local-directory", local])
+        ])
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        try await client.waitForWorkers(1)
+        // 384 MiB of results in a 256 MiB worker: most go to disk.
+        let futures = try (0..<24).map { try client.submit(NannyTasks.filled, 16 << 20, $0, pure: false) }
+        _ = try await client.wait(futures)
+        try await eventually(client) { $0.workers.first.map { $0.spilledBytes > 0 } ?? false }
+        let directories = try FileManager.default.contentsOfDirectory(atPath: local)
+        try #require(directories.count == 1 && directories[0].hasPrefix("drover-worker-n"), "\(directories)")
+        let spilled = local + "/" + directories[0]
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spilled).contains { $0.hasSuffix(".spill") })
+
+        let victim = try #require(try await cluster.status().workers.first { $0.pid > 0 })
+        kill(victim.pid, SIGKILL)
+        var restarts = 0
+        for _ in 0..<500 where restarts == 0 {
+            try await Task.sleep(for: .milliseconds(20))
+            restarts = Int(try await cluster.status().workers.first?.restarts ?? 0)
+        }
+        #expect(restarts == 1)
+        #expect(!FileManager.default.fileExists(atPath: spilled), "the killed worker's spill files are still there")
+        // The results are made again (and spilled again, in the new worker's own directory).
+        for (seed, future) in futures.enumerated().prefix(2) {
+            #expect(try await future.result() == [UInt8](repeating: UInt8(seed % 251), count: 16 << 20))
+        }
+        await client.close()
+        await cluster.stop()
+    }
+
+    /// A nanny that starts removes the spill directories its dead predecessors named (their
+    /// workers died with them), and nothing else.
+    @Test func aNannyRemovesTheSpillDirectoriesOfNanniesThatDied() async throws {
+        let local = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: local) }
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier
+        let names = [
+            "drover-worker-n\(dead)-00000000000000ab",  // a dead nanny's: removed
+            "drover-worker-n\(getpid())-00000000000000cd",  // a running process's: kept
+            "drover-worker-\(dead)-00000000000000ef",  // a worker's own, not a nanny's: kept
+            "drover-worker-n\(dead)-notahexsuffix000",  // not a name a nanny makes: kept
+        ]
+        for name in names {
+            try FileManager.default.createDirectory(atPath: local + "/" + name, withIntermediateDirectories: false)
+            FileManager.default.createFile(atPath: local + "/" + name + "/0.spill", contents: Data([1, 2, 3]))
+        }
+        let scheduler = try ProcessHarness(TestBinaries.testTasks, ["scheduler", "--port", "0"], name: "scheduler")
+        let address = try await scheduler.listeningAddress()
+        let nanny = try ProcessHarness(
+            TestBinaries.testTasks, ["nanny", address, "--local-directory", local, "--name", "next"], name: "nanny")
+        _ = try await nanny.listeningAddress()
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: local))
+        #expect(left == Set(names.dropFirst()))
+        #expect(await nanny.terminate().graceful)
+        scheduler.stop()
     }
 
     @Test(.enabled(if: cgroupsWritable, "needs a writable memory cgroup"))
