@@ -129,22 +129,13 @@ struct TransferBench: AsyncParsableCommand {
         headers.append("stalls/fallbacks")
         if getData { headers += ["GetData MiB/s", "vs GetData"] }
         if compareDask {
-            let arguments = [
-                "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
-            ]
-            let dask: [[String: String]]
-            if let hosts {
-                dask = try await Self.runDask(across: hosts, arguments: arguments)
-            } else {
-                dask = try await PeerComparison.dask.run(script: "scripts/dask/transfer_bench.py", arguments: arguments)
-            }
-            if let version = dask.first?["dask"] {
-                print(
-                    "Dask \(version) "
-                        + (hosts == nil
-                            ? "(distributed.LocalCluster, 2 processes)"
-                            : "(a scheduler and a worker in the first namespace, a worker in the second)"))
-            }
+            let dask = try await peerLines(
+                .dask, script: "scripts/dask/transfer_bench.py", hosts: hosts, mebibytes: mebibytes,
+                across: Self.runDask,
+                described: (
+                    "(distributed.LocalCluster, 2 processes)",
+                    "(a scheduler and a worker in the first namespace, a worker in the second)"
+                ))
             headers += ["dask value", "dask MiB/s", "drover / dask"]
             for index in rows.indices {
                 let kind = kinds[index / mebibytes.count]
@@ -157,22 +148,13 @@ struct TransferBench: AsyncParsableCommand {
             }
         }
         if compareRay {
-            let arguments = [
-                "--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats),
-            ]
-            let ray: [[String: String]]
-            if let hosts {
-                ray = try await Self.runRay(across: hosts, arguments: arguments)
-            } else {
-                ray = try await PeerComparison.ray.run(script: "scripts/ray/transfer_bench.py", arguments: arguments)
-            }
-            if let version = ray.first?["ray"] {
-                print(
-                    "Ray \(version) "
-                        + (hosts == nil
-                            ? "(one local node, num_cpus=2)"
-                            : "(a head node in the first namespace, a node in the second, one CPU each)"))
-            }
+            let ray = try await peerLines(
+                .ray, script: "scripts/ray/transfer_bench.py", hosts: hosts, mebibytes: mebibytes,
+                across: Self.runRay,
+                described: (
+                    "(one local node, num_cpus=2)",
+                    "(a head node in the first namespace, a node in the second, one CPU each)"
+                ))
             headers += ["ray MiB/s", "drover / ray"]
             for index in rows.indices {
                 guard let (theirs, ours) = Self.pair(index, ray, kinds: kinds, mebibytes: mebibytes, figures: figures)
@@ -184,6 +166,27 @@ struct TransferBench: AsyncParsableCommand {
             }
         }
         print(Table(headers: headers, rows: rows).render())
+    }
+
+    /// A peer's JSON lines for the same sizes and repeats: on one host from its script alone (a
+    /// local cluster of its own), across the namespaces from `across`, which starts the peer on
+    /// the two hosts first. Prints the peer's version and set-up (`described`: one host, two).
+    func peerLines(
+        _ peer: PeerComparison, script: String, hosts: NamespaceHosts?, mebibytes: [Int],
+        across: (NamespaceHosts, [String]) async throws -> [[String: String]],
+        described: (oneHost: String, twoHosts: String)
+    ) async throws -> [[String: String]] {
+        let arguments = ["--sizes", mebibytes.map(String.init).joined(separator: ","), "--repeats", String(repeats)]
+        let lines =
+            if let hosts {
+                try await across(hosts, arguments)
+            } else {
+                try await peer.run(script: script, arguments: arguments)
+            }
+        if let version = lines.first?[peer.name.lowercased()] {
+            print("\(peer.name) \(version) " + (hosts == nil ? described.oneHost : described.twoHosts))
+        }
+        return lines
     }
 
     /// Every kind and size on a fresh 2-worker cluster, with shared memory on or off (the workers
