@@ -134,6 +134,7 @@ public final class Client: Sendable {
                         try await writer.write(
                             .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
                         for await batch in events {
+                            HopTrace.mark("writer.woke")
                             for part in batch.batches(size: \.estimatedBytes) {
                                 try await writer.write(.with { $0.events = Array(part) })
                             }
@@ -460,6 +461,7 @@ public final class Client: Sendable {
     // MARK: - Updates from the scheduler
 
     private func received(_ updates: [Drover_V1_ClientUpdate]) {
+        HopTrace.mark("client.received")
         var resumed: [(CheckedContinuation<KeyState, any Error>, KeyState)] = []
         var watchers: [(AsyncStream<TaskKey>.Continuation, isLast: Bool, key: TaskKey)] = []
         var workersReady: [CheckedContinuation<Void, any Error>] = []

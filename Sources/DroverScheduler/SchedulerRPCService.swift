@@ -66,6 +66,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await batch in outbox {
+                    HopTrace.mark("writer.woke")
                     for part in batch.batches(size: \.estimatedBytes) {
                         try await response.write(.with { $0.commands = Array(part) })
                     }
@@ -127,6 +128,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await batch in outbox {
+                    HopTrace.mark("writer.woke")
                     for part in batch.batches() { try await response.write(.with { $0.updates = Array(part) }) }
                 }
             }

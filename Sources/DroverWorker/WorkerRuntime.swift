@@ -375,6 +375,7 @@ public final class WorkerRuntime: Sendable {
         _ events: BatchingQueue<Drover_V1_WorkerEvent>, to writer: RPCWriter<Drover_V1_WorkerEvents>
     ) async throws {
         for await batch in events {
+            HopTrace.mark("writer.woke")
             for part in batch.batches() { try await writer.write(.with { $0.events = Array(part) }) }
         }
     }
@@ -459,6 +460,7 @@ public final class WorkerRuntime: Sendable {
     // MARK: - Events in, effects out
 
     private func received(_ commands: [Drover_V1_WorkerCommand]) {
+        HopTrace.mark("worker.received")
         var events: [WorkerState.Event] = []
         events.reserveCapacity(commands.count)
         for command in commands {

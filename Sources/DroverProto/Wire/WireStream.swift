@@ -1,3 +1,4 @@
+import DroverCore
 public import GRPCCore
 public import Logging
 import NIOCore
@@ -51,6 +52,7 @@ struct WireMessages<Message: SwiftProtobuf.Message>: AsyncSequence, Sendable {
                     }
                     frame = read
                 }
+                HopTrace.mark("task.read")
                 return try decode(frame)
             } catch let error as WireFrameDecoder.TooLarge {
                 finished = true
