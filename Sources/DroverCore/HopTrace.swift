@@ -61,10 +61,11 @@ public enum HopTrace {
         }
 
         func flush() {
-            write(marks.withLock { marks in
-                defer { marks.removeAll(keepingCapacity: true) }
-                return marks
-            })
+            write(
+                marks.withLock { marks in
+                    defer { marks.removeAll(keepingCapacity: true) }
+                    return marks
+                })
         }
 
         private func write(_ batch: [(StaticString, UInt64)]) {
