@@ -123,34 +123,30 @@ public final class Client: Sendable {
         )
         self.schedulerClient = grpc
         let box = WeakClient()
-        let id = self.id
         let events = outgoing
+        let id = self.id
+        // The registration goes first, ahead of anything the caller sends.
+        events.send(.with { $0.register = .with { $0.id = id.rawValue } })
+        let messages: @Sendable ([Drover_V1_ClientEvent]) -> [Drover_V1_ClientEvents] = { batch in
+            batch.batches(size: \.estimatedBytes).map { part in .with { $0.events = Array(part) } }
+        }
         self.connection = Task {
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await grpc.runConnections() }
                     defer { grpc.beginGracefulShutdown() }
-                    let send: @Sendable (RPCWriter<Drover_V1_ClientEvents>) async throws -> Void = { writer in
-                        try await writer.write(
-                            .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
-                        for await batch in events {
-                            HopTrace.mark("writer.woke")
-                            for part in batch.batches(size: \.estimatedBytes) {
-                                try await writer.write(.with { $0.events = Array(part) })
-                            }
-                        }
-                    }
-                    let receive: @Sendable (RPCAsyncSequence<Drover_V1_ClientUpdates, any Error>) async throws -> Void =
-                        { updates in
-                            for try await batch in updates { box.client?.received(batch.updates) }
-                        }
                     if WireClient.useGRPC {
                         try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
-                            options: TransportLimits.callOptions, requestProducer: send,
-                            onResponse: { try await receive($0.messages) })
+                            options: TransportLimits.callOptions,
+                            requestProducer: { try await StreamOutput($0).forward(events, as: messages) },
+                            onResponse: { response in
+                                for try await batch in response.messages { box.client?.received(batch.updates) }
+                            })
                     } else {
-                        try await WireClient.bidirectional(
-                            .client, to: scheduler, security: security, requestProducer: send, onResponse: receive)
+                        // Updates are handled on the event loop that read them (received never blocks).
+                        try await WireClient.stream(
+                            .client, to: scheduler, security: security, sending: events, as: messages,
+                            onResponse: { (batch: Drover_V1_ClientUpdates) in box.client?.received(batch.updates) })
                     }
                 }
                 box.client?.closed(reason: "the client was closed")
