@@ -64,6 +64,8 @@ import Testing
     final class ManualLoop: Sendable {
         private let pending = Mutex<[@Sendable () -> Void]>([])
         let written = Mutex<[[Int]]>([])
+        /// Set when the drain returned.
+        let returned = Mutex(false)
 
         func schedule(_ work: @escaping @Sendable () -> Void) {
             pending.withLock { $0.append(work) }
@@ -85,14 +87,13 @@ import Testing
         }
     }
 
-    /// Drains `queue` into `loop` in a task; the flag turns true when the drain returns.
-    static func startDraining(_ queue: BatchingQueue<Int>, into loop: ManualLoop) -> (Task<Void, Never>, Mutex<Bool>) {
-        let returned = Mutex(false)
-        let task = Task {
+    /// Drains `queue` into `loop` in a task; `loop.returned` turns true when the drain returns.
+    @discardableResult
+    static func startDraining(_ queue: BatchingQueue<Int>, into loop: ManualLoop) -> Task<Void, Never> {
+        Task {
             await queue.drain(scheduling: loop.schedule, write: loop.write)
-            returned.withLock { $0 = true }
+            loop.returned.withLock { $0 = true }
         }
-        return (task, returned)
     }
 
     @Test(.timeLimit(.minutes(1))) func aDrainWritesWhatWasSentBeforeItRanAsOneBatch() async {
@@ -100,7 +101,7 @@ import Testing
         let loop = ManualLoop()
         queue.send(1)
         queue.send(contentsOf: [2, 3])
-        let (_, returned) = Self.startDraining(queue, into: loop)
+        Self.startDraining(queue, into: loop)
         while loop.written.withLock({ $0.isEmpty }) {
             loop.run()
             await Task.yield()
@@ -112,7 +113,7 @@ import Testing
         #expect(loop.run() == 1)
         queue.finish()
         queue.send(7)  // dropped: the queue is finished
-        while !returned.withLock({ $0 }) {
+        while !loop.returned.withLock({ $0 }) {
             loop.run()
             await Task.yield()
         }
@@ -124,8 +125,8 @@ import Testing
         let loop = ManualLoop()
         queue.send(1)
         queue.finish()
-        let (_, returned) = Self.startDraining(queue, into: loop)
-        while !returned.withLock({ $0 }) {
+        Self.startDraining(queue, into: loop)
+        while !loop.returned.withLock({ $0 }) {
             loop.run()
             await Task.yield()
         }
@@ -135,9 +136,9 @@ import Testing
     @Test(.timeLimit(.minutes(1))) func cancellingTheDrainFinishesTheQueue() async {
         let queue = BatchingQueue<Int>()
         let loop = ManualLoop()
-        let (task, returned) = Self.startDraining(queue, into: loop)
+        let task = Self.startDraining(queue, into: loop)
         task.cancel()
-        while !returned.withLock({ $0 }) {
+        while !loop.returned.withLock({ $0 }) {
             loop.run()
             await Task.yield()
         }
