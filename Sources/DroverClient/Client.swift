@@ -128,7 +128,15 @@ public final class Client: Sendable {
         // The registration goes first, ahead of anything the caller sends.
         events.send(.with { $0.register = .with { $0.id = id.rawValue } })
         let messages: @Sendable ([Drover_V1_ClientEvent]) -> [Drover_V1_ClientEvents] = { batch in
-            batch.batches(size: \.estimatedBytes).map { part in .with { $0.events = Array(part) } }
+            // The registration travels alone, as the stream's first message: a first submission
+            // over the scheduler's limit is then refused as such (a status naming the limit),
+            // rather than making the stream's first message unreadable.
+            var rest = batch[...]
+            var messages: [Drover_V1_ClientEvents] = []
+            if case .register = rest.first?.kind { messages.append(.with { $0.events = [rest.removeFirst()] }) }
+            guard !rest.isEmpty else { return messages }
+            let parts = Array(rest).batches(size: \.estimatedBytes)
+            return messages + parts.map { part in .with { $0.events = Array(part) } }
         }
         self.connection = Task {
             do {
