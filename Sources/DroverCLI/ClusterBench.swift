@@ -205,9 +205,17 @@ struct ClusterBench: AsyncParsableCommand {
         var latencies: [Duration] = []
         for index in 0..<sequential {
             let start = ContinuousClock.now
+            HopTrace.mark("bench.submit")
             let value = try await client.submit(Builtins.noop, index, pure: false).result()
+            HopTrace.mark("bench.result")
             latencies.append(ContinuousClock.now - start)
             guard value == index else { throw ValidationError("submit→result returned \(value), not \(index)") }
+        }
+        if HopTrace.isOn, let directory = ProcessInfo.processInfo.environment[HopTrace.variable] {
+            // Unmarked round trips, so that every process writes out the marks it still holds.
+            for index in 0..<600 { _ = try await client.submit(Builtins.noop, index, pure: false).result() }
+            HopTrace.flush()
+            print(try HopTraceReport(directory: directory).render())
         }
         var identity: [Duration] = []
         for _ in 0..<200 {

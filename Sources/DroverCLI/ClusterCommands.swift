@@ -212,11 +212,11 @@ struct SchedulerCommand: AsyncParsableCommand {
         switch connection.kind {
         case .worker:
             await connection.serve(Drover_V1_WorkerEvents.self, Drover_V1_WorkerCommands.self, logger: logger) {
-                try await rpc.workerStream(request: $0, response: $1, context: $2)
+                try await rpc.workerStream(request: $0, output: $1, context: $2)
             }
         case .client:
             await connection.serve(Drover_V1_ClientEvents.self, Drover_V1_ClientUpdates.self, logger: logger) {
-                try await rpc.clientStream(request: $0, response: $1, context: $2)
+                try await rpc.clientStream(request: $0, output: $1, context: $2)
             }
         case .bulk:
             break  // a worker's stream: the scheduler's front never accepts it

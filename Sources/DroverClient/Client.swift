@@ -123,33 +123,38 @@ public final class Client: Sendable {
         )
         self.schedulerClient = grpc
         let box = WeakClient()
-        let id = self.id
         let events = outgoing
+        let id = self.id
+        // The registration goes first, ahead of anything the caller sends.
+        events.send(.with { $0.register = .with { $0.id = id.rawValue } })
+        let messages: @Sendable ([Drover_V1_ClientEvent]) -> [Drover_V1_ClientEvents] = { batch in
+            // The registration travels alone, as the stream's first message: a first submission
+            // over the scheduler's limit is then refused as such (a status naming the limit),
+            // rather than making the stream's first message unreadable.
+            var rest = batch[...]
+            var messages: [Drover_V1_ClientEvents] = []
+            if case .register = rest.first?.kind { messages.append(.with { $0.events = [rest.removeFirst()] }) }
+            guard !rest.isEmpty else { return messages }
+            let parts = Array(rest).batches(size: \.estimatedBytes)
+            return messages + parts.map { part in .with { $0.events = Array(part) } }
+        }
         self.connection = Task {
             do {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await grpc.runConnections() }
                     defer { grpc.beginGracefulShutdown() }
-                    let send: @Sendable (RPCWriter<Drover_V1_ClientEvents>) async throws -> Void = { writer in
-                        try await writer.write(
-                            .with { $0.events = [.with { $0.register = .with { $0.id = id.rawValue } }] })
-                        for await batch in events {
-                            for part in batch.batches(size: \.estimatedBytes) {
-                                try await writer.write(.with { $0.events = Array(part) })
-                            }
-                        }
-                    }
-                    let receive: @Sendable (RPCAsyncSequence<Drover_V1_ClientUpdates, any Error>) async throws -> Void =
-                        { updates in
-                            for try await batch in updates { box.client?.received(batch.updates) }
-                        }
                     if WireClient.useGRPC {
                         try await Drover_V1_Scheduler.Client(wrapping: grpc).clientStream(
-                            options: TransportLimits.callOptions, requestProducer: send,
-                            onResponse: { try await receive($0.messages) })
+                            options: TransportLimits.callOptions,
+                            requestProducer: { try await StreamOutput($0).forward(events, as: messages) },
+                            onResponse: { response in
+                                for try await batch in response.messages { box.client?.received(batch.updates) }
+                            })
                     } else {
-                        try await WireClient.bidirectional(
-                            .client, to: scheduler, security: security, requestProducer: send, onResponse: receive)
+                        // Updates are handled on the event loop that read them (received never blocks).
+                        try await WireClient.stream(
+                            .client, to: scheduler, security: security, sending: events, as: messages,
+                            onResponse: { (batch: Drover_V1_ClientUpdates) in box.client?.received(batch.updates) })
                     }
                 }
                 box.client?.closed(reason: "the client was closed")
@@ -460,6 +465,7 @@ public final class Client: Sendable {
     // MARK: - Updates from the scheduler
 
     private func received(_ updates: [Drover_V1_ClientUpdate]) {
+        HopTrace.mark("client.received")
         var resumed: [(CheckedContinuation<KeyState, any Error>, KeyState)] = []
         var watchers: [(AsyncStream<TaskKey>.Continuation, isLast: Bool, key: TaskKey)] = []
         var workersReady: [CheckedContinuation<Void, any Error>] = []

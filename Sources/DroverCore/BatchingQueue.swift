@@ -7,11 +7,21 @@ import Synchronization
 /// process sends piles up and goes out as the next message. Under load the batches grow by
 /// themselves; when idle, each item goes out at once. (A minimum interval between batches, as
 /// Dask's `BatchedSend` has, was measured here and gained nothing: see the README's benchmarks.)
+///
+/// Instead of a reader task, a connection may drain the queue where it writes (its event loop):
+/// ``drain(scheduling:write:)``. Then a send schedules one drain unless one is scheduled already,
+/// and the drain writes everything sent until it runs as one batch: the same batching, without
+/// waking a task to hand the batch on.
 public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
     private struct State {
         var items: [Element] = []
         var reader: CheckedContinuation<[Element]?, Never>?
         var isFinished = false
+        /// Drain mode: schedules a drain (``drain(scheduling:write:)``).
+        var scheduleDrain: (@Sendable () -> Void)?
+        var isDrainScheduled = false
+        /// Drain mode: resumed by the drain that finds the queue finished.
+        var drained: CheckedContinuation<Void, Never>?
     }
 
     private let state = Mutex(State())
@@ -29,25 +39,81 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
     }
 
     private func deliver(_ add: (inout [Element]) -> Void) {
+        var schedule: (@Sendable () -> Void)?
         let wake: (CheckedContinuation<[Element]?, Never>, [Element])? = state.withLock { state in
             guard !state.isFinished else { return nil }
             add(&state.items)
+            if let scheduleDrain = state.scheduleDrain, !state.isDrainScheduled, !state.items.isEmpty {
+                state.isDrainScheduled = true
+                schedule = scheduleDrain
+            }
             guard let reader = state.reader, !state.items.isEmpty else { return nil }
             state.reader = nil
             defer { state.items = [] }
             return (reader, state.items)
         }
         wake?.0.resume(returning: wake?.1)
+        schedule?()
     }
 
-    /// Ends the queue: the reader gets what is left, then `nil`.
+    /// Ends the queue: the reader gets what is left, then `nil` (in drain mode, the last drain
+    /// writes what is left and ``drain(scheduling:write:)`` returns).
     public func finish() {
+        var schedule: (@Sendable () -> Void)?
         let reader = state.withLock { state in
             state.isFinished = true
+            if let scheduleDrain = state.scheduleDrain, !state.isDrainScheduled {
+                state.isDrainScheduled = true
+                schedule = scheduleDrain
+            }
             defer { state.reader = nil }
             return state.items.isEmpty ? state.reader : nil
         }
         reader?.resume(returning: nil)
+        schedule?()
+    }
+
+    /// Hands every batch to `write`, run by `schedule` (a connection's event loop), until the queue
+    /// is finished (or the calling task is cancelled, which finishes it); returns once the last
+    /// batch is written. Takes the place of the reader: no ``next()`` meanwhile.
+    ///
+    /// A send schedules a drain only when none is scheduled, so whatever is sent before the drain
+    /// runs goes out as one batch.
+    ///
+    /// - Parameters:
+    ///   - schedule: Runs its argument soon, on the thread that writes (`eventLoop.execute`).
+    ///   - write: Writes one batch; called by the drain, never concurrently with itself.
+    public func drain(
+        scheduling schedule: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        write: @escaping @Sendable ([Element]) -> Void
+    ) async {
+        let drain: @Sendable () -> Void = { [self] in
+            let (batch, done) = state.withLock { state in
+                state.isDrainScheduled = false
+                defer { state.items = [] }
+                let done = state.isFinished ? state.drained : nil
+                if state.isFinished { state.drained = nil }
+                return (state.items, done)
+            }
+            if !batch.isEmpty { write(batch) }
+            done?.resume()
+        }
+        let scheduleDrain: @Sendable () -> Void = { schedule(drain) }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let start = state.withLock { state in
+                    precondition(state.reader == nil && state.scheduleDrain == nil, "BatchingQueue has one reader")
+                    state.scheduleDrain = scheduleDrain
+                    state.drained = continuation
+                    guard !state.items.isEmpty || state.isFinished else { return false }
+                    state.isDrainScheduled = true
+                    return true
+                }
+                if start { scheduleDrain() }
+            }
+        } onCancel: {
+            finish()
+        }
     }
 
     /// Everything sent since the last call, waiting until there is something; `nil` once the queue

@@ -61,14 +61,21 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_WorkerCommands>,
         context: ServerContext
     ) async throws {
+        try await workerStream(request: request, output: StreamOutput(response), context: context)
+    }
+
+    /// A worker's stream, over gRPC or the wire (where ``StreamOutput`` writes on the event loop).
+    public func workerStream(
+        request: RPCAsyncSequence<Drover_V1_WorkerEvents, any Error>,
+        output: StreamOutput<Drover_V1_WorkerCommands>,
+        context: ServerContext
+    ) async throws {
         let outbox = BatchingQueue<Drover_V1_WorkerCommand>()
         let service = self.service
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await batch in outbox {
-                    for part in batch.batches(size: \.estimatedBytes) {
-                        try await response.write(.with { $0.commands = Array(part) })
-                    }
+                try await output.forward(outbox) { batch in
+                    batch.batches(size: \.estimatedBytes).map { part in .with { $0.commands = Array(part) } }
                 }
                 // The scheduler ended this connection: say why, so the worker registers afresh.
                 if let reason = await service.removalReason(of: outbox) {
@@ -123,11 +130,20 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_ClientUpdates>,
         context: ServerContext
     ) async throws {
+        try await clientStream(request: request, output: StreamOutput(response), context: context)
+    }
+
+    /// A client's stream, over gRPC or the wire (where ``StreamOutput`` writes on the event loop).
+    public func clientStream(
+        request: RPCAsyncSequence<Drover_V1_ClientEvents, any Error>,
+        output: StreamOutput<Drover_V1_ClientUpdates>,
+        context: ServerContext
+    ) async throws {
         let outbox = BatchingQueue<Drover_V1_ClientUpdate>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await batch in outbox {
-                    for part in batch.batches() { try await response.write(.with { $0.updates = Array(part) }) }
+                try await output.forward(outbox) { batch in
+                    batch.batches().map { part in .with { $0.updates = Array(part) } }
                 }
             }
             var client: ClientID?

@@ -91,6 +91,8 @@ public actor SchedulerService {
         _ events: [Drover_V1_WorkerEvent], from id: WorkerID, outbox: BatchingQueue<Drover_V1_WorkerCommand>
     ) -> Bool {
         guard workerOutboxes[id] === outbox else { return false }
+        HopTrace.mark("scheduler.actor.worker")
+        defer { HopTrace.mark("scheduler.actor.done") }
         var translated: [SchedulerState.Event] = []
         var inline: [TaskKey: Drover_V1_Payload] = [:]
         let now = Self.wallClock()
@@ -261,6 +263,8 @@ public actor SchedulerService {
     }
 
     func clientSent(_ events: [Drover_V1_ClientEvent], from id: ClientID) {
+        HopTrace.mark("scheduler.actor.client")
+        defer { HopTrace.mark("scheduler.actor.done") }
         var translated: [SchedulerState.Event] = []
         // Tasks submitted or released in this batch: after many, the memory malloc kept is given back.
         var churn = 0

@@ -259,6 +259,7 @@ struct WorkerCore {
             acquired = []
         }
         if !pending.isEmpty {
+            HopTrace.mark("worker.report.queued")
             outbox?.send(contentsOf: pending)
             pending = []
         }

@@ -20,7 +20,9 @@ extension WorkerRuntime {
     private func runBodies(from first: TaskBody) async {
         var next: TaskBody? = first
         while let body = next {
+            HopTrace.mark("worker.body.start")
             let outcome = await body.run(worker: taskWorker(address: body.address), logger: logger)
+            HopTrace.mark("worker.body.end")
             var effects = core.withLock { $0.executed(outcome, in: environment) }
             next = effects.bodies.isEmpty ? nil : effects.bodies.removeFirst()
             carryOut(effects)

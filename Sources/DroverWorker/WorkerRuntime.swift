@@ -355,7 +355,7 @@ public final class WorkerRuntime: Sendable {
         attach(events)
         try await scheduler.workerStream(
             options: TransportLimits.callOptions,
-            requestProducer: { writer in try await Self.send(events, to: writer) },
+            requestProducer: { writer in try await StreamOutput(writer).forward(events, as: Self.messages) },
             onResponse: { response in try await self.receive(response.messages) }
         )
     }
@@ -364,21 +364,18 @@ public final class WorkerRuntime: Sendable {
     private func wireStream() async throws {
         let events = BatchingQueue<Drover_V1_WorkerEvent>()
         attach(events)
-        try await WireClient.bidirectional(
-            .worker, to: options.scheduler, security: options.security,
-            requestProducer: { writer in try await Self.send(events, to: writer) },
-            onResponse: { (commands: RPCAsyncSequence<Drover_V1_WorkerCommands, any Error>) in
-                try await self.receive(commands)
-            }
+        // Commands are handled on the event loop that read them: `received` takes the core's lock,
+        // starts bodies and fetches as tasks of their own, and never blocks.
+        try await WireClient.stream(
+            .worker, to: options.scheduler, security: options.security, sending: events, as: Self.messages,
+            onConnected: { self.core.withLock { $0.isConnected = true } },
+            onResponse: { (batch: Drover_V1_WorkerCommands) in self.received(batch.commands) }
         )
     }
 
-    private static func send(
-        _ events: BatchingQueue<Drover_V1_WorkerEvent>, to writer: RPCWriter<Drover_V1_WorkerEvents>
-    ) async throws {
-        for await batch in events {
-            for part in batch.batches() { try await writer.write(.with { $0.events = Array(part) }) }
-        }
+    /// A batch of events as the messages of a worker stream.
+    private static let messages: @Sendable ([Drover_V1_WorkerEvent]) -> [Drover_V1_WorkerEvents] = { batch in
+        batch.batches().map { part in .with { $0.events = Array(part) } }
     }
 
     private func receive(_ commands: RPCAsyncSequence<Drover_V1_WorkerCommands, any Error>) async throws {
@@ -461,6 +458,7 @@ public final class WorkerRuntime: Sendable {
     // MARK: - Events in, effects out
 
     private func received(_ commands: [Drover_V1_WorkerCommand]) {
+        HopTrace.mark("worker.received")
         var events: [WorkerState.Event] = []
         events.reserveCapacity(commands.count)
         for command in commands {

@@ -1,4 +1,5 @@
 import DroverCore
+import Synchronization
 import Testing
 
 @Suite struct BatchingQueueTests {
@@ -55,6 +56,95 @@ import Testing
                 #expect(seen == [1000, 1000, 1000, 1000])
             }
         }
+    }
+
+    // MARK: - Drain mode
+
+    /// Runs what the queue schedules when told to, as an event loop would: one drain at a time.
+    final class ManualLoop: Sendable {
+        private let pending = Mutex<[@Sendable () -> Void]>([])
+        let written = Mutex<[[Int]]>([])
+        /// Set when the drain returned.
+        let returned = Mutex(false)
+
+        func schedule(_ work: @escaping @Sendable () -> Void) {
+            pending.withLock { $0.append(work) }
+        }
+
+        /// Runs everything scheduled so far; returns how many drains ran.
+        @discardableResult
+        func run() -> Int {
+            let work = pending.withLock { pending in
+                defer { pending = [] }
+                return pending
+            }
+            for item in work { item() }
+            return work.count
+        }
+
+        func write(_ batch: [Int]) {
+            written.withLock { $0.append(batch) }
+        }
+    }
+
+    /// Drains `queue` into `loop` in a task; `loop.returned` turns true when the drain returns.
+    @discardableResult
+    static func startDraining(_ queue: BatchingQueue<Int>, into loop: ManualLoop) -> Task<Void, Never> {
+        Task {
+            await queue.drain(scheduling: loop.schedule, write: loop.write)
+            loop.returned.withLock { $0 = true }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aDrainWritesWhatWasSentBeforeItRanAsOneBatch() async {
+        let queue = BatchingQueue<Int>()
+        let loop = ManualLoop()
+        queue.send(1)
+        queue.send(contentsOf: [2, 3])
+        Self.startDraining(queue, into: loop)
+        while loop.written.withLock({ $0.isEmpty }) {
+            loop.run()
+            await Task.yield()
+        }
+        // Three sends while no drain runs: one drain is scheduled, and it writes them together.
+        queue.send(4)
+        queue.send(5)
+        queue.send(6)
+        #expect(loop.run() == 1)
+        queue.finish()
+        queue.send(7)  // dropped: the queue is finished
+        while !loop.returned.withLock({ $0 }) {
+            loop.run()
+            await Task.yield()
+        }
+        #expect(loop.written.withLock { $0 } == [[1, 2, 3], [4, 5, 6]])
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aQueueFinishedBeforeItsDrainStartsEndsTheDrain() async {
+        let queue = BatchingQueue<Int>()
+        let loop = ManualLoop()
+        queue.send(1)
+        queue.finish()
+        Self.startDraining(queue, into: loop)
+        while !loop.returned.withLock({ $0 }) {
+            loop.run()
+            await Task.yield()
+        }
+        #expect(loop.written.withLock { $0 } == [[1]])
+    }
+
+    @Test(.timeLimit(.minutes(1))) func cancellingTheDrainFinishesTheQueue() async {
+        let queue = BatchingQueue<Int>()
+        let loop = ManualLoop()
+        let task = Self.startDraining(queue, into: loop)
+        task.cancel()
+        while !loop.returned.withLock({ $0 }) {
+            loop.run()
+            await Task.yield()
+        }
+        queue.send(1)  // dropped: cancelling finished the queue
+        #expect(loop.run() == 0)
+        #expect(loop.written.withLock { $0 }.isEmpty)
     }
 
     @Test func arraysAreCutByCountAndByEstimatedBytes() {

@@ -1,3 +1,4 @@
+public import DroverCore
 import Foundation
 public import GRPCCore
 import Glibc
@@ -37,6 +38,48 @@ public enum WireClient {
         return try await withTaskCancellationHandler {
             try await exchange(
                 over: channel, requestProducer: requestProducer, onResponse: onResponse,
+                maxMessageBytes: maxMessageBytes)
+        } onCancel: {
+            nioChannel.close(promise: nil)
+        }
+    }
+
+    /// A stream of `kind` to the scheduler at `endpoint` whose messages skip the task hand-offs
+    /// both ways: each batch `outbox` receives goes out as the messages `requests` makes of it,
+    /// written by the connection's event loop (``StreamOutput``), and each response is decoded and
+    /// handed to `onResponse` on the event loop that read it, so `onResponse` must not block.
+    /// `onConnected` runs once the connection is set up, before any response. Finishing `outbox`
+    /// sends `end`; the call returns when the scheduler ends the stream.
+    ///
+    /// - Throws: The scheduler's `status` frame as its `RPCError`; `RPCError` (`unavailable` with
+    ///   one sentence when the two ends disagree about TLS, `invalidArgument` for a message that
+    ///   does not decode); the connection's errors.
+    public static func stream<Element: Sendable, Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ kind: WireStreamKind, to endpoint: HostAndPort, security: Security,
+        maxMessageBytes: Int = TransportLimits.maxMessageBytes,
+        sending outbox: BatchingQueue<Element>, as requests: @escaping @Sendable ([Element]) -> [Request],
+        onConnected: @Sendable () -> Void = {}, onResponse: @escaping @Sendable (Response) -> Void
+    ) async throws {
+        let tls = try security.tlsFiles.map { try WireTLS.clientContext($0) }
+        let channel = try await connect(kind, to: endpoint, tls: tls, peerName: "scheduler") { channel in
+            try channel.pipeline.syncOperations.addHandlers([
+                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
+                MessageToByteHandler(WireFrameEncoder()),
+                WireInbox<Response>(handle: onResponse),
+            ])
+            return try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: channel)
+        }
+        let nioChannel = channel.channel
+        let output = StreamOutput<Request>(channel: nioChannel)
+        onConnected()
+        try await withTaskCancellationHandler {
+            try await exchange(
+                over: channel,
+                requestProducer: { (_: RPCWriter<Request>) in try await output.forward(outbox, as: requests) },
+                onResponse: { (responses: RPCAsyncSequence<Response, any Error>) in
+                    // Only frames the event loop did not handle come here: the stream's end.
+                    for try await response in responses { onResponse(response) }
+                },
                 maxMessageBytes: maxMessageBytes)
         } onCancel: {
             nioChannel.close(promise: nil)

@@ -1,3 +1,4 @@
+import DroverCore
 public import GRPCCore
 public import NIOCore
 
@@ -109,6 +110,7 @@ public struct WireFrameDecoder: ByteToMessageDecoder {
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let frame = try Self.next(from: &buffer, maxFrameBytes: maxFrameBytes) else { return .needMoreData }
+        HopTrace.mark("loop.read")
         context.fireChannelRead(wrapInboundOut(frame))
         return .continue
     }
@@ -143,6 +145,7 @@ public struct WireFrameEncoder: MessageToByteEncoder {
     public init() {}
 
     public func encode(data: WireFrame, out: inout ByteBuffer) throws {
+        HopTrace.mark("loop.write")
         Self.write(data, to: &out)
     }
 

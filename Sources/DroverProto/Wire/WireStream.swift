@@ -1,3 +1,4 @@
+import DroverCore
 public import GRPCCore
 public import Logging
 import NIOCore
@@ -51,6 +52,7 @@ struct WireMessages<Message: SwiftProtobuf.Message>: AsyncSequence, Sendable {
                     }
                     frame = read
                 }
+                HopTrace.mark("task.read")
                 return try decode(frame)
             } catch let error as WireFrameDecoder.TooLarge {
                 finished = true
@@ -114,14 +116,15 @@ struct WireWriter<Message: SwiftProtobuf.Message>: RPCWriterProtocol {
 
 extension WireConnection {
     /// Serves this stream with a gRPC bidirectional handler, as if it had arrived over gRPC: the
-    /// handler reads `Request`s and writes `Response`s; returning ends the stream with `end`,
+    /// handler reads `Request`s and sends `Response`s (``StreamOutput``: written by the
+    /// connection's event loop); returning ends the stream with `end`,
     /// throwing an `RPCError` ends it with that status. With TLS, ``WireRoleGate`` has already
     /// refused a peer whose certificate holds no role ``AccessPolicy`` allows for the stream's
     /// method; the first frame must arrive within ``WireServer/negotiationTimeout``.
     public func serve<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ request: Request.Type, _ response: Response.Type, logger: Logger,
         handler:
-            @Sendable (RPCAsyncSequence<Request, any Error>, RPCWriter<Response>, ServerContext) async throws ->
+            @Sendable (RPCAsyncSequence<Request, any Error>, StreamOutput<Response>, ServerContext) async throws ->
             Void
     ) async {
         let nioChannel = channel.channel
@@ -141,9 +144,10 @@ extension WireConnection {
     private func serveFrames<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
         _ request: Request.Type, _ response: Response.Type, logger: Logger, deadline: Scheduled<Void>,
         handler:
-            @Sendable (RPCAsyncSequence<Request, any Error>, RPCWriter<Response>, ServerContext) async throws ->
+            @Sendable (RPCAsyncSequence<Request, any Error>, StreamOutput<Response>, ServerContext) async throws ->
             Void
     ) async {
+        let nioChannel = channel.channel
         do {
             try await channel.executeThenClose { inbound, outbound in
                 var frames = inbound.makeAsyncIterator()
@@ -162,7 +166,7 @@ extension WireConnection {
                 do {
                     try await handler(
                         RPCAsyncSequence(wrapping: requests),
-                        RPCWriter(wrapping: WireWriter<Response>(outbound: outbound)),
+                        StreamOutput(channel: nioChannel),
                         context)
                     try await outbound.write(WireFrame(kind: .end, body: ByteBuffer()))
                 } catch let error as RPCError {
