@@ -413,6 +413,8 @@ public final class Client: Sendable {
     /// - Throws: `CancellationError` when the waiting task is cancelled; ``ClientError`` when the
     ///   connection is gone.
     func wait(for key: TaskKey) async throws -> KeyState {
+        // Settled already (most keys of a gather that follows its map): no continuation to make.
+        if let known = state.withLock({ $0.keys.known(key) }), !known.isLost { return known }
         let number = state.withLock { state in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter
