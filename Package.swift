@@ -207,6 +207,9 @@ let package = Package(
         ),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
         .testTarget(
+            name: "DroverClientTests", dependencies: ["DroverCore", "DroverClient", "DroverTestKit"],
+            swiftSettings: upcomingFeatures),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "DroverCore", "DroverClient", "DroverLocal", "DroverProto", "DroverTestKit", "DroverNanny",

@@ -29,6 +29,11 @@ int drover_release_free_memory(void) {
     return malloc_trim(0);
 }
 
+size_t drover_heap_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
 int drover_spawn_file_actions_add_close_from(void *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }

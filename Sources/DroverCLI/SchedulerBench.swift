@@ -96,13 +96,26 @@ struct SchedulerBench: AsyncParsableCommand {
         var simulation = ZeroWorkerSimulation(workers: 2, threads: threads)
         let graph = Shape.map.graph(held)
         let before = ProcessMemory.residentBytes() ?? 0
+        let heapBefore = ProcessMemory.heapInUse()
         try simulation.run(graph, wants: graph.map(\.spec.key), release: false)
+        let heapAfter = ProcessMemory.heapInUse()
         let after = ProcessMemory.residentBytes() ?? 0
-        withExtendedLifetime(simulation) {}
         let perTask = Double(after - before) / Double(held)
         print(
             "held: \(held) finished tasks wanted by a client: RSS \(before >> 20) MiB before, \(after >> 20) MiB after, "
                 + String(format: "%.0f B per held task (state and the submitted specs)", perTask))
+        print(
+            String(
+                format: "held: live heap (mallinfo2) %.0f B per held task; RSS beyond it %.0f B",
+                Double(heapAfter - heapBefore) / Double(held),
+                Double((after - before) - (heapAfter - heapBefore)) / Double(held)))
+        var rows: [[String]] = []
+        for (structure, bytes) in simulation.state.memoryAccount {
+            rows.append([structure, String(bytes), String(format: "%.1f", Double(bytes) / Double(held))])
+        }
+        // The bench's own graph is alive throughout (its keys and specs are not the state's).
+        withExtendedLifetime((simulation, graph)) {}
+        print(Table(headers: ["state structure", "bytes", "B per held task"], rows: rows).render())
     }
 
     enum Shape: String, CaseIterable {

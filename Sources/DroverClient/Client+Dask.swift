@@ -44,7 +44,7 @@ extension Client {
         state.withLock { state in
             var holders: [TaskKey: [String]] = [:]
             for future in futures {
-                if case .inMemory(let workers, _) = state.keys[future.key] {
+                if case .inMemory(let workers, _) = state.keys.known(future.key) {
                     holders[future.key] = workers
                 } else {
                     holders[future.key] = []
@@ -60,8 +60,8 @@ extension Client {
         state.withLock { state in
             var held: [String: [TaskKey]] = [:]
             for worker in state.workers { held[worker] = [] }
-            for (key, known) in state.keys {
-                guard state.references[key, default: 0] > 0, case .inMemory(let workers, _) = known else { continue }
+            for (key, entry) in state.keys.entries {
+                guard entry.references > 0, case .inMemory(let workers, _) = entry.known else { continue }
                 for worker in workers { held[worker, default: []].append(key) }
             }
             return held.mapValues { $0.sorted { $0.rawValue < $1.rawValue } }

@@ -128,10 +128,10 @@ extension Client {
         var waiters: [(CheckedContinuation<KeyState, any Error>)] = []
         var watchers: [(AsyncStream<TaskKey>.Continuation, isLast: Bool, key: TaskKey)] = []
         state.withLock { state in
-            for key in Set(futures.map(\.key)) where state.references[key] != nil {
-                state.keys[key] = .cancelled
-                waiters += (state.waiters.removeValue(forKey: key) ?? [:]).values
-                watchers += state.keyCompleted(key).map { ($0.0, $0.isLast, key) }
+            for key in Set(futures.map(\.key)) {
+                guard let completion = state.keys.cancel(key) else { continue }  // no future of it left
+                waiters += completion.waiters
+                watchers += state.keyCompleted(watchers: completion.watchers).map { ($0.0, $0.isLast, key) }
                 cancelled.append(key)
             }
         }

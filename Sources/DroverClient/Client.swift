@@ -31,24 +31,23 @@ public final class Client: Sendable {
     let variableRequests = VariableRequests()
 
     struct State {
-        var references: [TaskKey: Int] = [:]
-        var keys: [TaskKey: KeyState] = [:]
-        /// Tasks waiting for news of a key, by a number of their own (so a cancelled one can leave).
-        var waiters: [TaskKey: [Int: CheckedContinuation<KeyState, any Error>]] = [:]
+        /// Per key: its futures' references, where it stands, the tasks waiting for it and the
+        /// completion streams watching it (one look-up for each).
+        var keys = KeyTable<CheckedContinuation<KeyState, any Error>>()
         var nextWaiter = 0
         var closedReason: String?
         /// The workers connected, as the scheduler last said.
         var workers: [String] = []
         var workerWaiters: [(count: Int, continuation: CheckedContinuation<Void, any Error>)] = []
-        /// Streams of keys as they complete (`wait`, `asCompleted`), by number, and the numbers
-        /// watching each key.
+        /// Streams of keys as they complete (`wait`, `asCompleted`), by number (the keys' entries
+        /// list the numbers watching each).
         var watchers: [Int: Watcher] = [:]
-        var watchersByKey: [TaskKey: [Int]] = [:]
 
-        /// The key is done: the watchers to tell, and whether it was the last key each waited for.
-        mutating func keyCompleted(_ key: TaskKey) -> [(AsyncStream<TaskKey>.Continuation, isLast: Bool)] {
+        /// A key is done: the watchers `numbers` to tell, and whether it was the last key each
+        /// waited for.
+        mutating func keyCompleted(watchers numbers: [Int]) -> [(AsyncStream<TaskKey>.Continuation, isLast: Bool)] {
             var told: [(AsyncStream<TaskKey>.Continuation, isLast: Bool)] = []
-            for number in watchersByKey.removeValue(forKey: key) ?? [] {
+            for number in numbers {
                 guard var watcher = watchers[number] else { continue }
                 watcher.remaining -= 1
                 watchers[number] = watcher.remaining == 0 ? nil : watcher
@@ -374,7 +373,7 @@ public final class Client: Sendable {
     /// Whether the client still believes `key` is on `worker` (false once it was told otherwise).
     private func isKnown(_ key: TaskKey, on worker: String) -> Bool {
         state.withLock { state in
-            if case .inMemory(let holders, _) = state.keys[key] { return holders.contains(worker) }
+            if case .inMemory(let holders, _) = state.keys.known(key) { return holders.contains(worker) }
             return false
         }
     }
@@ -386,31 +385,18 @@ public final class Client: Sendable {
     /// fetched from them next; one with none waits for the scheduler's next word on it.
     private func forgetLocations(of keys: [TaskKey], on worker: String?) {
         state.withLock { state in
-            for key in keys {
-                guard case .inMemory(let holders, let inline) = state.keys[key] else { continue }
-                let others = worker.map { gone in holders.filter { $0 != gone } } ?? []
-                state.keys[key] = others.isEmpty ? nil : .inMemory(holders: others, inline: inline)
-            }
+            for key in keys { state.keys.forgetLocation(of: key, on: worker) }
         }
     }
 
     // MARK: - Futures
 
     func retain(_ key: TaskKey) {
-        state.withLock { state in
-            if state.references[key] == nil, case .cancelled = state.keys[key] { state.keys[key] = nil }
-            state.references[key, default: 0] += 1
-        }
+        state.withLock { $0.keys.retain(key) }
     }
 
     func release(_ key: TaskKey) {
-        let isLast = state.withLock { state -> Bool in
-            state.references[key, default: 1] -= 1
-            guard state.references[key]! <= 0 else { return false }
-            state.references[key] = nil
-            state.keys[key] = nil
-            return true
-        }
+        let isLast = state.withLock { $0.keys.release(key) }
         if isLast {
             outgoing.send(.with { $0.release = .with { $0.keys = [key.rawValue] } })
         }
@@ -418,7 +404,7 @@ public final class Client: Sendable {
 
     /// Where `key` stands as far as this client knows.
     func status(of key: TaskKey) -> FutureStatus {
-        switch state.withLock({ $0.keys[key] }) {
+        switch state.withLock({ $0.keys.known(key) }) {
         case nil: .pending
         case .inMemory: .finished
         case .erred: .error
@@ -432,6 +418,8 @@ public final class Client: Sendable {
     /// - Throws: `CancellationError` when the waiting task is cancelled; ``ClientError`` when the
     ///   connection is gone.
     func wait(for key: TaskKey) async throws -> KeyState {
+        // Settled already (most keys of a gather that follows its map): no continuation to make.
+        if let known = state.withLock({ $0.keys.known(key) }), !known.isLost { return known }
         let number = state.withLock { state in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter
@@ -439,21 +427,20 @@ public final class Client: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let ready: Result<KeyState, any Error>? = state.withLock { state in
-                    if let known = state.keys[key], !known.isLost { return .success(known) }
+                    if state.closedReason == nil && !Task.isCancelled {
+                        // The common case, with one look-up: settled, or now waited for.
+                        return state.keys.wait(for: key, number: number, waiter: continuation).map { .success($0) }
+                    }
+                    if let known = state.keys.known(key), !known.isLost { return .success(known) }
                     if let reason = state.closedReason {
                         return .failure(ClientError(message: "The client is closed: \(reason)."))
                     }
-                    if Task.isCancelled { return .failure(CancellationError()) }
-                    state.waiters[key, default: [:]][number] = continuation
-                    return nil
+                    return .failure(CancellationError())
                 }
                 if let ready { continuation.resume(with: ready) }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<KeyState, any Error>? in
-                defer { if state.waiters[key]?.isEmpty == true { state.waiters[key] = nil } }
-                return state.waiters[key]?.removeValue(forKey: number)
-            }
+            let waiter = state.withLock { $0.keys.removeWaiter(number, of: key) }
             waiter?.resume(throwing: CancellationError())
         }
     }
@@ -501,14 +488,11 @@ public final class Client: Sendable {
                 case .workers, nil:
                     continue
                 }
-                guard state.references[key] != nil else { continue }  // released meanwhile
-                if case .cancelled = state.keys[key] { continue }
-                state.keys[key] = keyState
-                if !keyState.isLost {
-                    for waiter in (state.waiters.removeValue(forKey: key) ?? [:]).values {
-                        resumed.append((waiter, keyState))
-                    }
-                    watchers += state.keyCompleted(key).map { ($0.0, $0.isLast, key) }
+                // Nil when released or cancelled meanwhile; a lost key tells nobody.
+                guard let completion = state.keys.update(key, to: keyState) else { continue }
+                for waiter in completion.waiters { resumed.append((waiter, keyState)) }
+                if !completion.watchers.isEmpty {
+                    watchers += state.keyCompleted(watchers: completion.watchers).map { ($0.0, $0.isLast, key) }
                 }
             }
         }
@@ -525,13 +509,11 @@ public final class Client: Sendable {
         let (waiters, workerWaiters, watchers) = state.withLock { state in
             state.closedReason = reason
             defer {
-                state.waiters = [:]
                 state.workerWaiters = []
                 state.watchers = [:]
-                state.watchersByKey = [:]
             }
             return (
-                state.waiters.values.flatMap(\.values), state.workerWaiters.map(\.continuation),
+                state.keys.takeAllWaiters(), state.workerWaiters.map(\.continuation),
                 state.watchers.values.map(\.continuation)
             )
         }
@@ -552,10 +534,9 @@ public final class Client: Sendable {
             var ready: [TaskKey] = []
             var pending = 0
             for key in keys {
-                if let known = state.keys[key], !known.isLost {
+                if state.keys.isSettled(key, elseWatchAs: number, watch: state.closedReason == nil) {
                     ready.append(key)
                 } else if state.closedReason == nil {
-                    state.watchersByKey[key, default: []].append(number)
                     pending += 1
                 }
             }

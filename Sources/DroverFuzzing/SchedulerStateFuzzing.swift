@@ -87,7 +87,7 @@ public enum SchedulerStateFuzzing {
             let cancelled = actions[(index + 1)...].contains {
                 if case .free(worker, let keys) = $0 { keys.contains(key) } else { false }
             }
-            guard cancelled || state.tasks[key]?.processingOn == worker else {
+            guard cancelled || state.processingOn(key) == worker else {
                 throw InvariantViolation("sent '\(key)' to \(worker), but the task is not processing there")
             }
             guard state.workers[worker] != nil else {

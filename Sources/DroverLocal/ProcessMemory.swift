@@ -13,6 +13,12 @@ public enum ProcessMemory {
         _ = drover_release_free_memory()
     }
 
+    /// The bytes this process's malloc has handed out and not had back (`mallinfo2`): the live
+    /// heap, to compare with the resident size (the difference is what malloc keeps free).
+    public static func heapInUse() -> Int64 {
+        Int64(drover_heap_in_use())
+    }
+
     /// Resident set size of process `pid` (this one by default), from `/proc/<pid>/statm`.
     public static func residentBytes(of pid: pid_t? = nil) -> Int64? {
         let path = "/proc/\(pid.map(String.init) ?? "self")/statm"

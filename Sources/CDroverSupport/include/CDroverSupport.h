@@ -16,6 +16,10 @@ int drover_set_current_thread_name(const char *name);
 /// malloc_trim(0): gives memory malloc holds free back to the kernel; 1 if any was released.
 int drover_release_free_memory(void);
 
+/// mallinfo2(): the bytes malloc has handed out and not had back (`uordblks`, small blocks, plus
+/// `hblkhd`, blocks mapped on their own).
+size_t drover_heap_in_use(void);
+
 /// posix_spawn_file_actions_addclosefrom_np: the child closes every descriptor from `from` up.
 /// `actions` is a `posix_spawn_file_actions_t *` (untyped here, so that this header does not bring
 /// <spawn.h>'s types into Swift under this module's name).

@@ -1,15 +1,32 @@
-/// A set that holds one element inline, a few in a small array, and only more in a `Set`.
+/// A set of 32-bit numbers (task slots, worker and client numbers) that holds one element inline,
+/// a few in a small array, and only more in a `Set`: 8 bytes in all.
 ///
 /// A task record has five sets (dependencies, dependents, inputs awaited, holders, clients) and
 /// most hold zero, one or two elements: a `Set` for each would cost an allocation of ~100 bytes
 /// per non-empty set, and hashing for each look-up. Up to ``arrayLimit`` elements are searched
-/// linearly.
-public struct InlineSet<Element: Hashable & Sendable>: Sendable {
+/// linearly. Not generic on purpose: a generic enum's layout is computed as the runtime does it,
+/// without the spare bits of its payloads, and takes a ninth byte for its case (a 9-byte field
+/// then takes 16 in a record); this one keeps its case in the references' spare bits (a `Set`
+/// payload has none, hence the ``SetBox``).
+public struct InlineSet: Sendable {
+    public typealias Element = Int32
+
+    /// A `Set` behind a reference with spare bits; copied before a change when shared.
+    fileprivate final class SetBox: @unchecked Sendable {
+        // Safety: changed only through `InlineSet`'s mutating methods, and only when
+        // `isKnownUniquelyReferenced` (copy on write, as the standard collections do).
+        var elements: Set<Element>
+
+        init(_ elements: Set<Element>) {
+            self.elements = elements
+        }
+    }
+
     fileprivate enum Storage: Sendable {
         case empty
         case one(Element)
         case few(ContiguousArray<Element>)
-        case many(Set<Element>)
+        case many(SetBox)
     }
 
     /// The most elements kept in an array; beyond, a `Set`.
@@ -33,7 +50,7 @@ public struct InlineSet<Element: Hashable & Sendable>: Sendable {
         case .empty: 0
         case .one: 1
         case .few(let elements): elements.count
-        case .many(let elements): elements.count
+        case .many(let box): box.elements.count
         }
     }
 
@@ -42,7 +59,7 @@ public struct InlineSet<Element: Hashable & Sendable>: Sendable {
         case .empty: false
         case .one(let only): only == element
         case .few(let elements): elements.contains(element)
-        case .many(let elements): elements.contains(element)
+        case .many(let box): box.elements.contains(element)
         }
     }
 
@@ -64,12 +81,13 @@ public struct InlineSet<Element: Hashable & Sendable>: Sendable {
             } else {
                 var set = Set(elements)
                 set.insert(element)
-                storage = .many(set)
+                storage = .many(SetBox(set))
             }
-        case .many(var elements):
-            storage = .empty
-            let result = elements.insert(element)
-            storage = .many(elements)
+        case .many(var box):
+            storage = .empty  // let `box` be the only reference when it is not shared
+            if !isKnownUniquelyReferenced(&box) { box = SetBox(box.elements) }
+            let result = box.elements.insert(element)
+            storage = .many(box)
             return result
         }
         return (true, element)
@@ -91,10 +109,11 @@ public struct InlineSet<Element: Hashable & Sendable>: Sendable {
             let removed = elements.remove(at: index)
             storage = elements.count == 1 ? .one(elements[0]) : .few(elements)
             return removed
-        case .many(var elements):
+        case .many(var box):
             storage = .empty
-            let removed = elements.remove(element)
-            storage = elements.count == 1 ? .one(elements.first!) : .many(elements)
+            if !isKnownUniquelyReferenced(&box) { box = SetBox(box.elements) }
+            let removed = box.elements.remove(element)
+            storage = box.elements.count == 1 ? .one(box.elements.first!) : .many(box)
             return removed
         }
     }
@@ -119,7 +138,7 @@ extension InlineSet: Sequence {
             case .empty: break
             case .one(let element): only = element
             case .few(let elements): array = elements.makeIterator()
-            case .many(let elements): set = elements.makeIterator()
+            case .many(let box): set = box.elements.makeIterator()
             }
         }
 

@@ -35,6 +35,17 @@ struct KeyArena: Sendable {
     /// The room taken by the buffer, in bytes.
     var capacity: Int { bytes.capacity }
 
+    /// The room taken by the spans, in spans.
+    var spanCapacity: Int { spans.capacity }
+
+    /// Makes room for keys up to slot `slots - 1` and for `bytes` more bytes of keys (see
+    /// ``TaskTable/reserveCapacity(adding:keyBytes:)``).
+    mutating func reserveCapacity(slots: Int, bytes count: Int) {
+        if slots > spans.capacity { spans.reserveCapacity(TaskTable.grown(spans.capacity, toHold: slots)) }
+        let needed = bytes.count + count
+        if needed > bytes.capacity { bytes.reserveCapacity(TaskTable.grown(bytes.capacity, toHold: needed)) }
+    }
+
     /// Stores `key` as the key of `slot`, which holds none.
     mutating func store(_ key: TaskKey, at slot: TaskSlot) {
         let index = Int(slot)

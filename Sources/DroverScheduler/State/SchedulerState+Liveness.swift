@@ -60,12 +60,13 @@ extension SchedulerState {
         for key in overdue {
             // Its thief may have left meanwhile: the victim is still told to drop it, and the
             // task goes where it can start soonest.
-            guard let task = tasks[key], task.state == .processing, let victim = task.processingOn else {
+            guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, let victim = runner(of: slot) else {
                 pendingSteals[key] = nil
                 continue
             }
-            if !task.hasStarted { actions.append(.free(victim, [key])) }
-            stealAnswered(key, worker: victim, started: task.hasStarted, into: &actions)
+            let started = tasks[slot].hasStarted
+            if !started { actions.append(.free(victim, [key])) }
+            stealAnswered(key, worker: victim, started: started, into: &actions)
         }
     }
 }

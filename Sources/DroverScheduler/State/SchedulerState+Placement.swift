@@ -30,7 +30,7 @@ extension SchedulerState {
         }
         var candidates = idleWorkers
         for dependency in tasks[slot].dependencies {
-            for holder in tasks[dependency].whoHas where workers[holder]?.status == .running {
+            for holder in holders(of: dependency) where workers[holder]?.status == .running {
                 candidates.insert(holder)
             }
         }
@@ -75,8 +75,9 @@ extension SchedulerState {
             var fetchSeconds = 0.0
             for dependency in tasks[slot].dependencies {
                 let input = tasks[dependency]
-                guard !input.whoHas.contains(worker.id) else { continue }
-                let nearby = !worker.host.isEmpty && input.whoHas.contains { workers[$0]?.host == worker.host }
+                guard !isHeld(dependency, by: worker.id) else { continue }
+                let nearby =
+                    !worker.host.isEmpty && holders(of: dependency).contains { workers[$0]?.host == worker.host }
                 fetchSeconds +=
                     Double(input.nbytes) / (nearby ? configuration.sameHostBandwidth : configuration.bandwidth)
             }
@@ -108,21 +109,21 @@ extension SchedulerState {
     mutating func assign(_ slot: TaskSlot, to worker: WorkerID, into actions: inout [Action]) {
         let estimate = estimatedDuration(slot)
         tasks[slot].state = .processing
-        tasks[slot].processingOn = worker
+        tasks[slot].runner = workerNumbers.number(of: worker)!
         tasks[slot].occupancyEstimate = estimate
         workers[worker]!.processingSlots.insert(slot)
         workers[worker]!.occupancy += estimate
         updateIndexes(of: worker)
         var whoHas: [TaskKey: [String]] = [:]
         for dependency in tasks[slot].dependencies {
-            whoHas[tasks.key(of: dependency)] = tasks[dependency].whoHas.sorted().compactMap { workers[$0]?.address }
+            whoHas[tasks.key(of: dependency)] = sortedHolders(of: dependency).compactMap { workers[$0]?.address }
         }
         actions.append(
             .compute(worker, Assignment(spec: tasks.spec(of: slot), priority: tasks[slot].priority, whoHas: whoHas)))
     }
 
     mutating func unassign(_ slot: TaskSlot, from worker: WorkerID) {
-        tasks[slot].processingOn = nil
+        tasks[slot].runner = TaskRecord.noWorker
         tasks[slot].hasStarted = false
         tasks[slot].stealingTo = nil
         workers[worker]?.longRunningSlots.remove(slot)
@@ -134,13 +135,13 @@ extension SchedulerState {
     }
 
     mutating func addHolder(_ worker: WorkerID, of slot: TaskSlot) {
-        guard tasks[slot].whoHas.insert(worker).inserted else { return }
+        guard tasks[slot].holders.insert(workerNumbers.number(of: worker)!).inserted else { return }
         workers[worker]!.heldSlots.insert(slot)
         workers[worker]!.managedBytes += tasks[slot].nbytes
     }
 
     mutating func removeHolder(_ worker: WorkerID, of slot: TaskSlot) {
-        tasks[slot].whoHas.remove(worker)
+        if let number = workerNumbers.number(of: worker) { tasks[slot].holders.remove(number) }
         if workers[worker]?.heldSlots.remove(slot) != nil {
             workers[worker]!.managedBytes -= tasks[slot].nbytes
         }
@@ -201,7 +202,7 @@ extension SchedulerState {
     /// A running task seceded: it stops counting against its worker's threads (its occupancy goes,
     /// so `unassign` later takes away nothing), is never stolen, and its thread is capacity again.
     mutating func taskSeceded(_ key: TaskKey, on worker: WorkerID, into actions: inout [Action]) {
-        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker,
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, isRunning(slot, on: worker),
             workers[worker]?.longRunningSlots.insert(slot).inserted == true
         else { return }
         tasks[slot].hasStarted = true
@@ -214,7 +215,7 @@ extension SchedulerState {
     mutating func stealAnswered(_ key: TaskKey, worker: WorkerID, started: Bool, into actions: inout [Action]) {
         // A steal is pending while its thief is known or, if the thief has left since, while the
         // victim's answer is awaited: a victim that dropped the task must not keep it on the books.
-        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker,
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, isRunning(slot, on: worker),
             tasks[slot].stealingTo != nil || pendingSteals[key] != nil
         else {
             // A stale answer (from a worker the task has left) leaves a steal asked since pending.

@@ -23,12 +23,14 @@ extension SchedulerState {
         added.reserveCapacity(verdict.accepted.count)
         // The submission's arguments go into one arena, kept as long as one of its tasks is.
         var arena = ArgumentArena.Builder()
-        for task in verdict.accepted { arena.append(task.spec.arguments) }
+        for task in verdict.accepted { arena.append(function: task.spec.function, task.spec.arguments) }
         let arguments = arena.finish()
+        tasks.reserveCapacity(
+            adding: verdict.accepted.count,
+            keyBytes: verdict.accepted.reduce(0) { $0 + $1.spec.key.rawValue.utf8.count })
         for (index, task) in verdict.accepted.enumerated() {
             var record = TaskRecord(
-                function: functionNames.insert(task.spec.function).memberAfterInsert,
-                arguments: arguments.isEmpty ? TaskArguments() : arguments[index],
+                arguments: arguments[index],
                 priority: TaskPriority(user: task.priority, generation: generation, index: index))
             record.allowedWorkers = task.allowedWorkers
             record.retriesLeft = max(0, task.retries)
@@ -47,8 +49,7 @@ extension SchedulerState {
         var wanted: [TaskSlot] = []
         for key in wants where !rejected.contains(key) {
             guard let slot = tasks.slot(of: key) else { continue }
-            clientWants[client, default: []].insert(slot)
-            tasks[slot].wantedBy.insert(client)
+            addWanter(client, of: slot)
             wanted.append(slot)
         }
         // Tasks that need a result that erred err at once, with their dependents, before anything
@@ -86,7 +87,7 @@ extension SchedulerState {
                 slot = known
             } else {
                 var record = TaskRecord(
-                    function: "scatter", arguments: TaskArguments(),
+                    arguments: .scatter,
                     priority: TaskPriority(generation: generation, index: 0))
                 record.isScattered = true
                 slot = tasks.insert(record, key: key)
@@ -103,8 +104,7 @@ extension SchedulerState {
                 // A task of that key is on its way: its result will do; the copy is not tracked.
                 actions.append(.free(holder, [key]))
             }
-            clientWants[client, default: []].insert(slot)
-            tasks[slot].wantedBy.insert(client)
+            addWanter(client, of: slot)
             if tasks[slot].state == .memory {
                 actions.append(.notify(client, inMemoryNotice(slot)))
                 for dependent in tasks[slot].dependents where tasks[dependent].state == .waiting {
@@ -137,7 +137,7 @@ extension SchedulerState {
                 markErred(slot, tasks[failed].error!, into: &actions)
                 continue
             }
-            var missing = InlineSet<TaskSlot>()
+            var missing = InlineSet()
             for dependency in tasks[slot].dependencies where tasks[dependency].state != .memory {
                 missing.insert(dependency)
             }
@@ -161,13 +161,14 @@ extension SchedulerState {
         duration: Double?,
         into actions: inout [Action]
     ) {
-        guard workers[worker] != nil, let slot = tasks.slot(of: key) else {
+        // A worker has a number exactly while it is known.
+        guard let number = workerNumbers.number(of: worker), let slot = tasks.slot(of: key) else {
             // A task that was released meanwhile, or a worker already removed: drop the result.
             if workers[worker] != nil { actions.append(.free(worker, [key])) }
             return
         }
         switch tasks[slot].state {
-        case .processing where tasks[slot].processingOn == worker:
+        case .processing where tasks[slot].runner == number:
             unassign(slot, from: worker)
             // A worker's word on sizes and durations is not trusted to be sane.
             if let duration, duration.isFinite, duration >= 0 {
@@ -176,7 +177,9 @@ extension SchedulerState {
             tasks[slot].state = .memory
             tasks[slot].nbytes = max(0, nbytes)
             addHolder(worker, of: slot)
-            for client in tasks[slot].wantedBy { actions.append(.notify(client, inMemoryNotice(slot))) }
+            for client in tasks[slot].clients {
+                actions.append(.notify(clientNumbers.id(of: client), inMemoryNotice(slot)))
+            }
             for dependent in tasks[slot].dependents where tasks[dependent].state == .waiting {
                 tasks[dependent].waitingOn.remove(slot)
                 if tasks[dependent].waitingOn.isEmpty { makeReady(dependent, into: &actions) }
@@ -194,7 +197,7 @@ extension SchedulerState {
     }
 
     mutating func taskErred(_ key: TaskKey, on worker: WorkerID, error: TaskError, into actions: inout [Action]) {
-        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, tasks[slot].processingOn == worker
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .processing, isRunning(slot, on: worker)
         else { return }
         unassign(slot, from: worker)
         if tasks[slot].retriesLeft > 0 {
@@ -214,14 +217,14 @@ extension SchedulerState {
         while let slot = stack.popLast() {
             guard tasks.contains(slot), tasks[slot].state != .erred, tasks[slot].state != .memory else { continue }
             let key = tasks.key(of: slot)
-            if let worker = tasks[slot].processingOn {
+            if let worker = runner(of: slot) {
                 unassign(slot, from: worker)
                 actions.append(.free(worker, [tasks.key(of: slot)]))
             }
             tasks[slot].state = .erred
             tasks[slot].error = error
             tasks[slot].waitingOn = []
-            for client in tasks[slot].wantedBy { actions.append(.notify(client, .erred(key, error))) }
+            for client in wanters(of: slot) { actions.append(.notify(client, .erred(key, error))) }
             stack.append(contentsOf: tasks[slot].dependents)
             released.formUnion(tasks[slot].dependencies)
         }
@@ -236,7 +239,7 @@ extension SchedulerState {
     func inMemoryNotice(_ slot: TaskSlot) -> ClientNotice {
         .inMemory(
             tasks.key(of: slot), nbytes: tasks[slot].nbytes,
-            holders: tasks[slot].whoHas.sorted().compactMap { workers[$0]?.address })
+            holders: sortedHolders(of: slot).compactMap { workers[$0]?.address })
     }
 }
 
@@ -246,16 +249,15 @@ extension SchedulerState {
     mutating func release(_ keys: [TaskKey], by client: ClientID, into actions: inout [Action]) {
         for key in keys {
             guard let slot = tasks.slot(of: key) else { continue }
-            clientWants[client]?.remove(slot)
-            guard tasks[slot].wantedBy.remove(client) != nil else { continue }
+            guard removeWanter(client, of: slot) else { continue }
             releaseIfUnneeded(slot, into: &actions)
         }
-        if clientWants[client]?.isEmpty == true { clientWants[client] = nil }
+        if clientWants[client]?.isEmpty == true { forgetClient(client) }
     }
 
     /// Whether a client wants the task or a task still to run needs it.
     func isNeeded(_ slot: TaskSlot) -> Bool {
-        if !tasks[slot].wantedBy.isEmpty { return true }
+        if !tasks[slot].clients.isEmpty { return true }
         return tasks[slot].dependents.contains { dependent in
             switch tasks[dependent].state {
             case .waiting, .queued, .noWorker, .processing: true
@@ -273,13 +275,13 @@ extension SchedulerState {
             switch tasks[slot].state {
             case .memory:
                 let key = tasks.key(of: slot)
-                for holder in tasks[slot].whoHas.sorted() {
+                for holder in sortedHolders(of: slot) {
                     removeHolder(holder, of: slot)
                     actions.append(.free(holder, [key]))
                 }
                 tasks[slot].state = .released
             case .processing:
-                let worker = tasks[slot].processingOn!
+                let worker = runner(of: slot)!
                 unassign(slot, from: worker)
                 actions.append(.free(worker, [tasks.key(of: slot)]))
                 tasks[slot].state = .released

@@ -18,6 +18,7 @@ extension SchedulerState {
         workers[id] = WorkerRecord(
             id: id, address: address, threads: threads, memoryLimit: memoryLimit, nanny: nanny, host: host,
             incarnation: registrations, joined: now)
+        _ = workerNumbers.intern(id)
         if !nanny.isEmpty { nannies[id] = nanny }
         workerAddresses[address] = id
         updateIndexes(of: id)
@@ -47,6 +48,9 @@ extension SchedulerState {
     /// dies are not suspects, so a chaos of kills does not err innocent tasks.
     mutating func workerLeft(_ id: WorkerID, cause: String, into actions: inout [Action]) {
         guard let worker = workers[id] else { return }
+        // Its number stays until every record has let go of it (at the end).
+        let number = workerNumbers.number(of: id)!
+        defer { workerNumbers.remove(id) }
         workers[id] = nil
         updateIndexes(of: id)
         if workerAddresses[worker.address] == id {
@@ -65,8 +69,8 @@ extension SchedulerState {
         var lostKeys: [TaskKey] = []
         for slot in sortedByKey(worker.heldSlots) {
             let key = tasks.key(of: slot)
-            tasks[slot].whoHas.remove(id)
-            if tasks[slot].state == .memory && tasks[slot].whoHas.isEmpty {
+            tasks[slot].holders.remove(number)
+            if tasks[slot].state == .memory && tasks[slot].holders.isEmpty {
                 tasks[slot].state = .released
                 lostKeys.append(key)
             }
@@ -74,10 +78,10 @@ extension SchedulerState {
         let started = worker.processingSlots.filter { tasks[$0].hasStarted }
         for slot in sortedByKey(worker.processingSlots) {
             // An earlier task's error may have reached this one already.
-            guard tasks.contains(slot), tasks[slot].state == .processing, tasks[slot].processingOn == id
+            guard tasks.contains(slot), tasks[slot].state == .processing, tasks[slot].runner == number
             else { continue }
             let key = tasks.key(of: slot)
-            tasks[slot].processingOn = nil
+            tasks[slot].runner = TaskRecord.noWorker
             tasks[slot].stealingTo = nil
             tasks[slot].hasStarted = false
             tasks[slot].state = .released
@@ -137,12 +141,12 @@ extension SchedulerState {
             markErred(slot, scatteredValueLost(key), into: &actions)
             return
         }
-        for client in tasks[slot].wantedBy.sorted() { actions.append(.notify(client, .lost(key))) }
+        for client in wanters(of: slot).sorted() { actions.append(.notify(client, .lost(key))) }
         // Dependents that were about to use it must wait for it again.
         for dependent in sortedByKey(tasks[slot].dependents) {
             switch tasks[dependent].state {
             case .processing:
-                let worker = tasks[dependent].processingOn!
+                let worker = runner(of: dependent)!
                 unassign(dependent, from: worker)
                 if workers[worker] != nil { actions.append(.free(worker, [tasks.key(of: dependent)])) }
                 tasks[dependent].state = .waiting
@@ -164,14 +168,14 @@ extension SchedulerState {
     }
 
     mutating func dataMissing(_ key: TaskKey, holder: WorkerID, reporter: WorkerID, into actions: inout [Action]) {
-        guard let slot = tasks.slot(of: key), tasks[slot].state == .memory, tasks[slot].whoHas.contains(holder)
+        guard let slot = tasks.slot(of: key), tasks[slot].state == .memory, isHeld(slot, by: holder)
         else { return }
         removeHolder(holder, of: slot)
-        if tasks[slot].whoHas.isEmpty {
+        if tasks[slot].holders.isEmpty {
             lost(key, into: &actions)
         } else {
             // Other copies exist: send the tasks waiting on it there again.
-            for dependent in sortedByKey(tasks[slot].dependents) where tasks[dependent].processingOn == reporter {
+            for dependent in sortedByKey(tasks[slot].dependents) where isRunning(dependent, on: reporter) {
                 unassign(dependent, from: reporter)
                 actions.append(.free(reporter, [tasks.key(of: dependent)]))
                 tasks[dependent].state = .released
@@ -242,7 +246,7 @@ extension SchedulerState {
         var remaining = 0
         if !targets.isEmpty {
             for slot in sortedByKey(worker.heldSlots) {
-                guard tasks[slot].whoHas == [id], isNeeded(slot) else { continue }
+                guard isHeldOnlyBy(slot, id), isNeeded(slot) else { continue }
                 let key = tasks.key(of: slot)
                 remaining += 1
                 guard copying[key] == nil else { continue }
@@ -278,11 +282,11 @@ extension SchedulerState {
             addHolder(id, of: slot)
             let task = tasks[slot]
             // Clients fetching it hear of the new copy, listed before any retiring holder's.
-            let holders = task.whoHas.compactMap { workers[$0] }.sorted {
+            let addresses = holders(of: slot).compactMap { workers[$0] }.sorted {
                 ($0.status == .closing ? 1 : 0, $0.id) < ($1.status == .closing ? 1 : 0, $1.id)
             }.map(\.address)
-            for client in task.wantedBy.sorted() {
-                actions.append(.notify(client, .inMemory(key, nbytes: task.nbytes, holders: holders)))
+            for client in wanters(of: slot).sorted() {
+                actions.append(.notify(client, .inMemory(key, nbytes: task.nbytes, holders: addresses)))
             }
         }
     }

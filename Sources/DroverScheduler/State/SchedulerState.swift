@@ -238,8 +238,12 @@ public struct SchedulerState: Sendable {
     var clientWants: [ClientID: Set<TaskSlot>] = [:]
     /// Root tasks waiting for a worker slot, by priority (stale entries are skipped).
     var queue = PriorityQueue()
-    /// The function names of the tasks: each task's record shares its name's one string.
-    var functionNames: Set<String> = []
+    /// Worker ids as task records name them (``TaskRecord/holders``, ``TaskRecord/runner``): a
+    /// number for each worker in ``workers``.
+    var workerNumbers = NumberTable<WorkerID>()
+    /// Client ids as task records name them (``TaskRecord/clients``): a number for each client in
+    /// ``clientWants``.
+    var clientNumbers = NumberTable<ClientID>()
     /// Average durations by function, from finished tasks.
     var durations: [String: Double] = [:]
     var generation = 0
@@ -328,7 +332,7 @@ public struct SchedulerState: Sendable {
             workerRetiring(id, into: &actions)
         case .tasksStarted(let id, let keys):
             for key in keys {
-                if let slot = tasks.slot(of: key), tasks[slot].processingOn == id { tasks[slot].hasStarted = true }
+                if let slot = tasks.slot(of: key), isRunning(slot, on: id) { tasks[slot].hasStarted = true }
             }
         case .taskSeceded(let key, let worker):
             taskSeceded(key, on: worker, into: &actions)
@@ -358,7 +362,7 @@ public struct SchedulerState: Sendable {
             release(keys, by: client, into: &actions)
         case .clientDisconnected(let client):
             release(sortedByKey(clientWants[client] ?? []).map { tasks.key(of: $0) }, by: client, into: &actions)
-            clientWants[client] = nil
+            forgetClient(client)
             forgetVariableRequests(of: client)
             forgetDeadlines(of: client)
             giveBackLeases(of: client, into: &actions)
@@ -440,6 +444,7 @@ extension SchedulerState {
     /// Checks that the records agree with each other; tests call it after every event.
     public func checkInvariants() throws(InvariantViolation) {
         try checkIndexes()
+        try checkNumbers()
         for (slot, task) in tasks.occupied {
             let key = tasks.key(of: slot)
             for dependency in task.dependencies {
@@ -463,12 +468,12 @@ extension SchedulerState {
             }
             switch task.state {
             case .memory:
-                guard !task.whoHas.isEmpty else { throw InvariantViolation("'\(key)' in memory nowhere") }
-                for worker in task.whoHas where workers[worker]?.heldSlots.contains(slot) != true {
+                guard !task.holders.isEmpty else { throw InvariantViolation("'\(key)' in memory nowhere") }
+                for worker in holders(of: slot) where workers[worker]?.heldSlots.contains(slot) != true {
                     throw InvariantViolation("'\(key)' said to be on \(worker), which does not hold it")
                 }
             case .processing:
-                guard let worker = task.processingOn, workers[worker]?.processingSlots.contains(slot) == true else {
+                guard let worker = runner(of: slot), workers[worker]?.processingSlots.contains(slot) == true else {
                     throw InvariantViolation("'\(key)' processing on a worker that does not list it")
                 }
                 for dependency in task.dependencies where tasks[dependency].state != .memory {
@@ -483,26 +488,27 @@ extension SchedulerState {
             if task.state != .waiting && !task.waitingOn.isEmpty {
                 throw InvariantViolation("'\(key)' is \(task.state) but waits on \(task.waitingOn.count) inputs")
             }
-            if task.state != .processing && task.processingOn != nil {
-                throw InvariantViolation("'\(key)' is \(task.state) but assigned to \(task.processingOn!)")
+            if task.state != .processing, let worker = runner(of: slot) {
+                throw InvariantViolation("'\(key)' is \(task.state) but assigned to \(worker)")
             }
-            if task.state != .memory && !task.whoHas.isEmpty {
-                throw InvariantViolation("'\(key)' is \(task.state) but held by \(task.whoHas)")
+            if task.state != .memory && !task.holders.isEmpty {
+                throw InvariantViolation("'\(key)' is \(task.state) but held by \(holders(of: slot))")
             }
         }
         for (id, worker) in workers {
-            for slot in worker.processingSlots where !tasks.contains(slot) || tasks[slot].processingOn != id {
+            for slot in worker.processingSlots where !tasks.contains(slot) || !isRunning(slot, on: id) {
                 throw InvariantViolation("\(id) lists slot \(slot) as processing, but the task is elsewhere")
             }
             for slot in worker.longRunningSlots where !worker.processingSlots.contains(slot) {
                 throw InvariantViolation("\(id) lists slot \(slot) as long-running, but not as processing")
             }
-            for slot in worker.heldSlots where !tasks.contains(slot) || !tasks[slot].whoHas.contains(id) {
+            for slot in worker.heldSlots where !tasks.contains(slot) || !isHeld(slot, by: id) {
                 throw InvariantViolation("\(id) holds slot \(slot), which does not list it")
             }
         }
         for (client, slots) in clientWants {
-            for slot in slots where !tasks.contains(slot) || !tasks[slot].wantedBy.contains(client) {
+            for slot in slots
+            where !tasks.contains(slot) || !tasks[slot].clients.contains(clientNumbers.number(of: client) ?? -1) {
                 throw InvariantViolation("\(client) wants slot \(slot), which does not list it")
             }
         }

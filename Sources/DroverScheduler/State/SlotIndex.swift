@@ -42,6 +42,13 @@ struct SlotIndex: Sendable {
         count += 1
     }
 
+    /// Grows the table at once to the size `count` slots need (rather than in doublings as they come).
+    mutating func reserveCapacity(_ count: Int) {
+        var capacity = max(16, buckets.count)
+        while count * 4 > capacity * 3 { capacity *= 2 }
+        if capacity > buckets.count { resize(to: capacity) }
+    }
+
     /// Removes `slot`, indexed under `hash`; false when it was not there.
     @discardableResult
     mutating func remove(_ slot: Int32, hash: Int) -> Bool {

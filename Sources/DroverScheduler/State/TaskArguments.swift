@@ -1,37 +1,55 @@
 public import DroverCore
 import Foundation
 
-/// The arguments of the tasks of one submission, encoded one after another in one buffer.
+/// The function names and arguments of the tasks of one submission, encoded one after another in
+/// one buffer.
 ///
 /// A task's `[ArgumentSpec]` takes an array, a box for each argument and often a buffer for its
 /// bytes: ~110 bytes of allocations for a no-op's one small literal, kept for as long as the task
 /// is (its lineage: a lost result is computed again from them). Here they take their encoded size
 /// in a buffer shared by the submission, and are decoded again when the task is sent to a worker.
-/// The buffer is immutable once built and freed with the last task that refers to it.
+/// Each task's bytes begin with its function's position in ``functions``, the submission's
+/// distinct names (a record keeps no name of its own). The buffer is immutable once built, exactly
+/// its size, and freed with the last task that refers to it.
 final class ArgumentArena: Sendable {
     let bytes: [UInt8]
+    /// The submission's function names, each once.
+    let functions: [String]
 
-    init(bytes: [UInt8]) {
+    init(bytes: [UInt8], functions: [String]) {
         self.bytes = bytes
+        self.functions = functions
     }
 
-    /// Encodes the argument lists of many tasks into one arena.
+    /// Encodes the functions and argument lists of many tasks into one arena.
     struct Builder {
         private(set) var bytes: [UInt8] = []
         /// Each list appended: where it starts.
         private(set) var offsets: [Int] = []
+        private var functions: [String] = []
+        private var functionPositions: [String: Int] = [:]
 
-        /// Appends one task's arguments; returns its position among the lists.
-        mutating func append(_ arguments: [ArgumentSpec]) {
+        /// Appends one task's function and arguments.
+        mutating func append(function: String, _ arguments: [ArgumentSpec]) {
             offsets.append(bytes.count)
+            let position = functionPositions[function] ?? functions.count
+            if position == functions.count {
+                functions.append(function)
+                functionPositions[function] = position
+            }
+            writeCount(position)
             writeCount(arguments.count)
             for argument in arguments { write(argument) }
         }
 
-        /// The arena, and each list appended, in order.
+        /// The arena, and each task appended, in order.
         func finish() -> [TaskArguments] {
             guard !bytes.isEmpty else { return [] }
-            let arena = ArgumentArena(bytes: bytes)
+            // The builder's buffer may have grown to twice its size: the arena keeps an exact copy.
+            let exact = [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+                count = buffer.initialize(fromContentsOf: bytes)
+            }
+            let arena = ArgumentArena(bytes: exact, functions: functions)
             return offsets.indices.map { index in
                 let end = index + 1 < offsets.count ? offsets[index + 1] : bytes.count
                 return TaskArguments(arena: arena, start: offsets[index], end: end)
@@ -76,13 +94,14 @@ final class ArgumentArena: Sendable {
     }
 }
 
-/// One task's arguments: a range of an ``ArgumentArena`` (none for a task without arguments).
+/// One task's function name and arguments: a range of an ``ArgumentArena`` (none: no function and
+/// no arguments).
 struct TaskArguments: Sendable {
     private let arena: ArgumentArena?
     private let start: UInt32
     private let end: UInt32
 
-    /// No arguments.
+    /// No function and no arguments.
     init() {
         arena = nil
         start = 0
@@ -96,14 +115,32 @@ struct TaskArguments: Sendable {
         self.end = UInt32(end)
     }
 
+    /// Its arena, to tell arenas apart, and the room the arena's buffer takes.
+    var arenaFootprint: (ObjectIdentifier, Int)? {
+        arena.map { (ObjectIdentifier($0), $0.bytes.capacity + 32 * $0.functions.count) }
+    }
+
+    /// How many function names its arena keeps (for tests).
+    var arenaFunctionCount: Int { arena?.functions.count ?? 0 }
+
     /// The bytes it takes in its arena.
     var encodedCount: Int { Int(end - start) }
+
+    /// The function's name (empty when there is no arena).
+    var function: String {
+        guard let arena else { return "" }
+        return arena.bytes.withUnsafeBufferPointer { buffer in
+            var reader = Reader(buffer: buffer, position: Int(start))
+            return arena.functions[reader.count()]
+        }
+    }
 
     /// The arguments, decoded.
     var decoded: [ArgumentSpec] {
         guard let arena else { return [] }
         return arena.bytes.withUnsafeBufferPointer { buffer in
             var reader = Reader(buffer: buffer, position: Int(start))
+            _ = reader.count()  // the function's position
             let count = reader.count()
             var arguments: [ArgumentSpec] = []
             arguments.reserveCapacity(count)
@@ -158,4 +195,14 @@ struct TaskArguments: Sendable {
             }
         }
     }
+}
+
+extension TaskArguments {
+    /// What a scattered value's record keeps: the function name "scatter" and no arguments, in one
+    /// arena every such record shares.
+    static let scatter: TaskArguments = {
+        var builder = ArgumentArena.Builder()
+        builder.append(function: "scatter", [])
+        return builder.finish()[0]
+    }()
 }

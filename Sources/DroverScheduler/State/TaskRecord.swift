@@ -3,12 +3,13 @@ public import DroverCore
 /// The scheduler's view of one task (Dask's `TaskState` on the scheduler).
 ///
 /// Kept small, since the scheduler holds one per task it knows (a million for a `map` of a
-/// million): its key is not here but in ``TaskTable``'s key arena, other tasks are named by slot (``TaskSlot``), the sets hold their usual zero to two
-/// elements inline (``InlineSet``), the function's name is one string shared by every task of it,
-/// the arguments sit in their submission's arena (``TaskArguments``), and what few tasks need (an
-/// error, worker deaths, restrictions, retries, a steal, a user priority) lives in a box that only
-/// those tasks allocate. The fields are ordered so that small ones fill the padding after larger
-/// ones (`TaskRecordLayoutTests` prints the layout).
+/// million): its key is not here but in ``TaskTable``'s key arena, other tasks are named by slot
+/// (``TaskSlot``) and workers and clients by small numbers (``SchedulerState/workerNumbers``),
+/// the sets hold their usual zero to two elements inline in 8 bytes (``InlineSet``), the
+/// function's name and the arguments sit in their submission's arena (``TaskArguments``), and
+/// what few tasks need (an error, worker deaths, restrictions, retries, a steal, a user priority)
+/// lives in a box that only those tasks allocate. The fields are ordered largest first, so that
+/// nothing pads them but the end (`TaskRecordLayoutTests` prints the layout: 96 bytes).
 public struct TaskRecord: Sendable {
     /// Dask's task states, as the scheduler sees them.
     ///
@@ -29,46 +30,53 @@ public struct TaskRecord: Sendable {
         var userPriority = 0
     }
 
-    /// The registered name of the function: one string per distinct name, shared by its tasks.
-    public let function: String
-    /// The arguments, encoded in the submission's arena: decoded only to send the task.
+    /// The tasks whose results this one takes as arguments, by slot.
+    var dependencies: InlineSet = []
+    /// The tasks that take this one's result, by slot.
+    var dependents: InlineSet = []
+    /// Dependencies not yet in memory (while waiting), by slot.
+    var waitingOn: InlineSet = []
+    /// The workers holding the result (while in memory), by their numbers in
+    /// ``SchedulerState/workerNumbers`` (``SchedulerState/whoHas(_:)`` names them).
+    var holders: InlineSet = []
+    /// The clients holding a future to it, by their numbers in ``SchedulerState/clientNumbers``
+    /// (``SchedulerState/wantedBy(_:)`` names them).
+    var clients: InlineSet = []
+    /// Its function's name and its arguments, encoded in the submission's arena: decoded only to
+    /// send the task.
     let arguments: TaskArguments
-    /// The workers holding the result (while in memory).
-    public internal(set) var whoHas: InlineSet<WorkerID> = []
+    /// The size of the result, once known.
+    public internal(set) var nbytes: Int64 = 0
+    /// The duration estimate added to the running worker's occupancy when assigned.
+    var occupancyEstimate: Double = 0
+    /// A one-element array, or none: a copy-on-write box for ``Rare``.
+    private var rare: ContiguousArray<Rare> = []
+    /// Its position in the client's plan of its submission (``priority``).
+    private let planIndex: UInt32
+    /// Its submission (``priority``); after 2^32 submissions, later ones share the last value.
+    private let generation: UInt32
+    /// The number of the worker running it (while processing), or ``noWorker``
+    /// (``SchedulerState/processingOn(_:)`` names it).
+    var runner: Int32 = TaskRecord.noWorker
     /// Where it is in Dask's task states.
     public internal(set) var state: State = .released
     /// Its worker said it began executing (as opposed to waiting in the worker's queue).
     public internal(set) var hasStarted = false
     /// Put on a worker by a client (scatter): there is no lineage to recompute it from.
     public internal(set) var isScattered = false
-    /// Its position in the client's plan of its submission (``priority``).
-    private let planIndex: UInt32
-    /// The worker running it (while processing).
-    public internal(set) var processingOn: WorkerID?
-    /// The clients holding a future to it.
-    public internal(set) var wantedBy: InlineSet<ClientID> = []
-    /// Its submission (``priority``); after 2^32 submissions, later ones share the last value.
-    private let generation: UInt32
-    /// The tasks whose results this one takes as arguments, by slot.
-    var dependencies: InlineSet<TaskSlot> = []
-    /// The tasks that take this one's result, by slot.
-    var dependents: InlineSet<TaskSlot> = []
-    /// Dependencies not yet in memory (while waiting), by slot.
-    var waitingOn: InlineSet<TaskSlot> = []
-    /// The size of the result, once known.
-    public internal(set) var nbytes: Int64 = 0
-    /// The duration estimate added to `processingOn`'s occupancy when assigned.
-    var occupancyEstimate: Double = 0
-    /// A one-element array, or none: a copy-on-write box for ``Rare``.
-    private var rare: ContiguousArray<Rare> = []
 
-    init(function: String, arguments: TaskArguments, priority: TaskPriority) {
-        self.function = function
+    /// The ``runner`` of a task no worker runs.
+    static var noWorker: Int32 { -1 }
+
+    init(arguments: TaskArguments, priority: TaskPriority) {
         self.arguments = arguments
         self.planIndex = UInt32(clamping: priority.index)
         self.generation = UInt32(clamping: priority.generation)
         if priority.user != 0 { write(\.userPriority, priority.user) }
     }
+
+    /// The registered name of the function: one string per distinct name in its submission.
+    public var function: String { arguments.function }
 
     /// What the client submitted as `key` (the record's key, kept in ``TaskTable``'s key arena),
     /// its arguments decoded again from the arena.
@@ -85,6 +93,12 @@ public struct TaskRecord: Sendable {
     /// Whether a task whose inputs are all present needs no other task: a candidate for queueing.
     /// (Its dependencies are linked by ``SchedulerState`` once every task of the submission has a slot.)
     var isRoot: Bool { dependencies.isEmpty }
+
+    /// Whether it allocated its box of rare fields.
+    var hasRareFields: Bool { !rare.isEmpty }
+
+    /// What a box of rare fields takes: the array's header and one ``Rare``.
+    static var rareBoxBytes: Int { 32 + MemoryLayout<Rare>.stride }
 
     private func read<Value>(_ field: KeyPath<Rare, Value>, default value: Value) -> Value {
         rare.first?[keyPath: field] ?? value

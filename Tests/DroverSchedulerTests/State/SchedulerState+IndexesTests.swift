@@ -71,7 +71,7 @@ import Testing
         for id in ["w1", "w2", "w3"] as [WorkerID] { _ = harness.join(id) }
         _ = harness.submit([task("a"), task("b"), task("c")], wants: ["a", "b", "c"])
         let placed = Dictionary(
-            uniqueKeysWithValues: ["a", "b", "c"].map { ($0, harness.state.tasks[$0]!.processingOn!) })
+            uniqueKeysWithValues: ["a", "b", "c"].map { ($0, harness.state.processingOn($0)!) })
         // "a" finishes; the others keep their workers busy.
         _ = harness.handle(.taskFinished("a", worker: placed["a"]!, nbytes: 1 << 30, duration: 0.001))
         let actions = harness.submit([task("d", "a")], wants: ["d"])

@@ -33,7 +33,7 @@ import Testing
         _ = harness.submit([task("held")], wants: ["held"], allowed: ["held": ["w1"]])
         _ = harness.handle(.taskFinished("held", worker: "w1", nbytes: 8, duration: 0.1))
         _ = harness.submit([task("run")], wants: ["run"], allowed: ["run": ["w1", "w2"]])
-        #expect(harness.state.tasks["run"]?.processingOn == "w1")  // both idle: the tie goes to w1
+        #expect(harness.state.processingOn("run") == "w1")  // both idle: the tie goes to w1
         let early = run(&harness, until: .seconds(10), alive: ["w2"])
         #expect(!early.contains { if case .disconnect = $0 { true } else { false } })
         #expect(harness.state.workers["w1"] != nil)
@@ -128,7 +128,7 @@ import Testing
         let forced = harness.handle(.clockTicked)
         #expect(forced.contains(.free("w1", ["use-3"])))
         #expect(computedKeys(forced, on: "w2") == ["use-3"])
-        #expect(harness.state.tasks["use-3"]?.processingOn == "w2")
+        #expect(harness.state.processingOn("use-3") == "w2")
         // The victim's late answer changes nothing.
         #expect(harness.handle(.stealAnswered("use-3", worker: "w1", started: false)).isEmpty)
     }
@@ -146,7 +146,7 @@ import Testing
                 if case .compute("w1", let assignment) = $0 { assignment.spec.key == "use-3" } else { false }
             })
         #expect(free < again)
-        #expect(harness.state.tasks["use-3"]?.processingOn == "w1")
+        #expect(harness.state.processingOn("use-3") == "w1")
     }
 
     @Test func anUnansweredStealOfAStartedTaskIsDropped() {
@@ -161,7 +161,7 @@ import Testing
         harness.now = .seconds(3)
         let forced = harness.handle(.clockTicked)
         #expect(!forced.contains(.free("w1", ["use-3"])))
-        #expect(harness.state.tasks["use-3"]?.processingOn == "w1")
+        #expect(harness.state.processingOn("use-3") == "w1")
         #expect(harness.state.tasks["use-3"]?.stealingTo == nil)
     }
 

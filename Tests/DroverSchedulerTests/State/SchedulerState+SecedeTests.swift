@@ -34,6 +34,6 @@ import Testing
         _ = harness.join("idle", threads: 1)
         let actions = harness.handle(.balanceTimerFired)
         #expect(!actions.contains(.requestSteal("busy", "parent")))
-        #expect(harness.state.tasks["parent"]?.processingOn == "busy")
+        #expect(harness.state.processingOn("parent") == "busy")
     }
 }

@@ -73,10 +73,10 @@ import Testing
         #expect(error.message.contains("already knows the key 'other'"))
         #expect(actions.count == 1)  // the error only: not the old task's news
         #expect(harness.state.tasks["other"]?.function == "f")
-        #expect(harness.state.tasks["other"]?.wantedBy == ["c0"])
+        #expect(harness.state.wantedBy("other") == ["c0"])
         // The same spec again is no error: the client just wants it too.
         #expect(rejections(harness.submit([task("other")], wants: ["other"])).isEmpty)
-        #expect(harness.state.tasks["other"]?.wantedBy == ["c0", "c1"])
+        #expect(harness.state.wantedBy("other") == ["c0", "c1"])
     }
 
     @Test func twoSpecsUnderOneKeyInOneSubmissionAreRejected() {

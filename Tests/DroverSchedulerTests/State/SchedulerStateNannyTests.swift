@@ -159,12 +159,12 @@ import Testing
         #expect(!actions.contains(.close("w1", reason: "retired")))
         // Nothing new goes to a retiring worker.
         _ = harness.submit([task("b")], wants: ["b"])
-        #expect(harness.state.tasks["b"]?.processingOn == "w2")
+        #expect(harness.state.processingOn("b") == "w2")
         let done = harness.handle(.keysAcquired("w2", ["a": 64]))
         #expect(done.contains(.close("w1", reason: "retired")))
         // The client hears of the new copy first.
         #expect(done.contains(.notify("c1", .inMemory("a", nbytes: 64, holders: ["tcp://w2", "tcp://w1"]))))
-        #expect(harness.state.tasks["a"]?.whoHas == ["w1", "w2"])
+        #expect(harness.state.whoHas("a") == ["w1", "w2"])
         // Its stream then ends: nothing is lost.
         let left = harness.handle(.workerDisconnected("w1", cause: "its connection closed"))
         #expect(!left.contains(.notify("c1", .lost("a"))))

@@ -303,7 +303,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         _ = harness.join("w1")
         _ = harness.join("w2")
         _ = harness.submit([task("a"), task("b", "a")], wants: ["b"])
-        let holder: WorkerID = harness.state.tasks["a"]!.processingOn!
+        let holder: WorkerID = harness.state.processingOn("a")!
         let done = harness.handle(.taskFinished("a", worker: holder, nbytes: 8, duration: 0.1))
         let (runner, _) = computes(done)[0]
         // A holder address no worker has (it left) changes nothing.
@@ -354,7 +354,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         _ = harness.join("w1")
         _ = harness.join("w2")
         _ = harness.submit([task("a")], wants: ["a"])
-        let runner = harness.state.tasks["a"]!.processingOn!
+        let runner = harness.state.processingOn("a")!
         let other: WorkerID = runner == "w1" ? "w2" : "w1"
         #expect(harness.handle(.taskFinished("a", worker: other, nbytes: 8, duration: 0.1)) == [.free(other, ["a"])])
         #expect(harness.state(of: "a") == .processing)
@@ -388,7 +388,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         _ = harness.handle(.workerLeft("w2", cause: "killed by signal 9"))
         let answered = harness.handle(.stealAnswered("use-3", worker: "w1", started: false))
         #expect(computedKeys(answered, on: "w1") == ["use-3"])
-        #expect(harness.state.tasks["use-3"]?.processingOn == "w1")
+        #expect(harness.state.processingOn("use-3") == "w1")
         // A second answer for the same steal changes nothing.
         #expect(harness.handle(.stealAnswered("use-3", worker: "w1", started: false)).isEmpty)
     }
@@ -402,7 +402,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         _ = harness.handle(.taskFinished("big", worker: "w1", nbytes: 1 << 33, duration: 1))
         _ = harness.join("w2")
         #expect(harness.handle(.stealAnswered("use-2", worker: "w1", started: true)).isEmpty)
-        #expect(harness.state.tasks["use-2"]?.processingOn == "w1")
+        #expect(harness.state.processingOn("use-2") == "w1")
     }
 
     // MARK: - A whole graph
@@ -428,7 +428,7 @@ func computedKeys(_ actions: [Action], on worker: WorkerID) -> [TaskKey] {
         while !pending.isEmpty && steps < 10_000 {
             steps += 1
             let (worker, key) = pending.removeFirst()
-            guard harness.state.tasks[key]?.processingOn == worker else { continue }
+            guard harness.state.processingOn(key) == worker else { continue }
             var actions: [Action]
             if deaths < workerCount && steps % 7 == 0 {
                 deaths += 1

@@ -36,29 +36,46 @@ import Testing
             let count = [0, 0, 1, 1, 2, 5].randomElement(using: &random)!
             lists.append((0..<count).map { _ in randomArgument(&random) })
         }
+        let functions = ["f", "", "g", "é-ƒ", String(repeating: "h", count: 300)]
         var builder = ArgumentArena.Builder()
-        for list in lists { builder.append(list) }
+        for (index, list) in lists.enumerated() { builder.append(function: functions[index % functions.count], list) }
         let stored = builder.finish()
         #expect(stored.count == lists.count)
-        for (list, arguments) in zip(lists, stored) {
+        for (index, (list, arguments)) in zip(lists, stored).enumerated() {
             #expect(arguments.decoded == list)
+            #expect(arguments.function == functions[index % functions.count])
         }
         #expect(stored.reduce(0) { $0 + $1.encodedCount } == builder.bytes.count)
     }
 
-    @Test func noArgumentsTakeNoArena() {
+    @Test func noArgumentsTakeTwoBytes() {
         #expect(TaskArguments().decoded == [])
+        #expect(TaskArguments().function == "")
         #expect(TaskArguments().encodedCount == 0)
         var builder = ArgumentArena.Builder()
-        builder.append([])
-        #expect(builder.finish().map(\.decoded) == [[]])
+        builder.append(function: "f", [])
+        let stored = builder.finish()
+        #expect(stored.map(\.decoded) == [[]])
+        #expect(stored.map(\.function) == ["f"])
+        #expect(stored.map(\.encodedCount) == [2])  // the function's position and the count
         #expect(ArgumentArena.Builder().finish().isEmpty)
+        #expect(TaskArguments.scatter.function == "scatter" && TaskArguments.scatter.decoded == [])
     }
 
-    /// A no-op's one 8-byte literal takes 16 bytes, where its arrays and boxes took ~110.
+    /// A no-op's one 8-byte literal takes 17 bytes with its function's position, where its arrays
+    /// and boxes took ~110 and the name 16 more in the record.
     @Test func aSmallLiteralIsCompact() {
         var builder = ArgumentArena.Builder()
-        builder.append([.value(Payload(encoding: .raw, data: Data(count: 8), typeName: "Int"))])
-        #expect(builder.finish()[0].encodedCount == 16)
+        builder.append(function: "noop", [.value(Payload(encoding: .raw, data: Data(count: 8), typeName: "Int"))])
+        #expect(builder.finish()[0].encodedCount == 17)
+    }
+
+    /// Each distinct function name is kept once per arena, whatever the number of its tasks.
+    @Test func functionNamesAreKeptOnce() {
+        var builder = ArgumentArena.Builder()
+        for index in 0..<100 { builder.append(function: index.isMultiple(of: 2) ? "even" : "odd", []) }
+        let stored = builder.finish()
+        #expect(stored.map(\.function) == (0..<100).map { $0.isMultiple(of: 2) ? "even" : "odd" })
+        #expect(stored[0].arenaFunctionCount == 2)
     }
 }

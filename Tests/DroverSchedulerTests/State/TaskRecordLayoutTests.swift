@@ -10,10 +10,8 @@ import Testing
         print(
             "TaskRecord \(MemoryLayout<TaskRecord>.size) B (stride \(MemoryLayout<TaskRecord?>.stride)); "
                 + "TaskSpec \(MemoryLayout<TaskSpec>.size), TaskPriority \(MemoryLayout<TaskPriority>.size), "
-                + "InlineSet<TaskSlot> \(MemoryLayout<InlineSet<TaskSlot>>.size), "
-                + "InlineSet<WorkerID> \(MemoryLayout<InlineSet<WorkerID>>.size), "
-                + "InlineSet<ClientID> \(MemoryLayout<InlineSet<ClientID>>.size), "
-                + "WorkerID? \(MemoryLayout<WorkerID?>.size), TaskKey \(MemoryLayout<TaskKey>.size)")
-        #expect(MemoryLayout<TaskRecord?>.stride <= 192)
+                + "InlineSet \(MemoryLayout<InlineSet>.size), TaskArguments \(MemoryLayout<TaskArguments>.size), "
+                + "TaskKey \(MemoryLayout<TaskKey>.size)")
+        #expect(MemoryLayout<TaskRecord?>.stride <= 96)
     }
 }
