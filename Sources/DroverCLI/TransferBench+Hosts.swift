@@ -280,6 +280,9 @@ extension TransferBench {
             [
                 "start", "--head", "--node-ip-address", hosts.firstAddress, "--port", "6379",
                 "--include-dashboard", "false", "--resources", #"{"producer": 1}"#,
+                // Its session, and the file naming "the cluster on this machine" that a later
+                // `ray.init()` would join, in the bench's own directory (removed at the end).
+                "--temp-dir", directory.path,
             ] + node, log: "head.log")
         try start(
             NamespaceHosts.ip,

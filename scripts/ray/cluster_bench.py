@@ -167,7 +167,8 @@ def main():
     output = open(args.output, "w")
     # Objects up to the largest transfer, plus headroom; /dev/shm is where plasma lives.
     store = max(2 * args.transfer_mib * 1024 * 1024, 512 * 1024 * 1024)
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=store,
+    # address="local": a new instance of our own, even if a cluster runs on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=store,
              log_to_driver=False, logging_level="ERROR")
     try:
         for name in BENCHES:

@@ -49,7 +49,8 @@ def main():
         make = make_payload.options(resources={"producer": 1})
         take = consume.options(resources={"consumer": 1})
     else:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        # address="local": a new instance of our own, even if a cluster runs on this machine.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         # Warm up: each node starts its worker processes on first use, which is not a transfer.
         assert ray.get(take.remote(make.remote(1024, "bytes"))) == 1024
