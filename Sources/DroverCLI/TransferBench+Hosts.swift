@@ -215,7 +215,7 @@ extension TransferBench {
         var pids: [pid_t] = []
         // The workers first, one at a time, while their scheduler is still there: a Dask worker
         // whose scheduler is gone can take minutes to close (seen here); and SIGKILL after 10 s.
-        defer { for pid in pids.reversed() { Self.stop(pid, within: .seconds(10)) } }
+        defer { for pid in pids.reversed() { Spawn.stop(pid, within: .seconds(10)) } }
         func start(_ executable: String, _ arguments: [String]) throws {
             pids.append(try Spawn.start(executable, arguments: arguments, descriptors: [(null, 1), (null, 2)]))
         }
@@ -259,7 +259,7 @@ extension TransferBench {
         let directory = try PrivateDirectory(prefix: "drover-ray-hosts")
         var pids: [pid_t] = []
         defer {
-            for pid in pids.reversed() { Self.stop(pid, within: .seconds(10)) }
+            for pid in pids.reversed() { Spawn.stop(pid, within: .seconds(10)) }
             NamespaceHosts.endProcesses(in: hosts.second, within: .seconds(10))
             NamespaceHosts.endProcesses(in: hosts.first, within: .seconds(10))
             directory.remove()
@@ -292,19 +292,6 @@ extension TransferBench {
             ] + node, log: "node.log")
         return try await PeerComparison.ray.run(
             script: "scripts/ray/transfer_bench.py", arguments: arguments + ["--address", gcs])
-    }
-
-    /// Sends SIGTERM and reaps the process; SIGKILL once `grace` has passed.
-    static func stop(_ pid: pid_t, within grace: Duration) {
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        var status: Int32 = 0
-        while ContinuousClock.now < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return }
-            usleep(50_000)
-        }
-        kill(pid, SIGKILL)
-        _ = Spawn.wait(pid)
     }
 }
 

@@ -102,15 +102,20 @@ public final class LocalCluster: Sendable {
         }
     }
 
-    /// Stops every process of the cluster: the nanny first (its workers retire), then the scheduler.
-    public func close() {
+    /// How long `close()` gives each process to stop after SIGTERM before it sends SIGKILL: the
+    /// nanny's drain (its workers retire, SIGKILL after its 10 s `--drain-timeout`) and a margin.
+    public static let closeGrace = Duration.seconds(15)
+
+    /// Stops every process of the cluster: the nanny first (its workers retire), then the
+    /// scheduler. A process still there `grace` after SIGTERM (hung, or stopped) gets SIGKILL
+    /// (the nanny's workers die with it), so closing never waits forever.
+    public func close(within grace: Duration = closeGrace) {
         let pids = children.withLock { pids in
             defer { pids = [] }
             return pids
         }
         for pid in pids.reversed() {
-            kill(pid, SIGTERM)
-            Spawn.wait(pid)
+            Spawn.stop(pid, within: grace)
         }
         // The throwaway CA goes with the cluster (its processes have stopped reading it).
         if !pids.isEmpty, let certificates = security.certificateDirectory {

@@ -87,6 +87,22 @@ public enum Spawn {
         return status
     }
 
+    /// Sends SIGTERM to `pid` (a child of this process) and reaps it; sends SIGKILL once `grace`
+    /// has passed, so that a child that is hung (stopped, deadlocked, ignoring the signal) is no
+    /// reason to wait forever. Returns its wait status.
+    @discardableResult
+    public static func stop(_ pid: pid_t, within grace: Duration) -> Int32 {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return status }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        return wait(pid)
+    }
+
     /// "exited with code 3", "was killed by signal 9 (SIGKILL)".
     public static func describe(status: Int32) -> String {
         let exit = ExitStatus(waitStatus: status)

@@ -161,6 +161,25 @@ import Testing
         }
     }
 
+    /// A local cluster whose nanny is hung (stopped with SIGSTOP: it can take no signal but
+    /// SIGKILL) still closes: the nanny gets SIGKILL after the grace, its workers die with it.
+    @Test(.timeLimit(.minutes(1))) func closingALocalClusterWithAHungNannyEnds() async throws {
+        let cluster = try await LocalCluster(
+            workers: 1, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks)
+        let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
+        try await client.waitForWorkers(1)
+        let workers = try await client.run(Self.processID, 0).values.map { Int32($0) }
+        await client.close()
+        #expect(kill(cluster.nannyPID, SIGSTOP) == 0)
+        cluster.close(within: .seconds(2))
+        // Reaped by close(): kill(pid, 0) fails for both; the workers exit with their nanny.
+        #expect(kill(cluster.nannyPID, 0) == -1 && errno == ESRCH, "the hung nanny is still there")
+        #expect(kill(cluster.schedulerPID, 0) == -1 && errno == ESRCH, "the scheduler is still there")
+        for pid in workers {
+            #expect(await hasEnded(pid), "worker \(pid) outlived its killed nanny")
+        }
+    }
+
     /// Whether `pid` has exited (or is a zombie: the cluster's processes are this process's
     /// children until reaped) within 15 s.
     private func hasEnded(_ pid: Int32) async -> Bool {
