@@ -174,10 +174,38 @@ public final class Client: Sendable {
 
     /// Closes the connection; the scheduler releases every key this client held. A client that
     /// started its cluster (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``) stops it too.
+    /// Waits at most 10 s for the scheduler (``close(timeout:)``).
     public func close() async {
+        await close(timeout: .seconds(10))
+    }
+
+    /// Closes the connection as ``close()`` does.
+    ///
+    /// - Parameter timeout: How long to wait for the scheduler to end the stream once this client
+    ///   has said it is done (Dask's `close(timeout=)`); a scheduler that is hung, or gone without
+    ///   a word, is then left: the connection is cut and the close goes on.
+    public func close(timeout: Duration) async {
         Drover.clearDefaultCluster(self)
         outgoing.finish()
-        await connection.value
+        let connection = self.connection
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await connection.value
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            if await group.next() == false {
+                logger.warning(
+                    "the scheduler did not end the stream in time; cutting the connection",
+                    metadata: ["peer.address": "\(scheduler)", "timeout": "\(timeout)"])
+                // The stream's task ends on cancellation (its connection is closed).
+                connection.cancel()
+            }
+            group.cancelAll()
+        }
         await peers.close()
         ownedCluster.withLock { $0.take() }?.close()
     }

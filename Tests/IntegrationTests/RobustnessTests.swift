@@ -194,6 +194,24 @@ func residentBytes(of pid: Int32) -> Int64 {
         await client.close()
     }
 
+    /// A client whose scheduler hangs (stopped with SIGSTOP: it reads nothing and ends no
+    /// stream) still closes once its timeout has passed, and what waited on it is told.
+    @Test func aClientWhoseSchedulerHangsStillCloses() async throws {
+        let cluster = try await LocalTestCluster(workers: 1)
+        defer {
+            kill(cluster.scheduler.pid, SIGCONT)
+            cluster.stop()
+        }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        // A round trip on the stream first, so that the hang meets an open stream.
+        #expect(try await client.submit(Builtins.plus, 1, 2).result() == 3)
+        let pending = try client.submit(Builtins.sleep, 30.0, pure: false)
+        #expect(kill(cluster.scheduler.pid, SIGSTOP) == 0)
+        await client.close(timeout: .seconds(1))
+        let error = try await #require(throws: ClientError.self) { try await pending.result() }
+        #expect(error.message.contains("closed"), "\(error.message)")
+    }
+
     @Test func aKeyResubmittedWithAnotherSpecIsAnErrorNamingTheKey() async throws {
         let cluster = try await LocalTestCluster(workers: 1)
         defer { cluster.stop() }
