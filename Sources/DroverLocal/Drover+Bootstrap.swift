@@ -59,6 +59,14 @@ extension Drover {
     /// worker exits: a worker that is killed cannot remove its own).
     public static let spillDirectoryVariable = "DROVER_SPILL_DIRECTORY"
 
+    /// 16 hex digits from the system's random number generator: the part of a private name
+    /// (a spill directory, a segment socket) that no other local user can guess and take first.
+    public static func unguessableSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = String(generator.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
     /// Where a worker keeps its spill directory: `localDirectory` (`--local-directory`) when
     /// given, else the service's `RUNTIME_DIRECTORY` under systemd, else the system's temporary
     /// directory. A nanny asks the same, so it names its workers' directories where they would be.

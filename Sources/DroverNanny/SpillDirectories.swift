@@ -1,3 +1,5 @@
+import DroverCore
+import DroverLocal
 import Foundation
 import Glibc
 
@@ -10,9 +12,7 @@ enum SpillDirectories {
 
     /// A new path under `parent` for a worker of this nanny (the worker makes the directory).
     static func path(parent: String, nanny: pid_t = getpid()) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let hex = String(generator.next() as UInt64, radix: 16)
-        let name = "\(prefix)\(nanny)-" + String(repeating: "0", count: 16 - hex.count) + hex
+        let name = "\(prefix)\(nanny)-" + Drover.unguessableSuffix()
         return URL(fileURLWithPath: parent).appendingPathComponent(name).path
     }
 

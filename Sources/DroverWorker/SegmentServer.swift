@@ -1,5 +1,6 @@
 import CDroverSupport
 import DroverCore
+import DroverLocal
 import DroverProto
 import Foundation
 import Glibc
@@ -28,7 +29,7 @@ final class SegmentServer: Sendable {
     ///
     /// - Throws: ``SharedMemoryError`` when the socket cannot be made.
     init() throws(SharedMemoryError) {
-        name = "drover-segments-\(getpid())-\(SpillDirectory.randomSuffix())"
+        name = "drover-segments-\(getpid())-\(Drover.unguessableSuffix())"
         listener = drover_unix_listen(name)
         guard listener >= 0 else { throw .system(errno, "cannot listen on the segment socket") }
         let thread = Thread { [self] in serve() }

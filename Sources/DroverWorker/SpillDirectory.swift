@@ -1,4 +1,5 @@
 import DroverCore
+import DroverLocal
 import Foundation
 import Glibc
 
@@ -26,21 +27,13 @@ struct SpillDirectory {
 
     /// A directory for process `pid` under `parent` (not made yet), its name ending in
     /// `suffix` (by default 16 random hex digits, so that no one can make it first).
-    init(parent: String, pid: Int32, suffix: String = Self.randomSuffix()) {
+    init(parent: String, pid: Int32, suffix: String = Drover.unguessableSuffix()) {
         path = URL(fileURLWithPath: parent).appendingPathComponent("drover-worker-\(pid)-\(suffix)").path
     }
 
     /// The directory at `path` (not made yet): the one its nanny named for this worker.
     init(path: String) {
         self.path = path
-    }
-
-    /// 16 hex digits from the system's random number generator.
-    static func randomSuffix() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// Makes the directory, exclusively, with mode 0700.
