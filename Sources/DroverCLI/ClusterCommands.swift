@@ -107,7 +107,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             do {
                 wire = try await WireServer(
                     listening: activated.map { .socket($0) } ?? .address(host: host, port: port),
-                    grpcSocketPath: grpcSocket, security: security, maxMessageBytes: maxMessageBytes, logger: logger)
+                    grpcSocketPath: grpcSocket, security: security, maxMessageBytes: maxMessageBytes,
+                    connectionLoop: service.loop, logger: logger)
             } catch {
                 // Its own words say why (the address is in use, …).
                 server.beginGracefulShutdown()
@@ -121,7 +122,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             group.addTask {
                 await withDiscardingTaskGroup { streams in
                     for await connection in wire.streams {
-                        streams.addTask { await Self.serve(connection, rpc: rpc, logger: logger) }
+                        // Read on the scheduler's loop, which the connection and the state share.
+                        streams.addTask(executorPreference: service.readingExecutor) {
+                            await Self.serve(connection, rpc: rpc, logger: logger)
+                        }
                     }
                 }
                 return .reporter

@@ -6,7 +6,8 @@ import Logging
 import SwiftProtobuf
 
 /// The gRPC face of ``SchedulerService``: each stream becomes calls on the actor; each connection's
-/// outgoing batches come from a `BatchingQueue` the actor feeds.
+/// outgoing batches come from a `BatchingQueue` the actor feeds. A wire stream's reader runs on the
+/// actor's event loop and enters it without a hop (``SchedulerService/withIsolation(_:)``).
 ///
 /// Every message is size-checked before it is decoded (``LimitedDeserializer``): an oversize one
 /// is refused with `resourceExhausted` naming the limit, and logged.
@@ -98,14 +99,19 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                                     message: "The first message on a worker stream must register the worker."
                                 )
                             }
-                            worker = try await service.workerConnected(
-                                registration, outbox: outbox, peer: context.remotePeer)
+                            let peer = context.remotePeer
+                            worker = try await service.withIsolation {
+                                try $0.workerConnected(registration, outbox: outbox, peer: peer)
+                            }
                             events = events.dropFirst()
                         }
                         // A connection the scheduler has ended (the worker was removed, or
                         // registered again elsewhere) is not listened to any more.
-                        if !events.isEmpty, await !service.workerSent(Array(events), from: worker!, outbox: outbox) {
-                            break
+                        if !events.isEmpty {
+                            let events = Array(events)
+                            let worker = worker!
+                            guard await service.withIsolation({ $0.workerSent(events, from: worker, outbox: outbox) })
+                            else { break }
                         }
                     }
                 } catch let error as RPCError {
@@ -161,11 +167,16 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                                 message: "The first message on a client stream must register the client."
                             )
                         }
-                        try await service.clientConnected(ClientID(registration.id), outbox: outbox)
-                        client = ClientID(registration.id)
+                        let id = ClientID(registration.id)
+                        try await service.withIsolation { try $0.clientConnected(id, outbox: outbox) }
+                        client = id
                         events = events.dropFirst()
                     }
-                    if !events.isEmpty { await service.clientSent(Array(events), from: client!) }
+                    if !events.isEmpty {
+                        let events = Array(events)
+                        let client = client!
+                        await service.withIsolation { $0.clientSent(events, from: client) }
+                    }
                 }
             } catch let error as RPCError {
                 await service.streamFailed(error, kind: "client", peer: context.remotePeer)

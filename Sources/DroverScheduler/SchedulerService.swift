@@ -3,6 +3,8 @@ import DroverCore
 public import DroverProto
 import GRPCCore
 public import Logging
+public import NIOCore
+import NIOPosix
 import SwiftProtobuf
 
 /// The scheduler process's core: owns the ``SchedulerState``, turns what workers and clients send
@@ -10,7 +12,21 @@ import SwiftProtobuf
 ///
 /// All decisions are the state machine's; this actor only converts and routes. Every call handles
 /// one incoming batch and sends at most one outgoing batch per connection.
+///
+/// The actor runs on one NIO event loop (``loop``), the loop of every wire connection: a wire
+/// stream's reader, run on that loop too (``readingExecutor``), hands each batch to the actor
+/// synchronously (``withIsolation(_:)``), with no thread hand-off between the socket and the
+/// state. gRPC streams reach it by hopping, as to any actor.
 public actor SchedulerService {
+    /// The event loop the actor runs on (by default one of the process's).
+    public nonisolated let loop: any EventLoop
+    /// Runs a stream's reading task on ``loop`` (`withTaskExecutorPreference`).
+    public nonisolated let readingExecutor: EventLoopTaskExecutor
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        loop.executor.asUnownedSerialExecutor()
+    }
+
     var state: SchedulerState
     private var workerOutboxes: [WorkerID: BatchingQueue<Drover_V1_WorkerCommand>] = [:]
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
@@ -34,14 +50,33 @@ public actor SchedulerService {
 
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
-        security: Security = .insecurePlaintext, logger: Logger
+        security: Security = .insecurePlaintext, loop: (any EventLoop)? = nil, logger: Logger
     ) {
+        let loop = loop ?? MultiThreadedEventLoopGroup.singleton.next()
+        self.loop = loop
+        self.readingExecutor = EventLoopTaskExecutor(loop)
         self.security = security
         var configuration = configuration
         configuration.exitReportGrace = exitReportGrace
         self.state = SchedulerState(configuration: configuration)
         self.logger = logger
         (stopRequests, stopContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Runs `body` isolated to the service: synchronously when the caller is on ``loop`` (a wire
+    /// stream's reader), after a hop otherwise.
+    nonisolated func withIsolation<T: Sendable>(
+        _ body: @Sendable (isolated SchedulerService) throws -> T
+    ) async rethrows -> T {
+        if loop.inEventLoop { return try onLoop(body) }
+        return try await body(self)
+    }
+
+    /// `assumeIsolated`, which only a synchronous function may call.
+    private nonisolated func onLoop<T: Sendable>(_ body: @Sendable (isolated SchedulerService) throws -> T) rethrows
+        -> T
+    {
+        try assumeIsolated(body)
     }
 
     // MARK: - Workers

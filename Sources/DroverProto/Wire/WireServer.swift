@@ -49,9 +49,11 @@ public final class WireServer: Sendable {
     ///   - maxMessageBytes: The largest message a wire stream accepts.
     ///   - kinds: The stream kinds served here (the scheduler: `worker` and `client`; a worker:
     ///     `bulk`); a connection asking for another kind is closed.
+    ///   - connectionLoop: The event loop every accepted connection lives on (the scheduler's own,
+    ///     where its state is handled), or nil to spread them over the process's loops.
     public init(
         listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int,
-        kinds: Set<WireStreamKind> = [.worker, .client], logger: Logger
+        kinds: Set<WireStreamKind> = [.worker, .client], connectionLoop: (any EventLoop)? = nil, logger: Logger
     ) async throws {
         let tls = try security.tlsFiles.map { try WireTLS.serverContext($0) }
         let (connections, accepted) = AsyncStream<WireConnection>.makeStream()
@@ -61,7 +63,8 @@ public final class WireServer: Sendable {
         self.bulkConnections = bulkConnections
         self.bulkAccepted = bulkAccepted
         let acceptors = WireSniffer.Acceptors(kinds: kinds, framed: accepted, bulk: bulkAccepted)
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let children: any EventLoopGroup = connectionLoop ?? MultiThreadedEventLoopGroup.singleton
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton, childGroup: children)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
