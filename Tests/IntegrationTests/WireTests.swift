@@ -184,6 +184,27 @@ import Testing
         #expect(error.message.contains("did not answer the wire preface"))
     }
 
+    @Test func cancellingAStreamThatIsStillConnectingEndsItThen() async throws {
+        // The same silent server: without cancelling, the stream would end at the preface's
+        // 10 s deadline with `deadlineExceeded`.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.autoRead, value: false)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let port = try #require(silent.localAddress?.port)
+        let (started, didStart) = AsyncStream<Void>.makeStream()
+        let stream = Task {
+            didStart.yield()
+            _ = try await Self.exchange(
+                .client, "127.0.0.1:\(port)", security: .insecurePlaintext, sending: [Drover_V1_ClientEvents](),
+                receiving: Drover_V1_ClientUpdates.self)
+        }
+        for await _ in started { break }
+        try await Task.sleep(for: .milliseconds(200))
+        stream.cancel()
+        await #expect(throws: CancellationError.self) { try await stream.value }
+    }
+
     @Test func aSwiftClientsOversizeSubmissionFailsItsFuturesNamingTheLimit() async throws {
         let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "65536"])
         defer { cluster.stop() }

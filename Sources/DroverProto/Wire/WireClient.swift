@@ -5,6 +5,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Synchronization
 public import SwiftProtobuf
 
 /// Opens wire streams to a scheduler (see ``WireFrame``): what a worker's `WorkerStream` and a
@@ -142,44 +143,53 @@ public enum WireClient {
         let ready = eventLoop.makePromise(of: Ready.self)
         let serverHostname = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
         let description = "\(endpoint)"
-        let channel: any Channel
-        do {
-            var bootstrap = ClientBootstrap(group: eventLoop)
-                .connectTimeout(connectTimeout)
-                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            if let receiveBufferBytes {
-                bootstrap = bootstrap.channelOption(
-                    .recvAllocator,
-                    value: AdaptiveRecvByteBufferAllocator(
-                        minimum: 64 << 10, initial: receiveBufferBytes, maximum: receiveBufferBytes))
-            }
-            channel =
-                try await bootstrap
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            WireNegotiator(
-                                kind: kind, tls: tls, serverHostname: serverHostname, endpoint: description,
-                                peerName: peerName, install: install, ready: ready))
-                    }
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+        if let receiveBufferBytes {
+            bootstrap = bootstrap.channelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(
+                    minimum: 64 << 10, initial: receiveBufferBytes, maximum: receiveBufferBytes))
+        }
+        let connected =
+            bootstrap
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        WireNegotiator(
+                            kind: kind, tls: tls, serverHostname: serverHostname, endpoint: description,
+                            peerName: peerName, install: install, ready: ready))
                 }
-                .connect(host: endpoint.host, port: endpoint.port).get()
-        } catch {
-            ready.fail(error)
-            throw error
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+        // One promise for both phases, so that cancelling (or a deadline) ends either: a connection
+        // made after the promise failed is closed at once. Failing a completed promise changes nothing.
+        let deadline = Mutex<Scheduled<Void>?>(nil)
+        connected.whenComplete { result in
+            switch result {
+            case .success(let channel):
+                // Whatever fails the negotiation (the deadline, a refusal, cancelling) closes the
+                // connection.
+                ready.futureResult.whenFailure { _ in channel.close(promise: nil) }
+                let timer = eventLoop.scheduleTask(in: connectTimeout) {
+                    ready.fail(
+                        RPCError(
+                            code: .deadlineExceeded,
+                            message: "The \(peerName) at \(description) did not answer the wire preface within "
+                                + "\(connectTimeout.nanoseconds / 1_000_000_000) s."))
+                }
+                deadline.withLock { $0 = timer }
+            case .failure(let error):
+                ready.fail(error)
+            }
         }
-        // Whatever fails the negotiation (the deadline, a refusal) closes the connection; a
-        // deadline that fires after success changes nothing.
-        ready.futureResult.whenFailure { _ in channel.close(promise: nil) }
-        let deadline = eventLoop.scheduleTask(in: connectTimeout) {
-            ready.fail(
-                RPCError(
-                    code: .deadlineExceeded,
-                    message: "The \(peerName) at \(description) did not answer the wire preface within "
-                        + "\(connectTimeout.nanoseconds / 1_000_000_000) s."))
+        defer { deadline.withLock { $0?.cancel() } }
+        return try await withTaskCancellationHandler {
+            try await ready.futureResult.get()
+        } onCancel: {
+            ready.fail(CancellationError())
         }
-        defer { deadline.cancel() }
-        return try await ready.futureResult.get()
     }
 
     static func isIPAddress(_ host: String) -> Bool {
