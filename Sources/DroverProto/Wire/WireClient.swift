@@ -5,8 +5,8 @@ import Glibc
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 public import SwiftProtobuf
+import Synchronization
 
 /// Opens wire streams to a scheduler (see ``WireFrame``): what a worker's `WorkerStream` and a
 /// client's `ClientStream` use unless `DROVER_PROTOCOL=grpc` asks for gRPC.
