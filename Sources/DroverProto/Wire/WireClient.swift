@@ -6,7 +6,6 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 public import SwiftProtobuf
-import Synchronization
 
 /// Opens wire streams to a scheduler (see ``WireFrame``): what a worker's `WorkerStream` and a
 /// client's `ClientStream` use unless `DROVER_PROTOCOL=grpc` asks for gRPC.
@@ -165,26 +164,24 @@ public enum WireClient {
             .connect(host: endpoint.host, port: endpoint.port)
         // One promise for both phases, so that cancelling (or a deadline) ends either: a connection
         // made after the promise failed is closed at once. Failing a completed promise changes nothing.
-        let deadline = Mutex<Scheduled<Void>?>(nil)
         connected.whenComplete { result in
             switch result {
             case .success(let channel):
                 // Whatever fails the negotiation (the deadline, a refusal, cancelling) closes the
                 // connection.
                 ready.futureResult.whenFailure { _ in channel.close(promise: nil) }
-                let timer = eventLoop.scheduleTask(in: connectTimeout) {
+                let deadline = eventLoop.scheduleTask(in: connectTimeout) {
                     ready.fail(
                         RPCError(
                             code: .deadlineExceeded,
                             message: "The \(peerName) at \(description) did not answer the wire preface within "
                                 + "\(connectTimeout.nanoseconds / 1_000_000_000) s."))
                 }
-                deadline.withLock { $0 = timer }
+                ready.futureResult.whenComplete { _ in deadline.cancel() }
             case .failure(let error):
                 ready.fail(error)
             }
         }
-        defer { deadline.withLock { $0?.cancel() } }
         return try await withTaskCancellationHandler {
             try await ready.futureResult.get()
         } onCancel: {
