@@ -365,4 +365,64 @@ func residentBytes(of pid: Int32) -> Int64 {
         #expect(cluster.workers[0].log().contains("The scheduler removed this worker"))
         await client.close()
     }
+
+    @Test func aClientThatStopsReadingIsCutOffAtTheUnsentLimitAndTheSchedulerServesOn() async throws {
+        // With 1 MiB messages, what may wait unsent for one connection is 128 MiB.
+        let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "1048576"])
+        defer { cluster.stop() }
+        let endpoint = try #require(HostAndPort(cluster.address))
+        // A value of ~1 MB, then 200 requests for it (~200 MB of answers), none of them read.
+        let value = Drover_V1_Payload.with {
+            $0.encoding = .raw
+            $0.data = Data(repeating: 7, count: 1_000_000)
+        }
+        let stream = Task {
+            try await WireClient.bidirectional(
+                .client, to: endpoint, security: .insecurePlaintext,
+                requestProducer: { (writer: RPCWriter<Drover_V1_ClientEvents>) in
+                    try await writer.write(
+                        .with { $0.events = [.with { $0.register = .with { $0.id = "never-reads" } }] })
+                    try await writer.write(
+                        .with {
+                            $0.events = [
+                                .with {
+                                    $0.setVariable = .with {
+                                        $0.name = "big"
+                                        $0.value = value
+                                    }
+                                }
+                            ]
+                        })
+                    for part in 0..<4 {
+                        try await writer.write(
+                            .with {
+                                $0.events = (0..<50).map { index in
+                                    .with {
+                                        $0.getVariable = .with {
+                                            $0.name = "big"
+                                            $0.request = UInt64(part * 50 + index)
+                                        }
+                                    }
+                                }
+                            })
+                    }
+                    try await Task.sleep(for: .seconds(60))
+                },
+                onResponse: { (_: RPCAsyncSequence<Drover_V1_ClientUpdates, any Error>) in
+                    try await Task.sleep(for: .seconds(60))
+                })
+        }
+        defer { stream.cancel() }
+        let line = "closed the connection of a peer that stopped reading"
+        var cutOff = false
+        for _ in 0..<400 where !cutOff {
+            cutOff = cluster.scheduler.log().contains(line)
+            if !cutOff { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(cutOff, "\(cluster.scheduler.log())")
+        // The scheduler serves on.
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        #expect(try await client.submit(Builtins.add, 1, 2).result() == 3)
+        await client.close()
+    }
 }

@@ -1,5 +1,6 @@
 public import DroverCore
 public import GRPCCore
+public import Logging
 public import NIOCore
 public import SwiftProtobuf
 
@@ -9,7 +10,32 @@ public import SwiftProtobuf
 public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
     private enum Way: Sendable {
         case writer(RPCWriter<Message>)
-        case channel(any Channel)
+        case channel(any Channel, guarded: UnsentGuard?)
+    }
+
+    /// A server's bound on what a wire stream's peer may leave unread: once more than `limit`
+    /// bytes wait in the connection's buffer after a batch is written, the peer is taken to have
+    /// stopped reading (hung, stopped, or asking for more than it takes) and the connection is
+    /// closed, its reader ending with an `unavailable` error that says so. Without it a peer that
+    /// stops reading makes the server keep every update for it in memory.
+    public struct UnsentGuard: Sendable {
+        /// The most bytes left unsent.
+        public var limit: Int
+        /// What the peer is, for the error ("client", "worker").
+        public var peer: String
+        public var logger: Logger
+
+        public init(limit: Int, peer: String, logger: Logger) {
+            self.limit = limit
+            self.peer = peer
+            self.logger = logger
+        }
+
+        /// The limit for a server whose messages may be `maxMessageBytes` long: room for one
+        /// such message and 64 MiB more (at least 128 MiB).
+        public static func limit(maxMessageBytes: Int) -> Int {
+            max(maxMessageBytes, 64 << 20) + (64 << 20)
+        }
     }
 
     private let way: Way
@@ -20,9 +46,9 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
     }
 
     /// Batches written by `channel`'s event loop, as wire frames (the channel's pipeline encodes
-    /// ``WireFrame``s).
-    init(channel: any Channel) {
-        way = .channel(channel)
+    /// ``WireFrame``s); with `guarded`, a peer that stops reading is cut off (``UnsentGuard``).
+    init(channel: any Channel, guarded: UnsentGuard? = nil) {
+        way = .channel(channel, guarded: guarded)
     }
 
     /// Sends each batch `outbox` receives as the messages `messages` makes of it, until the queue
@@ -39,13 +65,23 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
                 HopTrace.mark("writer.woke")
                 for message in messages(batch) { try await writer.write(message) }
             }
-        case .channel(let channel):
+        case .channel(let channel, let guarded):
             let eventLoop = channel.eventLoop
             await outbox.drain(scheduling: { eventLoop.execute($0) }) { batch in
                 HopTrace.mark("loop.drain")
                 do {
+                    // Checked message by message (one batch may hold far more than the limit),
+                    // counting this batch's frames until the flush: a TLS handler holds them until then.
+                    let unsent = guarded == nil ? 0 : Self.unsent(in: channel)
+                    var written = 0
                     for message in messages(batch) {
-                        channel.write(try WireWriter<Message>.frame(message), promise: nil)
+                        let frame = try WireWriter<Message>.frame(message)
+                        written += frame.body.readableBytes + WireFrame.lengthBytes + 1
+                        channel.write(frame, promise: nil)
+                        if let guarded, unsent + written > guarded.limit {
+                            Self.cutOff(channel, guarded, unsent: unsent + written)
+                            return
+                        }
                     }
                     channel.flush()
                 } catch {
@@ -55,6 +91,28 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
                 }
             }
         }
+    }
+
+    /// The bytes written to `channel` and not yet sent.
+    private static func unsent(in channel: any Channel) -> Int {
+        (try? channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    /// Closes `channel`, whose peer left `unsent` bytes unread, over the guard's limit.
+    private static func cutOff(_ channel: any Channel, _ guarded: UnsentGuard, unsent: Int) {
+        let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
+        guarded.logger.warning(
+            "closed the connection of a peer that stopped reading",
+            metadata: [
+                "stream": "\(guarded.peer)", "peer": "\(remote)", "unsent.bytes": "\(unsent)",
+                "limit.bytes": "\(guarded.limit)",
+            ])
+        channel.pipeline.fireErrorCaught(
+            RPCError(
+                code: .unavailable,
+                message: "The \(guarded.peer) stopped reading: \(unsent) bytes waited to be sent to it, over the "
+                    + "limit of \(guarded.limit); its connection was closed."))
+        channel.close(promise: nil)
     }
 }
 

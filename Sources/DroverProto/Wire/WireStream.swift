@@ -166,7 +166,11 @@ extension WireConnection {
                 do {
                     try await handler(
                         RPCAsyncSequence(wrapping: requests),
-                        StreamOutput(channel: nioChannel),
+                        StreamOutput(
+                            channel: nioChannel,
+                            guarded: .init(
+                                limit: StreamOutput<Response>.UnsentGuard.limit(maxMessageBytes: maxMessageBytes),
+                                peer: kind.peerName, logger: logger)),
                         context)
                     try await outbound.write(WireFrame(kind: .end, body: ByteBuffer()))
                 } catch let error as RPCError {
