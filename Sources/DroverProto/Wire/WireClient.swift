@@ -1,7 +1,6 @@
 public import DroverCore
 import Foundation
 public import GRPCCore
-import Glibc
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -190,9 +189,7 @@ public enum WireClient {
     }
 
     static func isIPAddress(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 }
 
