@@ -219,7 +219,10 @@ struct SchedulerCommand: AsyncParsableCommand {
                 try await rpc.workerStream(request: $0, output: $1, context: $2)
             }
         case .client:
-            await connection.serve(Drover_V1_ClientEvents.self, Drover_V1_ClientUpdates.self, logger: logger) {
+            // A client that stops reading is cut off (UnsentGuard); workers have their TTL.
+            await connection.serve(
+                Drover_V1_ClientEvents.self, Drover_V1_ClientUpdates.self, guardingUnsent: true, logger: logger
+            ) {
                 try await rpc.clientStream(request: $0, output: $1, context: $2)
             }
         case .bulk:

@@ -22,11 +22,30 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         var isDrainScheduled = false
         /// Drain mode: resumed by the drain that finds the queue finished.
         var drained: CheckedContinuation<Void, Never>?
+        /// The most the items waiting may weigh (``bound(limit:weight:overflow:)``), and what they weigh.
+        var bound: Bound?
+        var weight = 0
+    }
+
+    private struct Bound {
+        var limit: Int
+        var weight: @Sendable (Element) -> Int
+        var overflow: @Sendable (Int) -> Void
     }
 
     private let state = Mutex(State())
 
     public init() {}
+
+    /// Bounds what may wait for the reader: once the items sent and not yet taken weigh more than
+    /// `limit` by `weight`, the queue finishes (what is sent after is dropped) and `overflow` is
+    /// called once, with that weight. For a reader that cannot keep up (a peer that stopped
+    /// reading), so that its queue does not grow without end. Items already taken do not count.
+    public func bound(
+        limit: Int, weight: @escaping @Sendable (Element) -> Int, overflow: @escaping @Sendable (Int) -> Void
+    ) {
+        state.withLock { $0.bound = Bound(limit: limit, weight: weight, overflow: overflow) }
+    }
 
     /// Adds one item; dropped if the queue is finished.
     public func send(_ element: Element) {
@@ -40,20 +59,31 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
 
     private func deliver(_ add: (inout [Element]) -> Void) {
         var schedule: (@Sendable () -> Void)?
+        var overflowed: (@Sendable (Int) -> Void, Int)?
         let wake: (CheckedContinuation<[Element]?, Never>, [Element])? = state.withLock { state in
             guard !state.isFinished else { return nil }
+            let before = state.items.count
             add(&state.items)
+            if let bound = state.bound {
+                state.weight += state.items[before...].reduce(0) { $0 + bound.weight($1) }
+                if state.weight > bound.limit {
+                    state.isFinished = true
+                    overflowed = (bound.overflow, state.weight)
+                }
+            }
             if let scheduleDrain = state.scheduleDrain, !state.isDrainScheduled, !state.items.isEmpty {
                 state.isDrainScheduled = true
                 schedule = scheduleDrain
             }
             guard let reader = state.reader, !state.items.isEmpty else { return nil }
             state.reader = nil
+            state.weight = 0
             defer { state.items = [] }
             return (reader, state.items)
         }
         wake?.0.resume(returning: wake?.1)
         schedule?()
+        if let (overflow, weight) = overflowed { overflow(weight) }
     }
 
     /// Ends the queue: the reader gets what is left, then `nil` (in drain mode, the last drain
@@ -90,6 +120,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         let drain: @Sendable () -> Void = { [self] in
             let (batch, done) = state.withLock { state in
                 state.isDrainScheduled = false
+                state.weight = 0
                 defer { state.items = [] }
                 let done = state.isFinished ? state.drained : nil
                 if state.isFinished { state.drained = nil }
@@ -123,6 +154,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
             await withCheckedContinuation { (continuation: CheckedContinuation<[Element]?, Never>) in
                 let ready: [Element]?? = state.withLock { state in
                     if !state.items.isEmpty {
+                        state.weight = 0
                         defer { state.items = [] }
                         return .some(state.items)
                     }

@@ -62,7 +62,8 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_WorkerCommands>,
         context: ServerContext
     ) async throws {
-        try await workerStream(request: request, output: StreamOutput(response), context: context)
+        try await workerStream(
+            request: request, output: StreamOutput(response), context: context)
     }
 
     /// A worker's stream, over gRPC or the wire (where ``StreamOutput`` writes on the event loop).
@@ -75,9 +76,11 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         let service = self.service
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await output.forward(outbox) { batch in
-                    batch.batches(size: \.estimatedBytes).map { part in .with { $0.commands = Array(part) } }
-                }
+                try await output.forward(
+                    outbox,
+                    as: { batch in
+                        batch.batches(size: \.estimatedBytes).map { part in .with { $0.commands = Array(part) } }
+                    }, weight: \.estimatedBytes)
                 // The scheduler ended this connection: say why, so the worker registers afresh.
                 if let reason = await service.removalReason(of: outbox) {
                     throw RPCError(
@@ -136,7 +139,8 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_ClientUpdates>,
         context: ServerContext
     ) async throws {
-        try await clientStream(request: request, output: StreamOutput(response), context: context)
+        try await clientStream(
+            request: request, output: StreamOutput(response, guarded: unsentGuard("client")), context: context)
     }
 
     /// A client's stream, over gRPC or the wire (where ``StreamOutput`` writes on the event loop).
@@ -146,50 +150,62 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         context: ServerContext
     ) async throws {
         let outbox = BatchingQueue<Drover_V1_ClientUpdate>()
+        let service = self.service
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await output.forward(outbox) { batch in
-                    batch.batches().map { part in .with { $0.updates = Array(part) } }
-                }
+                try await output.forward(
+                    outbox, as: { batch in batch.batches().map { part in .with { $0.updates = Array(part) } } },
+                    weight: \.estimatedBytes)
             }
-            var client: ClientID?
-            defer {
-                outbox.finish()
-                group.cancelAll()
-            }
-            do {
-                for try await batch in request {
-                    var events = batch.events[...]
-                    if client == nil {
-                        guard case .register(let registration) = events.first?.kind else {
-                            throw RPCError(
-                                code: .failedPrecondition,
-                                message: "The first message on a client stream must register the client."
-                            )
+            group.addTask {
+                var client: ClientID?
+                defer { outbox.finish() }
+                do {
+                    for try await batch in request {
+                        var events = batch.events[...]
+                        if client == nil {
+                            guard case .register(let registration) = events.first?.kind else {
+                                throw RPCError(
+                                    code: .failedPrecondition,
+                                    message: "The first message on a client stream must register the client."
+                                )
+                            }
+                            let id = ClientID(registration.id)
+                            try await service.withIsolation { try $0.clientConnected(id, outbox: outbox) }
+                            client = id
+                            events = events.dropFirst()
                         }
-                        let id = ClientID(registration.id)
-                        try await service.withIsolation { try $0.clientConnected(id, outbox: outbox) }
-                        client = id
-                        events = events.dropFirst()
+                        if !events.isEmpty {
+                            let events = Array(events)
+                            let client = client!
+                            await service.withIsolation { $0.clientSent(events, from: client) }
+                        }
                     }
-                    if !events.isEmpty {
-                        let events = Array(events)
-                        let client = client!
-                        await service.withIsolation { $0.clientSent(events, from: client) }
-                    }
+                } catch let error as RPCError {
+                    await service.streamFailed(error, kind: "client", peer: context.remotePeer)
+                    if let client { await service.clientDisconnected(client, outbox: outbox) }
+                    // A client that goes away mid-stream is a disconnect; a refusal is its answer.
+                    if client == nil || error.code == .resourceExhausted { throw error }
+                    return
+                } catch {
+                    // A client that goes away mid-stream (or is cut off for not reading: the
+                    // writer's error ends the reading) is a disconnect, not an error; noted all the same.
+                    await service.streamFailed(error, kind: "client", peer: context.remotePeer)
                 }
-            } catch let error as RPCError {
-                await service.streamFailed(error, kind: "client", peer: context.remotePeer)
                 if let client { await service.clientDisconnected(client, outbox: outbox) }
-                // A client that goes away mid-stream is a disconnect; a refusal is its answer.
-                if client == nil || error.code == .resourceExhausted { throw error }
-                return
-            } catch {
-                // A client that goes away mid-stream is a disconnect, not an error; noted all the same.
-                await service.streamFailed(error, kind: "client", peer: context.remotePeer)
             }
-            if let client { await service.clientDisconnected(client, outbox: outbox) }
+            // The first error (a refusal, or the writer cutting off a client that stopped reading)
+            // is the call's status, and ends the other side.
+            defer { group.cancelAll() }
+            for try await _ in group {}
         }
+    }
+
+    /// What a client's gRPC stream may leave unread (``UnsentGuard``), as over the wire. Workers are
+    /// not guarded: they are the cluster's own, a hung one is removed after its TTL, and a burst
+    /// of inline arguments for one is not a sign that it stopped reading.
+    private func unsentGuard(_ peer: String) -> UnsentGuard {
+        .init(limit: UnsentGuard.limit(maxMessageBytes: maxMessageBytes), peer: peer, logger: service.logger)
     }
 
     public func reportWorkerExit(request: Drover_V1_WorkerExitReport, context: ServerContext) async throws

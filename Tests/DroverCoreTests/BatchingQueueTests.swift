@@ -154,4 +154,40 @@ import Testing
         let parts = [3, 3, 10, 1].batches(maxBytes: 6, size: { $0 }).map(Array.init)
         #expect(parts == [[3, 3], [10], [1]])
     }
+
+    @Test func aBoundedQueueFinishesAndSaysSoOnceWhatWaitsWeighsOverItsLimit() async {
+        let queue = BatchingQueue<Int>()
+        let overflows = Mutex<[Int]>([])
+        queue.bound(limit: 10, weight: { $0 }) { weight in overflows.withLock { $0.append(weight) } }
+        queue.send(contentsOf: [4, 5])
+        // Taken items no longer count.
+        #expect(await queue.next() == [4, 5])
+        queue.send(6)
+        #expect(overflows.withLock { $0 }.isEmpty)
+        queue.send(contentsOf: [3, 2])
+        #expect(overflows.withLock { $0 } == [11])
+        // Finished: what is left is delivered, later sends are dropped, and no second call.
+        queue.send(100)
+        #expect(await queue.next() == [6, 3, 2])
+        #expect(await queue.next() == nil)
+        #expect(overflows.withLock { $0 } == [11])
+    }
+
+    @Test func aDrainTakesItsBatchesWeightToo() async {
+        let queue = BatchingQueue<Int>()
+        let overflows = Mutex(0)
+        queue.bound(limit: 10, weight: { $0 }) { _ in overflows.withLock { $0 += 1 } }
+        let written = Mutex<[[Int]]>([])
+        let drain = Task {
+            await queue.drain(scheduling: { $0() }) { batch in written.withLock { $0.append(batch) } }
+        }
+        // Once the drain runs, each send is drained at once (it is scheduled in place): never over 10.
+        queue.send(1)
+        while written.withLock({ $0.isEmpty }) { await Task.yield() }
+        for _ in 0..<5 { queue.send(8) }
+        queue.finish()
+        await drain.value
+        #expect(overflows.withLock { $0 } == 0)
+        #expect(written.withLock { $0.flatMap { $0 } } == [1, 8, 8, 8, 8, 8])
+    }
 }

@@ -366,52 +366,71 @@ func residentBytes(of pid: Int32) -> Int64 {
         await client.close()
     }
 
-    @Test func aClientThatStopsReadingIsCutOffAtTheUnsentLimitAndTheSchedulerServesOn() async throws {
-        // With 1 MiB messages, what may wait unsent for one connection is 128 MiB.
-        let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "1048576"])
-        defer { cluster.stop() }
-        let endpoint = try #require(HostAndPort(cluster.address))
-        // A value of ~1 MB, then 200 requests for it (~200 MB of answers), none of them read.
+    /// A client that sets a ~1 MB variable, asks for it 200 times (~200 MB of answers) and reads
+    /// none of them, over the wire or over gRPC; ends when cancelled.
+    static func neverReadingClient(_ address: String, grpc: Bool) throws -> Task<Void, any Error> {
+        let endpoint = try #require(HostAndPort(address))
         let value = Drover_V1_Payload.with {
             $0.encoding = .raw
             $0.data = Data(repeating: 7, count: 1_000_000)
         }
-        let stream = Task {
-            try await WireClient.bidirectional(
-                .client, to: endpoint, security: .insecurePlaintext,
-                requestProducer: { (writer: RPCWriter<Drover_V1_ClientEvents>) in
-                    try await writer.write(
-                        .with { $0.events = [.with { $0.register = .with { $0.id = "never-reads" } }] })
-                    try await writer.write(
-                        .with {
-                            $0.events = [
-                                .with {
-                                    $0.setVariable = .with {
-                                        $0.name = "big"
-                                        $0.value = value
-                                    }
-                                }
-                            ]
-                        })
-                    for part in 0..<4 {
-                        try await writer.write(
-                            .with {
-                                $0.events = (0..<50).map { index in
-                                    .with {
-                                        $0.getVariable = .with {
-                                            $0.name = "big"
-                                            $0.request = UInt64(part * 50 + index)
-                                        }
-                                    }
-                                }
-                            })
+        var events: [Drover_V1_ClientEvents] = [
+            .with { $0.events = [.with { $0.register = .with { $0.id = "never-reads" } }] },
+            .with {
+                $0.events = [
+                    .with {
+                        $0.setVariable = .with {
+                            $0.name = "big"
+                            $0.value = value
+                        }
                     }
-                    try await Task.sleep(for: .seconds(60))
-                },
-                onResponse: { (_: RPCAsyncSequence<Drover_V1_ClientUpdates, any Error>) in
-                    try await Task.sleep(for: .seconds(60))
+                ]
+            },
+        ]
+        for part in 0..<4 {
+            events.append(
+                .with {
+                    $0.events = (0..<50).map { index in
+                        .with {
+                            $0.getVariable = .with {
+                                $0.name = "big"
+                                $0.request = UInt64(part * 50 + index)
+                            }
+                        }
+                    }
                 })
         }
+        let requests = events
+        return Task {
+            if grpc {
+                try await withGRPCClient(transport: try Transports.makeClient(to: endpoint)) { client in
+                    try await Drover_V1_Scheduler.Client(wrapping: client).clientStream(
+                        requestProducer: { writer in
+                            for request in requests { try await writer.write(request) }
+                            try await Task.sleep(for: .seconds(60))
+                        },
+                        onResponse: { _ in try await Task.sleep(for: .seconds(60)) })
+                }
+            } else {
+                try await WireClient.bidirectional(
+                    .client, to: endpoint, security: .insecurePlaintext,
+                    requestProducer: { (writer: RPCWriter<Drover_V1_ClientEvents>) in
+                        for request in requests { try await writer.write(request) }
+                        try await Task.sleep(for: .seconds(60))
+                    },
+                    onResponse: { (_: RPCAsyncSequence<Drover_V1_ClientUpdates, any Error>) in
+                        try await Task.sleep(for: .seconds(60))
+                    })
+            }
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func aClientThatStopsReadingIsCutOffAtTheUnsentLimitAndTheSchedulerServesOn(grpc: Bool) async throws {
+        // With 1 MiB messages, what may wait unsent for one client is 128 MiB.
+        let cluster = try await LocalTestCluster(workers: 1, schedulerArguments: ["--max-message-bytes", "1048576"])
+        defer { cluster.stop() }
+        let stream = try Self.neverReadingClient(cluster.address, grpc: grpc)
         defer { stream.cancel() }
         let line = "closed the connection of a peer that stopped reading"
         var cutOff = false
@@ -420,6 +439,13 @@ func residentBytes(of pid: Int32) -> Int64 {
             if !cutOff { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(cutOff, "\(cluster.scheduler.log())")
+        // Its stream is over: the scheduler counts no client.
+        var clients = Int32(-1)
+        for _ in 0..<100 where clients != 0 {
+            clients = try await Self.call(cluster.address) { try await $0.identity(.init()) }.clients
+            if clients != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(clients == 0)
         // The scheduler serves on.
         let client = try await Client.connect(cluster.address, setAsDefault: false)
         #expect(try await client.submit(Builtins.add, 1, 2).result() == 3)

@@ -46,3 +46,19 @@ extension Drover_V1_WorkerCommand {
         }
     }
 }
+
+extension Drover_V1_ClientUpdate {
+    /// About the encoded size.
+    public var estimatedBytes: Int {
+        switch kind {
+        case .inMemory(let inMemory):
+            inMemory.key.utf8.count + inMemory.inline.data.count
+                + inMemory.holders.reduce(16) { $0 + $1.utf8.count + 2 }
+        case .erred(let erred): erred.key.utf8.count + erred.error.message.utf8.count + 256
+        case .variable(let variable): variable.name.utf8.count + variable.value.data.count + 64
+        case .workers(let workers): workers.addresses.reduce(16) { $0 + $1.utf8.count + 2 }
+        case .lost(let lost): lost.key.utf8.count + 8
+        case nil: 8
+        }
+    }
+}

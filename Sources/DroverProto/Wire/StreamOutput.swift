@@ -4,45 +4,47 @@ public import Logging
 public import NIOCore
 public import SwiftProtobuf
 
+/// A server's bound on what a stream's peer may leave unread: once more than `limit` bytes
+/// wait for it (over the wire: in the connection's buffer, message by message; over gRPC: in
+/// the stream's queue while a write waits for the peer's flow-control window, by
+/// ``StreamOutput/forward(_:as:weight:)``'s estimate), the peer is taken to have stopped reading (hung,
+/// stopped, or asking for more than it takes). Over the wire the connection is closed and its
+/// reader ends with an `unavailable` error that says so; over gRPC the stream ends with that
+/// error. Without it a peer that stops reading makes the server keep every update for it.
+public struct UnsentGuard: Sendable {
+    /// The most bytes left unsent.
+    public var limit: Int
+    /// What the peer is, for the error ("client", "worker").
+    public var peer: String
+    public var logger: Logger
+
+    public init(limit: Int, peer: String, logger: Logger) {
+        self.limit = limit
+        self.peer = peer
+        self.logger = logger
+    }
+
+    /// The limit for a server whose messages may be `maxMessageBytes` long: room for one
+    /// such message and 64 MiB more (at least 128 MiB).
+    public static func limit(maxMessageBytes: Int) -> Int {
+        max(maxMessageBytes, 64 << 20) + (64 << 20)
+    }
+}
+
 /// Where a stream's outgoing batches go: over gRPC, a writer task reading the queue; over the
 /// wire, the connection's event loop, which drains the queue and writes each batch itself
 /// (``BatchingQueue/drain(scheduling:write:)``), one thread hand-off fewer per message.
 public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
     private enum Way: Sendable {
-        case writer(RPCWriter<Message>)
+        case writer(RPCWriter<Message>, guarded: UnsentGuard?)
         case channel(any Channel, guarded: UnsentGuard?)
-    }
-
-    /// A server's bound on what a wire stream's peer may leave unread: once more than `limit`
-    /// bytes wait in the connection's buffer after a batch is written, the peer is taken to have
-    /// stopped reading (hung, stopped, or asking for more than it takes) and the connection is
-    /// closed, its reader ending with an `unavailable` error that says so. Without it a peer that
-    /// stops reading makes the server keep every update for it in memory.
-    public struct UnsentGuard: Sendable {
-        /// The most bytes left unsent.
-        public var limit: Int
-        /// What the peer is, for the error ("client", "worker").
-        public var peer: String
-        public var logger: Logger
-
-        public init(limit: Int, peer: String, logger: Logger) {
-            self.limit = limit
-            self.peer = peer
-            self.logger = logger
-        }
-
-        /// The limit for a server whose messages may be `maxMessageBytes` long: room for one
-        /// such message and 64 MiB more (at least 128 MiB).
-        public static func limit(maxMessageBytes: Int) -> Int {
-            max(maxMessageBytes, 64 << 20) + (64 << 20)
-        }
     }
 
     private let way: Way
 
     /// Batches written by the calling task, through `writer` (a gRPC stream).
-    public init(_ writer: RPCWriter<Message>) {
-        way = .writer(writer)
+    public init(_ writer: RPCWriter<Message>, guarded: UnsentGuard? = nil) {
+        way = .writer(writer, guarded: guarded)
     }
 
     /// Batches written by `channel`'s event loop, as wire frames (the channel's pipeline encodes
@@ -56,14 +58,37 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
     ///
     /// - Throws: A gRPC writer's error. Over the wire, a write that fails closes the connection,
     ///   which the stream's reader reports.
+    ///
+    /// - Parameter weight: An item's size in bytes, about, for a gRPC stream's ``UnsentGuard``.
     public func forward<Element: Sendable>(
-        _ outbox: BatchingQueue<Element>, as messages: @escaping @Sendable ([Element]) -> [Message]
+        _ outbox: BatchingQueue<Element>, as messages: @escaping @Sendable ([Element]) -> [Message],
+        weight: (@Sendable (Element) -> Int)? = nil
     ) async throws {
         switch way {
-        case .writer(let writer):
-            for await batch in outbox {
-                HopTrace.mark("writer.woke")
-                for message in messages(batch) { try await writer.write(message) }
+        case .writer(let writer, let guarded):
+            let write: @Sendable () async throws -> Void = {
+                for await batch in outbox {
+                    HopTrace.mark("writer.woke")
+                    for message in messages(batch) { try await writer.write(message) }
+                }
+            }
+            guard let guarded, let weight else { return try await write() }
+            // The queue finishes itself when it overflows; the write waiting for the peer is then
+            // cancelled.
+            let (overflows, overflowed) = AsyncStream<Int>.makeStream()
+            outbox.bound(limit: guarded.limit, weight: weight) { unsent in
+                overflowed.yield(unsent)
+                overflowed.finish()
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { overflowed.finish() }
+                    try await write()
+                }
+                group.addTask {
+                    for await unsent in overflows { throw Self.cutOff(guarded, unsent: unsent, remote: nil) }
+                }
+                try await group.waitForAll()
             }
         case .channel(let channel, let guarded):
             let eventLoop = channel.eventLoop
@@ -100,19 +125,24 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
 
     /// Closes `channel`, whose peer left `unsent` bytes unread, over the guard's limit.
     private static func cutOff(_ channel: any Channel, _ guarded: UnsentGuard, unsent: Int) {
-        let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
+        let error = cutOff(guarded, unsent: unsent, remote: channel.remoteAddress.map { "\($0)" })
+        channel.pipeline.fireErrorCaught(error)
+        channel.close(promise: nil)
+    }
+
+    /// Logs that the peer left `unsent` bytes unread, over the guard's limit; the error that ends
+    /// its stream.
+    private static func cutOff(_ guarded: UnsentGuard, unsent: Int, remote: String?) -> RPCError {
         guarded.logger.warning(
             "closed the connection of a peer that stopped reading",
             metadata: [
-                "stream": "\(guarded.peer)", "peer": "\(remote)", "unsent.bytes": "\(unsent)",
+                "stream": "\(guarded.peer)", "peer": "\(remote ?? "?")", "unsent.bytes": "\(unsent)",
                 "limit.bytes": "\(guarded.limit)",
             ])
-        channel.pipeline.fireErrorCaught(
-            RPCError(
-                code: .unavailable,
-                message: "The \(guarded.peer) stopped reading: \(unsent) bytes waited to be sent to it, over the "
-                    + "limit of \(guarded.limit); its connection was closed."))
-        channel.close(promise: nil)
+        return RPCError(
+            code: .unavailable,
+            message: "The \(guarded.peer) stopped reading: \(unsent) bytes waited to be sent to it, over the limit "
+                + "of \(guarded.limit); its connection was closed.")
     }
 }
 

@@ -120,9 +120,11 @@ extension WireConnection {
     /// connection's event loop); returning ends the stream with `end`,
     /// throwing an `RPCError` ends it with that status. With TLS, ``WireRoleGate`` has already
     /// refused a peer whose certificate holds no role ``AccessPolicy`` allows for the stream's
-    /// method; the first frame must arrive within ``WireServer/negotiationTimeout``.
+    /// method; the first frame must arrive within ``WireServer/negotiationTimeout``. With
+    /// `guardingUnsent`, a peer that leaves more than ``UnsentGuard/limit(maxMessageBytes:)``
+    /// unread is cut off.
     public func serve<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
-        _ request: Request.Type, _ response: Response.Type, logger: Logger,
+        _ request: Request.Type, _ response: Response.Type, guardingUnsent: Bool = false, logger: Logger,
         handler:
             @Sendable (RPCAsyncSequence<Request, any Error>, StreamOutput<Response>, ServerContext) async throws ->
             Void
@@ -135,14 +137,16 @@ extension WireConnection {
         defer { deadline.cancel() }
         // A cancelled handler (the scheduler stopping) closes the connection, which ends its reads.
         await withTaskCancellationHandler {
-            await serveFrames(request, response, logger: logger, deadline: deadline, handler: handler)
+            await serveFrames(
+                request, response, guardingUnsent: guardingUnsent, logger: logger, deadline: deadline, handler: handler)
         } onCancel: {
             nioChannel.close(promise: nil)
         }
     }
 
     private func serveFrames<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
-        _ request: Request.Type, _ response: Response.Type, logger: Logger, deadline: Scheduled<Void>,
+        _ request: Request.Type, _ response: Response.Type, guardingUnsent: Bool, logger: Logger,
+        deadline: Scheduled<Void>,
         handler:
             @Sendable (RPCAsyncSequence<Request, any Error>, StreamOutput<Response>, ServerContext) async throws ->
             Void
@@ -168,9 +172,10 @@ extension WireConnection {
                         RPCAsyncSequence(wrapping: requests),
                         StreamOutput(
                             channel: nioChannel,
-                            guarded: .init(
-                                limit: StreamOutput<Response>.UnsentGuard.limit(maxMessageBytes: maxMessageBytes),
-                                peer: kind.peerName, logger: logger)),
+                            guarded: guardingUnsent
+                                ? .init(
+                                    limit: UnsentGuard.limit(maxMessageBytes: maxMessageBytes), peer: kind.peerName,
+                                    logger: logger) : nil),
                         context)
                     try await outbound.write(WireFrame(kind: .end, body: ByteBuffer()))
                 } catch let error as RPCError {
