@@ -25,6 +25,8 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         /// The most the items waiting may weigh (``bound(limit:weight:overflow:)``), and what they weigh.
         var bound: Bound?
         var weight = 0
+        /// What the waiting items weighed when the bound was passed.
+        var overflow: Int?
     }
 
     private struct Bound {
@@ -45,6 +47,12 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         limit: Int, weight: @escaping @Sendable (Element) -> Int, overflow: @escaping @Sendable (Int) -> Void
     ) {
         state.withLock { $0.bound = Bound(limit: limit, weight: weight, overflow: overflow) }
+    }
+
+    /// What the waiting items weighed when they passed the bound, once they have (the queue is
+    /// finished then).
+    public var overflow: Int? {
+        state.withLock { $0.overflow }
     }
 
     /// Adds one item; dropped if the queue is finished.
@@ -68,6 +76,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
                 state.weight += state.items[before...].reduce(0) { $0 + bound.weight($1) }
                 if state.weight > bound.limit {
                     state.isFinished = true
+                    state.overflow = state.weight
                     overflowed = (bound.overflow, state.weight)
                 }
             }

@@ -62,8 +62,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         response: RPCWriter<Drover_V1_WorkerCommands>,
         context: ServerContext
     ) async throws {
-        try await workerStream(
-            request: request, output: StreamOutput(response), context: context)
+        try await workerStream(request: request, output: StreamOutput(response), context: context)
     }
 
     /// A worker's stream, over gRPC or the wire (where ``StreamOutput`` writes on the event loop).
@@ -76,11 +75,9 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         let service = self.service
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await output.forward(
-                    outbox,
-                    as: { batch in
-                        batch.batches(size: \.estimatedBytes).map { part in .with { $0.commands = Array(part) } }
-                    }, weight: \.estimatedBytes)
+                try await output.forward(outbox) { batch in
+                    batch.batches(size: \.estimatedBytes).map { part in .with { $0.commands = Array(part) } }
+                }
                 // The scheduler ended this connection: say why, so the worker registers afresh.
                 if let reason = await service.removalReason(of: outbox) {
                     throw RPCError(

@@ -164,8 +164,10 @@ import Testing
         #expect(await queue.next() == [4, 5])
         queue.send(6)
         #expect(overflows.withLock { $0 }.isEmpty)
+        #expect(queue.overflow == nil)
         queue.send(contentsOf: [3, 2])
         #expect(overflows.withLock { $0 } == [11])
+        #expect(queue.overflow == 11)
         // Finished: what is left is delivered, later sends are dropped, and no second call.
         queue.send(100)
         #expect(await queue.next() == [6, 3, 2])

@@ -31,6 +31,11 @@ public struct UnsentGuard: Sendable {
     }
 }
 
+/// A gRPC stream's queue passed its ``UnsentGuard``'s limit, weighing `unsent`.
+private struct UnsentOverflow: Error {
+    var unsent: Int
+}
+
 /// Where a stream's outgoing batches go: over gRPC, a writer task reading the queue; over the
 /// wire, the connection's event loop, which drains the queue and writes each batch itself
 /// (``BatchingQueue/drain(scheduling:write:)``), one thread hand-off fewer per message.
@@ -80,20 +85,28 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
                 overflowed.yield(unsent)
                 overflowed.finish()
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    defer { overflowed.finish() }
-                    try await write()
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { overflowed.finish() }
+                        try await write()
+                        // The writer may see the queue end before the overflow is told.
+                        if let unsent = outbox.overflow { throw UnsentOverflow(unsent: unsent) }
+                    }
+                    group.addTask {
+                        for await unsent in overflows { throw UnsentOverflow(unsent: unsent) }
+                    }
+                    try await group.waitForAll()
                 }
-                group.addTask {
-                    for await unsent in overflows { throw Self.cutOff(guarded, unsent: unsent, remote: nil) }
-                }
-                try await group.waitForAll()
+            } catch let overflow as UnsentOverflow {
+                throw Self.cutOff(guarded, unsent: overflow.unsent, remote: nil)
             }
         case .channel(let channel, let guarded):
             let eventLoop = channel.eventLoop
             await outbox.drain(scheduling: { eventLoop.execute($0) }) { batch in
                 HopTrace.mark("loop.drain")
+                // Closed (by the peer, or cut off below): the writes would fail.
+                guard channel.isActive else { return }
                 do {
                     // Checked message by message (one batch may hold far more than the limit),
                     // counting this batch's frames until the flush: a TLS handler holds them until then.
