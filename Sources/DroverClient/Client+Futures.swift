@@ -196,7 +196,6 @@ extension Client: RemoteScheduler {
     public func compute(_ roots: [DelayedNode]) async throws -> [ArgumentValue] {
         let keys = try submit(nodes: roots)
         defer { for key in keys { release(key) } }
-        let payloads = try await gatherPayloads(keys)
-        return keys.map { .payload(payloads[$0]!) }
+        return try await gatherPayloads(keys).map { .payload($0) }
     }
 }

@@ -322,25 +322,34 @@ public final class Client: Sendable {
     /// A worker that dies before its data is fetched costs a retry: the scheduler recomputes what
     /// it held and says where the new copy is.
     public func gather<Value: TaskValue>(_ futures: [Future<Value>]) async throws -> [Value] {
-        let payloads = try await gatherPayloads(futures.map(\.key))
-        return try futures.map { try Value.decode(payload: payloads[$0.key]!) }
+        try await gatherPayloads(futures.map(\.key)).map { try Value.decode(payload: $0) }
     }
 
-    /// The values of `keys`, as stored, fetched from their workers at once (one request per worker).
-    func gatherPayloads(_ keys: [TaskKey]) async throws -> [TaskKey: Payload] {
-        var payloads: [TaskKey: Payload] = [:]
+    /// The values of `keys`, as stored and in order, fetched from their workers at once (one
+    /// request per worker). Inline results (most small ones) are taken as they stand, by
+    /// position: no table keyed by key.
+    func gatherPayloads(_ keys: [TaskKey]) async throws -> [Payload] {
+        var payloads = [Payload?](repeating: nil, count: keys.count)
+        // Most keys of a gather that follows its map are settled, inline: taken under one lock.
+        state.withLock { state in
+            for index in keys.indices {
+                if case .inMemory(_, let inline?) = state.keys.known(keys[index]) { payloads[index] = inline }
+            }
+        }
         var attempts = 0
         while true {
-            var byWorker: [String: [TaskKey]] = [:]
-            for key in keys where payloads[key] == nil {
+            // The positions still missing, by the worker to ask.
+            var byWorker: [String: [Int]] = [:]
+            for index in keys.indices where payloads[index] == nil {
+                let key = keys[index]
                 switch try await wait(for: key) {
                 case .inMemory(_, let inline?):
-                    payloads[key] = inline
+                    payloads[index] = inline
                 case .inMemory(let holders, nil):
                     guard let first = holders.first else {
                         throw ClientError(message: "The scheduler says '\(key)' is in memory, but on no worker.")
                     }
-                    byWorker[first, default: []].append(key)
+                    byWorker[first, default: []].append(index)
                 case .erred(let error):
                     throw error
                 case .cancelled:
@@ -350,31 +359,34 @@ public final class Client: Sendable {
                 }
             }
             if byWorker.isEmpty { break }
-            let fetched = await withTaskGroup(of: (String, [TaskKey], Result<[TaskKey: Payload], any Error>).self) {
+            let fetched = await withTaskGroup(of: (String, [Int], Result<[TaskKey: Payload], any Error>).self) {
                 group in
-                for (worker, keys) in byWorker {
+                for (worker, indices) in byWorker {
+                    let asked = Array(Set(indices.map { keys[$0] }))
                     group.addTask {
                         do {
-                            return (worker, keys, .success(try await self.fetch(Array(Set(keys)), from: worker)))
+                            return (worker, indices, .success(try await self.fetch(asked, from: worker)))
                         } catch {
-                            return (worker, keys, .failure(error))
+                            return (worker, indices, .failure(error))
                         }
                     }
                 }
                 return await group.reduce(into: []) { $0.append($1) }
             }
-            for (worker, keys, outcome) in fetched {
+            for (worker, indices, outcome) in fetched {
                 switch outcome {
                 case .success(let values):
-                    payloads.merge(values) { first, _ in first }
-                    if let missing = keys.first(where: { payloads[$0] == nil }), isKnown(missing, on: worker) {
+                    for index in indices { payloads[index] = values[keys[index]] }
+                    if let missing = indices.first(where: { payloads[$0] == nil }).map({ keys[$0] }),
+                        isKnown(missing, on: worker)
+                    {
                         throw ClientError(message: "The worker at \(worker) no longer holds '\(missing)'.")
                     }
                 case .failure(let error):
                     attempts += 1
                     guard attempts <= Self.gatherAttempts else {
                         throw ClientError(
-                            message: "Could not fetch \(keys.count) results from the worker at \(worker) after "
+                            message: "Could not fetch \(indices.count) results from the worker at \(worker) after "
                                 + "\(attempts) attempts: \(error)")
                     }
                     if isConnected(worker) {
@@ -385,12 +397,12 @@ public final class Client: Sendable {
                         try await Task.sleep(for: .milliseconds(50 << min(attempts, 6)))
                     } else {
                         logger.debug("gather failed; waiting for new copies", metadata: ["peer.address": "\(worker)"])
-                        forgetLocations(of: keys, on: worker)
+                        forgetLocations(of: indices.map { keys[$0] }, on: worker)
                     }
                 }
             }
         }
-        return payloads
+        return payloads.map { $0! }
     }
 
     /// Whether the scheduler last said `worker` (an address) is connected.

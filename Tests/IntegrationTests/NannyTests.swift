@@ -72,7 +72,9 @@ final class NannyCluster: Sendable {
             transport: try Transports.makeClient(to: endpoint, security: security)
         ) { client in
             var options = CallOptions.defaults
-            options.timeout = .seconds(5)
+            // A deadline, not a promise of speed: with the whole suite running on two cores a TLS
+            // handshake and the call once took over 5 s.
+            options.timeout = .seconds(20)
             return try await Drover_V1_Nanny.Client(wrapping: client).status(.init(), options: options)
         }
     }
