@@ -167,37 +167,40 @@ import Testing
         await client.close()
     }
 
-    @Test func aServerThatNeverAnswersThePrefaceIsAnErrorNotAWait() async throws {
-        // A listening socket nobody accepts on: the kernel completes the TCP handshake, and
-        // nothing is ever said.
+    /// A listening socket nobody accepts on: the kernel completes the TCP handshake, and nothing
+    /// is ever said. Its address.
+    static func silentServer() async throws -> (any Channel, String) {
         let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.autoRead, value: false)
             .bind(host: "127.0.0.1", port: 0).get()
-        defer { silent.close(promise: nil) }
         let port = try #require(silent.localAddress?.port)
-        let error = try await #require(throws: RPCError.self) {
-            _ = try await Self.exchange(
-                .client, "127.0.0.1:\(port)", security: .insecurePlaintext, sending: [Drover_V1_ClientEvents](),
-                receiving: Drover_V1_ClientUpdates.self)
-        }
+        return (silent, "127.0.0.1:\(port)")
+    }
+
+    /// A client stream to `address` that sends nothing of its own.
+    static func idleClientStream(_ address: String) async throws {
+        _ = try await exchange(
+            .client, address, security: .insecurePlaintext, sending: [Drover_V1_ClientEvents](),
+            receiving: Drover_V1_ClientUpdates.self)
+    }
+
+    @Test func aServerThatNeverAnswersThePrefaceIsAnErrorNotAWait() async throws {
+        let (silent, address) = try await Self.silentServer()
+        defer { silent.close(promise: nil) }
+        let error = try await #require(throws: RPCError.self) { try await Self.idleClientStream(address) }
         #expect(error.code == .deadlineExceeded)
         #expect(error.message.contains("did not answer the wire preface"))
     }
 
     @Test func cancellingAStreamThatIsStillConnectingEndsItThen() async throws {
-        // The same silent server: without cancelling, the stream would end at the preface's
-        // 10 s deadline with `deadlineExceeded`.
-        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.autoRead, value: false)
-            .bind(host: "127.0.0.1", port: 0).get()
+        // Without cancelling, the stream would end at the preface's 10 s deadline with
+        // `deadlineExceeded`.
+        let (silent, address) = try await Self.silentServer()
         defer { silent.close(promise: nil) }
-        let port = try #require(silent.localAddress?.port)
         let (started, didStart) = AsyncStream<Void>.makeStream()
         let stream = Task {
             didStart.yield()
-            _ = try await Self.exchange(
-                .client, "127.0.0.1:\(port)", security: .insecurePlaintext, sending: [Drover_V1_ClientEvents](),
-                receiving: Drover_V1_ClientUpdates.self)
+            try await Self.idleClientStream(address)
         }
         for await _ in started { break }
         try await Task.sleep(for: .milliseconds(200))
