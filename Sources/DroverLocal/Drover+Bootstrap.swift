@@ -80,6 +80,12 @@ extension Drover {
     /// caught by comparing the parent's pid with the one the parent recorded in
     /// ``exitWithParentVariable``: an orphan is adopted by pid 1 or, in a container or under a
     /// service manager, by a subreaper with some other pid, so `getppid() == 1` alone misses it.
+    ///
+    /// The kernel keeps the request per thread, and sends the signal only while the thread that
+    /// made it lives: this call makes it for the calling thread, and a process whose environment
+    /// has ``exitWithParentVariable`` at start has made it already on its main thread (a
+    /// constructor in `CDroverSupport`), which lives as long as the process. A thread of Swift's
+    /// pool does not: a nanny that asked only from one outlived its parent once that thread ended.
     public static func exitWithParent() {
         _ = drover_set_parent_death_signal(SIGTERM)
         let recorded = ProcessInfo.processInfo.environment[exitWithParentVariable].flatMap(pid_t.init)
