@@ -175,10 +175,13 @@ import Testing
         // Reaped by close(): kill(pid, 0) fails for both.
         #expect(kill(cluster.nannyPID, 0) == -1 && errno == ESRCH, "the hung nanny is still there")
         #expect(kill(cluster.schedulerPID, 0) == -1 && errno == ESRCH, "the scheduler is still there")
-        // Its worker gets SIGTERM when the nanny dies and usually exits within a few seconds, but
-        // once (a clean-clone CI run) it outlived both by more than 15 s: not run down yet, so it
-        // is not this test's promise, and it is ended here.
-        for pid in workers { kill(pid, SIGKILL) }
+        // Its worker gets SIGTERM when the nanny dies (asked for on its main thread: once, when the
+        // request lived on a pool thread that had ended, a worker outlived both here).
+        for pid in workers {
+            let ended = await hasEnded(pid)
+            #expect(ended, "worker \(pid) outlived its nanny")
+            if !ended { kill(pid, SIGKILL) }
+        }
     }
 
     /// Whether `pid` has exited (or is a zombie: the cluster's processes are this process's
