@@ -368,7 +368,7 @@ public final class WorkerRuntime: Sendable {
         // starts bodies and fetches as tasks of their own, and never blocks.
         try await WireClient.stream(
             .worker, to: options.scheduler, security: options.security, sending: events, as: Self.messages,
-            onConnected: { self.core.withLock { $0.isConnected = true } },
+            onConnected: { self.connected() },
             onResponse: { (batch: Drover_V1_WorkerCommands) in self.received(batch.commands) }
         )
     }
@@ -379,7 +379,7 @@ public final class WorkerRuntime: Sendable {
     }
 
     private func receive(_ commands: RPCAsyncSequence<Drover_V1_WorkerCommands, any Error>) async throws {
-        core.withLock { $0.isConnected = true }
+        connected()
         for try await batch in commands {
             received(batch.commands)
         }
@@ -409,6 +409,11 @@ public final class WorkerRuntime: Sendable {
             $0.host = host
         }
         continuation.send(.with { $0.register = registration })
+    }
+
+    /// The connection is up and its first message registers this worker.
+    private func connected() {
+        core.withLock { $0.isConnected = true }
         logger.info("registered with the scheduler", metadata: ["peer.address": "\(options.scheduler)"])
     }
 
