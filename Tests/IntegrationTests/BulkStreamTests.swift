@@ -64,11 +64,14 @@ enum BulkTasks {
 
     /// A `[Double]` fetched over the bulk stream is received into the array its consumer takes:
     /// every value arrives right, and a consumer that changes its argument changes a copy (the next
-    /// consumer of the same value on that worker reads the values as they were made).
-    @Test func aDoubleArrayArrivesAsItsConsumersArray() async throws {
-        let cluster = try await LocalTestCluster(workers: 2, threads: 1, workerEnvironment: Self.sharingOff)
+    /// consumer of the same value on that worker reads the values as they were made). With TLS the
+    /// bytes pass through NIOSSL's buffers and are copied into the array.
+    @Test(arguments: [false, true]) func aDoubleArrayArrivesAsItsConsumersArray(tls: Bool) async throws {
+        let security = tls ? try Security.temporary() : .insecurePlaintext
+        let cluster = try await LocalTestCluster(
+            workers: 2, threads: 1, certificates: security.certificateDirectory, workerEnvironment: Self.sharingOff)
         defer { cluster.stop() }
-        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        let client = try await Client.connect(cluster.address, security: security, setAsDefault: false)
         let count = Self.size / MemoryLayout<Double>.stride
         let consumer = [cluster.workerAddresses[1]]
         let made = try client.submit(Builtins.doubles, count, workers: [cluster.workerAddresses[0]])
