@@ -1,5 +1,6 @@
 import DroverCore
 import Foundation
+import Glibc
 import Testing
 
 /// `IncomingPackedArray`: a packed array received straight into the array its consumer decodes.
@@ -128,6 +129,30 @@ import Testing
         #expect(try [Double].decode(payload: payload) == other)
         payload.data = incoming.payload.data.prefix(80)
         #expect(try [Double].decode(payload: payload) == (0..<10).map { Double($0) })
+    }
+
+    /// The process's resident bytes (`/proc/self/statm`).
+    static func residentBytes() throws -> Int {
+        let statm = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8)
+        let pages = try #require(Int(statm.split(separator: " ")[1]))
+        return pages * Int(getpagesize())
+    }
+
+    /// The storage is freed once the payload and the arrays decoded from it are gone: 16 values of
+    /// 64 MiB, each written whole, one after another, leave the process's resident memory within a
+    /// few values of where it was (kept, they would add 1 GiB; the margin is for the tests running
+    /// beside this one in the same process).
+    @Test func theStorageIsFreedWithItsLastHolder() throws {
+        let byteCount = 64 << 20
+        let before = try Self.residentBytes()
+        for round in 0..<16 {
+            let incoming = try #require(
+                IncomingPackedArray(encoding: .uint8, typeName: "[UInt8]", byteCount: byteCount))
+            incoming.bytes.initializeMemory(as: UInt8.self, repeating: UInt8(round))
+            let decoded = try [UInt8].decode(payload: incoming.payload)
+            #expect(decoded.count == byteCount && decoded[byteCount - 1] == UInt8(round))
+        }
+        #expect(try Self.residentBytes() - before < 4 * byteCount)
     }
 
     /// The array outlives the payload it came in, and the payload the arrays decoded from it.
