@@ -4,6 +4,10 @@ public import Foundation
 ///
 /// The encoding is language-neutral (the `.proto` contract): bulk numeric arrays are packed
 /// little-endian bytes and never pass through JSON.
+///
+/// Equality and hashing are the encoding's, the bytes' and the type name's: where the bytes live
+/// (a peer's shared memory, a Swift array's storage, see ``IncomingPackedArray``) is not part of
+/// the value.
 public struct Payload: Sendable, Hashable {
     /// How ``data`` is to be read.
     public struct Encoding: Hashable, Sendable, CustomStringConvertible {
@@ -51,10 +55,25 @@ public struct Payload: Sendable, Hashable {
     /// The producer's name for the type ("Int", "[Double]"); empty when unknown.
     public var typeName: String
 
+    /// The Swift array whose storage ``data`` views, when the bytes were received straight into
+    /// one (``IncomingPackedArray``): the decoder of that array type returns it without a copy.
+    /// Only a hint: the decoder checks that ``data`` still is that array's bytes.
+    var storage: (any Sendable)?
+
     /// Creates a payload.
     public init(encoding: Encoding, data: Data, typeName: String) {
         self.encoding = encoding
         self.data = data
         self.typeName = typeName
+    }
+
+    public static func == (lhs: Payload, rhs: Payload) -> Bool {
+        lhs.encoding == rhs.encoding && lhs.typeName == rhs.typeName && lhs.data == rhs.data
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(encoding)
+        hasher.combine(data)
+        hasher.combine(typeName)
     }
 }

@@ -37,6 +37,10 @@ extension PackedNumber {
         if payload.encoding == .json {
             return try JSONCoding.decode([Self].self, from: payload, typeName: "[\(taskTypeName)]")
         }
+        // Bytes received straight into an array of this type (``IncomingPackedArray``): that array.
+        if payload.encoding == packedEncoding, let array = payload.packedStorage(as: [Self].self) {
+            return array
+        }
         return try Packing.unpack(payload, as: packedEncoding, typeName: "[\(taskTypeName)]")
     }
 }

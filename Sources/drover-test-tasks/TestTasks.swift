@@ -83,4 +83,15 @@ enum TestTasks {
     static let sumPacked = TaskFunction("test-sum-packed") { (values: PackedArray<Double>) -> Double in
         values.withUnsafeBufferPointer { $0.reduce(0, +) }
     }
+
+    /// The sum of a `[Double]`.
+    static let sumDoubles = TaskFunction("test-sum-doubles") { (values: [Double]) -> Double in values.reduce(0, +) }
+
+    /// Its argument with every element doubled, changed in place (a copy, if the array's storage
+    /// is shared with anything else: the payload it was decoded from).
+    static let doubleInPlace = TaskFunction("test-double-in-place") { (values: [Double]) -> [Double] in
+        var values = values
+        for index in values.indices { values[index] *= 2 }
+        return values
+    }
 }

@@ -9,6 +9,15 @@ import NIOCore
 import SwiftProtobuf
 import Testing
 
+/// Functions of `drover-test-tasks` used here by name.
+enum BulkTasks {
+    struct NotHere: Error {}
+    static let sumDoubles = TaskFunction("test-sum-doubles") { (_: [Double]) throws -> Double in throw NotHere() }
+    static let doubleInPlace = TaskFunction("test-double-in-place") { (_: [Double]) throws -> [Double] in
+        throw NotHere()
+    }
+}
+
 /// Large values over a worker's bulk stream: between workers with sharing off (so not as a
 /// memory segment), to a client's gather, over TLS; against peers that lie about sizes, cut the
 /// stream short or go silent; and back to `GetData` when the bulk stream is off.
@@ -51,6 +60,44 @@ import Testing
         defer { cluster.stop() }
         #expect(try await Self.moveBetweenWorkers(cluster) == Self.checksum)
         #expect(await Self.servedBulk(cluster.workers[0]), "\(cluster.workers[0].log())")
+    }
+
+    /// A `[Double]` fetched over the bulk stream is received into the array its consumer takes:
+    /// every value arrives right, and a consumer that changes its argument changes a copy (the next
+    /// consumer of the same value on that worker reads the values as they were made). With TLS the
+    /// bytes pass through NIOSSL's buffers and are copied into the array.
+    @Test(arguments: [false, true]) func aDoubleArrayArrivesAsItsConsumersArray(tls: Bool) async throws {
+        let security = tls ? try Security.temporary() : .insecurePlaintext
+        let cluster = try await LocalTestCluster(
+            workers: 2, threads: 1, certificates: security.certificateDirectory, workerEnvironment: Self.sharingOff)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, security: security, setAsDefault: false)
+        let count = Self.size / MemoryLayout<Double>.stride
+        let consumer = [cluster.workerAddresses[1]]
+        let made = try client.submit(Builtins.doubles, count, workers: [cluster.workerAddresses[0]])
+        try await client.wait([made])
+        // One thread: the second consumer starts after the first has changed its argument.
+        let doubled = try client.submit(BulkTasks.doubleInPlace, made, workers: consumer)
+        let sum = try client.submit(BulkTasks.sumDoubles, made, workers: consumer)
+        let doubledSum = try client.submit(BulkTasks.sumDoubles, doubled, workers: consumer)
+        let expected = Double(count * (count - 1) / 2)
+        #expect(try await sum.result() == expected)
+        #expect(try await doubledSum.result() == 2 * expected)
+        #expect(await Self.servedBulk(cluster.workers[0]), "\(cluster.workers[0].log())")
+        await client.close()
+    }
+
+    /// The bytes of a packed array are read straight into the array its decoder returns.
+    @Test func aPackedArrayIsReadIntoTheArrayItDecodesAs() async throws {
+        let values = (0..<(3 << 17) + 3).map { Double($0) * 0.5 - 1 }
+        let bytes = values.withUnsafeBytes { Array($0) }
+        let header = FakeBulkPeer.header("k", bytes: Int64(bytes.count), encoding: .float64Le, typeName: "[Double]")
+        let peer = try FakeBulkPeer(answer: header + bytes + Self.endFrame, then: .holdOpen)
+        let fetched = try await BulkClient.fetch([TaskKey("k")], from: peer.endpoint, security: .insecurePlaintext)
+        let payload = try #require(fetched.values[TaskKey("k")])
+        let decoded = try [Double].decode(payload: payload)
+        #expect(decoded == values)
+        #expect(decoded.withUnsafeBytes { $0.baseAddress } == payload.data.withUnsafeBytes { $0.baseAddress })
     }
 
     @Test func aLargeValueMovesOverTheBulkStreamWithTLS() async throws {
@@ -409,11 +456,15 @@ final class FakeBulkPeer: Sendable {
     }
 
     /// A header frame announcing `bytes` bytes for `key`.
-    static func header(_ key: String, bytes: Int64) -> [UInt8] {
+    static func header(
+        _ key: String, bytes: Int64, encoding: Drover_V1_Encoding = .unspecified, typeName: String = ""
+    ) -> [UInt8] {
         let chunk = Drover_V1_DataChunk.with {
             $0.key = key
             $0.totalBytes = bytes
             $0.last = true
+            $0.encoding = encoding
+            $0.typeName = typeName
         }
         let body: [UInt8] = try! chunk.serializedBytes()
         let length = UInt32(body.count + 1)

@@ -7,6 +7,7 @@ import SwiftProtobuf
 
 /// The asker's end of a bulk stream (see ``BulkStream``): parses each value's header, checks the
 /// size it announces, allocates one buffer of exactly that size and fills it as the bytes arrive.
+/// A packed array's buffer is the Swift array its consumer decodes (``IncomingPackedArray``).
 /// Runs on the connection's event loop; each fetch on the connection (``begin(_:)``, one at a
 /// time: a connection is kept for the next fetch) completes its promise with the values read or
 /// the first error. An error closes the connection.
@@ -69,6 +70,9 @@ final class BulkReceiver: ChannelInboundHandler {
         var filled: Int
         /// How much of the buffer has its pages already (see ``prepare(_:upTo:)``).
         var populated: Int
+        /// A packed array's payload, whose bytes are `buffer` (the array's storage, freed with
+        /// it); nil when `buffer` is a mapping of its own.
+        var array: Payload?
     }
 
     /// The most read straight from the socket in one go, before NIO's loop has its turn again.
@@ -221,10 +225,17 @@ final class BulkReceiver: ChannelInboundHandler {
     private static func prepare(_ current: inout Body, upTo end: Int) {
         guard current.populated < end else { return }
         let target = min(current.count, max(end, current.populated + populateAheadBytes))
+        // From the page the next byte is on: an array's storage starts past its header, not on a
+        // page boundary. The page's other bytes are the allocation's own (or, for a small array,
+        // the heap's), and populating a page changes none of its bytes.
+        let start = Int(bitPattern: current.buffer + current.populated) & ~(pageBytes - 1)
         let populateWrite: Int32 = 23  // MADV_POPULATE_WRITE, which Glibc's Swift module does not name
-        _ = madvise(current.buffer + current.populated, target - current.populated, populateWrite)
+        _ = madvise(
+            UnsafeMutableRawPointer(bitPattern: start), Int(bitPattern: current.buffer + target) - start, populateWrite)
         current.populated = target
     }
+
+    private static let pageBytes = Int(getpagesize())
 
     private func handle(_ frame: WireFrame, context: ChannelHandlerContext) throws {
         guard let fetch = request else { return }
@@ -282,21 +293,36 @@ final class BulkReceiver: ChannelInboundHandler {
             fetch.outcome.values[key] = Payload(proto: proto)
             return
         }
-        // Its own mapping (page-aligned, for MADV_POPULATE_WRITE), unmapped with the value's Data.
-        // No MADV_HUGEPAGE here (unlike the array decoder): under memory pressure the kernel
-        // compacts synchronously for each huge page, and across namespace hosts on this busy
-        // machine that stalled 256 MiB receives to half the rate of 4 KiB faults.
+        // No MADV_HUGEPAGE for either kind of buffer: under memory pressure the kernel compacts
+        // synchronously for each huge page, and across namespace hosts on this busy machine that
+        // stalled 256 MiB receives to half the rate of 4 KiB faults.
+        // A packed array is received into the array its consumer decodes (`[Double]` takes it
+        // without a copy), its pages put in place ahead of the bytes as a mapping's are.
+        if let array = IncomingPackedArray(
+            encoding: Payload.Encoding(rawValue: chunk.encoding.rawValue), typeName: chunk.typeName,
+            byteCount: Int(total))
+        {
+            body = Body(
+                key: key, proto: proto, buffer: array.bytes.baseAddress!, count: Int(total), filled: 0, populated: 0,
+                array: array.payload)
+            return
+        }
+        // Anything else: its own mapping, unmapped with the value's Data.
         guard let buffer = mmap(nil, Int(total), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
             buffer != MAP_FAILED
         else {
             throw RPCError(
                 code: .resourceExhausted, message: "Could not allocate \(total) bytes for '\(key)' from \(peer).")
         }
-        body = Body(key: key, proto: proto, buffer: buffer, count: Int(total), filled: 0, populated: 0)
+        body = Body(key: key, proto: proto, buffer: buffer, count: Int(total), filled: 0, populated: 0, array: nil)
     }
 
     /// A value whose bytes have all arrived: its `Data` is its buffer (no copy).
     private func finish(_ current: Body) {
+        if let array = current.array {
+            request?.outcome.values[current.key] = array
+            return
+        }
         var payload = Payload(proto: current.proto)
         let count = current.count
         payload.data = Data(
@@ -324,10 +350,11 @@ final class BulkReceiver: ChannelInboundHandler {
     }
 
     private func releaseBody() {
-        if let current = body {
+        // An array's storage goes with its payload.
+        if let current = body, current.array == nil {
             munmap(current.buffer, current.count)
-            body = nil
         }
+        body = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
