@@ -127,7 +127,10 @@ struct TransferBench: AsyncParsableCommand {
         // During the consumers on the other worker, machine-wide: direct compaction stalls / huge
         // page faults that fell back to 4 KiB pages (a copy into fresh memory then runs slow).
         headers.append("stalls/fallbacks")
-        if getData { headers += ["GetData MiB/s", "vs GetData"] }
+        // The old way: on one host, sharing off (the bulk stream on loopback); across, GetData.
+        if getData {
+            headers += hosts == nil ? ["sharing off MiB/s", "vs sharing off"] : ["GetData MiB/s", "vs GetData"]
+        }
         if compareDask {
             let dask = try await peerLines(
                 .dask, script: "scripts/dask/transfer_bench.py", hosts: hosts, mebibytes: mebibytes,
