@@ -18,8 +18,13 @@ import SwiftProtobuf
 /// synchronously (``withIsolation(_:)``), with no thread hand-off between the socket and the
 /// state. gRPC streams reach it by hopping, as to any actor.
 public actor SchedulerService {
-    /// The event loop the actor runs on (by default one of the process's).
+    /// The event loop the actor runs on (by default ``defaultLoop``).
     public nonisolated let loop: any EventLoop
+    /// A thread of its own for schedulers not given a loop, apart from the process's other NIO
+    /// work (its gRPC server, its dashboard; in a test process, every test's clients): a large
+    /// submission handled there holds up only the scheduler's own connections.
+    static let defaultLoop: any EventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+
     /// Runs a stream's reading task on ``loop`` (`withTaskExecutorPreference`).
     public nonisolated let readingExecutor: EventLoopTaskExecutor
 
@@ -52,7 +57,7 @@ public actor SchedulerService {
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
         security: Security = .insecurePlaintext, loop: (any EventLoop)? = nil, logger: Logger
     ) {
-        let loop = loop ?? MultiThreadedEventLoopGroup.singleton.next()
+        let loop = loop ?? Self.defaultLoop
         self.loop = loop
         self.readingExecutor = EventLoopTaskExecutor(loop)
         self.security = security

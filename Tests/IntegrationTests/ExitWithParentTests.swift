@@ -42,10 +42,11 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func aNannyEndsWithAParentThatDiesLongAfterItStarted() async throws {
         let cluster = try await LocalTestCluster(workers: 0)
         defer { cluster.stop() }
-        // A shell is the parent: it starts the nanny, prints its pid, idles, and exits.
+        // A shell is the parent: it starts the nanny, prints its pid (and closes the pipe, so that
+        // reading it ends at once), idles, and exits.
         let script =
             "DROVER_EXIT_WITH_PARENT=$$ \"$0\" nanny \"$1\" --nworkers 1 --memory-limit 0 --name late "
-            + ">/dev/null 2>&1 & echo $!; sleep 25"
+            + ">/dev/null 2>&1 & echo $!; exec >/dev/null; sleep 25"
         let output = Pipe()
         let shell = try Spawn.start(
             "/bin/sh", arguments: ["-c", script, TestBinaries.testTasks, cluster.address],
@@ -54,7 +55,9 @@ import Testing
         try output.fileHandleForWriting.close()
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let nanny = try #require(Int32(printed.trimmingCharacters(in: .whitespacesAndNewlines)))
-        _ = await Task.detached { Spawn.wait(shell) }.value
+        // Waited for without holding a thread of the pool (other tests run on it meanwhile).
+        var status: Int32 = 0
+        while waitpid(shell, &status, WNOHANG) == 0 { try await Task.sleep(for: .milliseconds(100)) }
         let ended = await Self.ends(nanny)
         #expect(ended, "the nanny outlived the process that started it")
         if !ended {
