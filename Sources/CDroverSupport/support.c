@@ -8,18 +8,20 @@
 #include <spawn.h>
 #include <sys/prctl.h>
 
-int drover_set_parent_death_signal(int signal) {
-    return prctl(PR_SET_PDEATHSIG, signal);
-}
-
-/* A process started to end with its parent (DROVER_EXIT_WITH_PARENT: a local cluster's scheduler
- * and nanny, a nanny's workers) asks for SIGTERM on its parent's death here, on the main thread,
- * before any Swift code runs. The kernel keeps that request per thread and sends the signal only
- * if the thread that made it is still alive: made from a thread of Swift's pool (where
- * `Drover.exitWithParent()` runs, after an await), it was lost once that thread, idle, ended, and
- * a nanny outlived the process that started it. The main thread lives as long as the process. */
-__attribute__((constructor)) static void drover_exit_with_parent_on_the_main_thread(void) {
-    if (getenv("DROVER_EXIT_WITH_PARENT") != NULL) prctl(PR_SET_PDEATHSIG, SIGTERM);
+/* A process started to end with its parent asks the kernel for a signal on its parent's death
+ * here, on the main thread, before any Swift code runs: a task process of the processes
+ * scheduler (DROVER_TASK_PROCESS_FD) SIGKILL, so that it dies even in the middle of a task; a
+ * local cluster's scheduler and nanny, or a nanny's worker (DROVER_EXIT_WITH_PARENT), SIGTERM,
+ * so that it winds down. The kernel keeps the request per thread and sends the signal only if the
+ * thread that made it is still alive: made from a thread of Swift's pool (where `Drover` code runs
+ * after an await, as until stop 22), it was lost once that thread, idle, ended, and a nanny
+ * outlived the process that started it. The main thread lives as long as the process. */
+__attribute__((constructor)) static void drover_parent_death_signal_on_the_main_thread(void) {
+    if (getenv("DROVER_TASK_PROCESS_FD") != NULL) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+    } else if (getenv("DROVER_EXIT_WITH_PARENT") != NULL) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    }
 }
 
 int drover_current_thread_name(char *buffer, size_t length) {

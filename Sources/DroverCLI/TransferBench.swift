@@ -140,15 +140,8 @@ struct TransferBench: AsyncParsableCommand {
                     "(a scheduler and a worker in the first namespace, a worker in the second)"
                 ))
             headers += ["dask value", "dask MiB/s", "drover / dask"]
-            for index in rows.indices {
-                let kind = kinds[index / mebibytes.count]
-                guard let (theirs, ours) = Self.pair(index, dask, kinds: kinds, mebibytes: mebibytes, figures: figures)
-                else {
-                    rows[index] += ["-", "-", "-"]
-                    continue
-                }
-                rows[index] += [kind.daskKind, String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
-            }
+            let cells = Self.comparison(dask, rows: rows.count, kinds: kinds, mebibytes: mebibytes, figures: figures)
+            for index in rows.indices { rows[index] += cells[index] }
         }
         if compareRay {
             let ray = try await peerLines(
@@ -159,14 +152,9 @@ struct TransferBench: AsyncParsableCommand {
                     "(a head node in the first namespace, a node in the second, one CPU each)"
                 ))
             headers += ["ray MiB/s", "drover / ray"]
-            for index in rows.indices {
-                guard let (theirs, ours) = Self.pair(index, ray, kinds: kinds, mebibytes: mebibytes, figures: figures)
-                else {
-                    rows[index] += ["-", "-"]
-                    continue
-                }
-                rows[index] += [String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
-            }
+            let cells = Self.comparison(
+                ray, rows: rows.count, kinds: kinds, mebibytes: mebibytes, figures: figures, namingValues: false)
+            for index in rows.indices { rows[index] += cells[index] }
         }
         print(Table(headers: headers, rows: rows).render())
     }
@@ -255,16 +243,22 @@ struct TransferBench: AsyncParsableCommand {
     }
 
     /// Row `index`'s figure from a peer's JSON lines (same value kind and size) and ours, in MiB/s.
-    static func pair(
-        _ index: Int, _ lines: [[String: String]], kinds: [Kind], mebibytes: [Int], figures: [String: Double]
-    ) -> (theirs: Double, ours: Double)? {
-        let kind = kinds[index / mebibytes.count]
-        let size = mebibytes[index % mebibytes.count]
-        let line = lines.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
-        guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
-            let ours = figures["\(kind.rawValue)/\(size)"]
-        else { return nil }
-        return (theirs, ours)
+    /// For each of the table's `rows` (kinds by sizes): the peer's value kind (with
+    /// `namingValues`), its MiB/s and Drover's ratio to it, or dashes where either is missing.
+    static func comparison(
+        _ lines: [[String: String]], rows: Int, kinds: [Kind], mebibytes: [Int], figures: [String: Double],
+        namingValues: Bool = true
+    ) -> [[String]] {
+        (0..<rows).map { index in
+            let kind = kinds[index / mebibytes.count]
+            let size = mebibytes[index % mebibytes.count]
+            let line = lines.first { $0["kind"] == kind.daskKind && $0["mib"] == String(size) }
+            let named = namingValues ? [kind.daskKind] : []
+            guard let theirs = line.flatMap({ $0["mib_per_s"] }).flatMap(Double.init), theirs > 0,
+                let ours = figures["\(kind.rawValue)/\(size)"]
+            else { return named.map { _ in "-" } + ["-", "-"] }
+            return named + [String(format: "%.0f", theirs), String(format: "%.2fx", ours / theirs)]
+        }
     }
 
     /// Makes a value with `make(argument)` on the worker `producer`, then counts it with `count`

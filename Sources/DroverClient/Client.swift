@@ -326,16 +326,9 @@ public final class Client: Sendable {
     }
 
     /// The values of `keys`, as stored and in order, fetched from their workers at once (one
-    /// request per worker). Inline results (most small ones) are taken as they stand, by
-    /// position: no table keyed by key.
+    /// request per worker); inline results (most small ones) are taken as they stand.
     func gatherPayloads(_ keys: [TaskKey]) async throws -> [Payload] {
         var payloads = [Payload?](repeating: nil, count: keys.count)
-        // Most keys of a gather that follows its map are settled, inline: taken under one lock.
-        state.withLock { state in
-            for index in keys.indices {
-                if case .inMemory(_, let inline?) = state.keys.known(keys[index]) { payloads[index] = inline }
-            }
-        }
         var attempts = 0
         while true {
             // The positions still missing, by the worker to ask.

@@ -32,7 +32,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
     private struct Bound {
         var limit: Int
         var weight: @Sendable (Element) -> Int
-        var overflow: @Sendable (Int) -> Void
+        var overflow: @Sendable () -> Void
     }
 
     private let state = Mutex(State())
@@ -40,11 +40,12 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
     public init() {}
 
     /// Bounds what may wait for the reader: once the items sent and not yet taken weigh more than
-    /// `limit` by `weight`, the queue finishes (what is sent after is dropped) and `overflow` is
-    /// called once, with that weight. For a reader that cannot keep up (a peer that stopped
-    /// reading), so that its queue does not grow without end. Items already taken do not count.
+    /// `limit` by `weight`, the queue finishes (what is sent after is dropped), ``overflow`` says
+    /// what they weighed, and `overflow` is called once. For a reader that cannot keep up (a peer
+    /// that stopped reading), so that its queue does not grow without end. Items already taken do
+    /// not count.
     public func bound(
-        limit: Int, weight: @escaping @Sendable (Element) -> Int, overflow: @escaping @Sendable (Int) -> Void
+        limit: Int, weight: @escaping @Sendable (Element) -> Int, overflow: @escaping @Sendable () -> Void
     ) {
         state.withLock { $0.bound = Bound(limit: limit, weight: weight, overflow: overflow) }
     }
@@ -67,7 +68,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
 
     private func deliver(_ add: (inout [Element]) -> Void) {
         var schedule: (@Sendable () -> Void)?
-        var overflowed: (@Sendable (Int) -> Void, Int)?
+        var overflowed: (@Sendable () -> Void)?
         let wake: (CheckedContinuation<[Element]?, Never>, [Element])? = state.withLock { state in
             guard !state.isFinished else { return nil }
             let before = state.items.count
@@ -77,7 +78,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
                 if state.weight > bound.limit {
                     state.isFinished = true
                     state.overflow = state.weight
-                    overflowed = (bound.overflow, state.weight)
+                    overflowed = bound.overflow
                 }
             }
             if let scheduleDrain = state.scheduleDrain, !state.isDrainScheduled, !state.items.isEmpty {
@@ -92,7 +93,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         }
         wake?.0.resume(returning: wake?.1)
         schedule?()
-        if let (overflow, weight) = overflowed { overflow(weight) }
+        overflowed?()
     }
 
     /// Ends the queue: the reader gets what is left, then `nil` (in drain mode, the last drain

@@ -1,4 +1,3 @@
-import CDroverSupport
 public import DroverCore
 import DroverProto
 import Foundation
@@ -29,8 +28,8 @@ extension Drover {
         }
         let environment = ProcessInfo.processInfo.environment
         guard let fdText = environment[ChildProcess.fdVariable], let fd = Int32(fdText) else { return }
-        // Die with the parent, even in the middle of a long task.
-        _ = drover_set_parent_death_signal(SIGKILL)
+        // It dies with the parent, even in the middle of a long task: SIGKILL on the parent's
+        // death, asked for on the main thread before Swift ran (a constructor in CDroverSupport).
         if let parent = environment[ChildProcess.parentVariable].flatMap(pid_t.init), getppid() != parent {
             exit(0)
         }
@@ -75,19 +74,19 @@ extension Drover {
         return localDirectory ?? runtime.map(String.init) ?? FileManager.default.temporaryDirectory.path
     }
 
-    /// Makes the kernel end this process (SIGTERM) when its parent dies, so that children started
+    /// Ends this process (SIGTERM from the kernel) when its parent dies, so that children started
     /// by a local cluster or a nanny never outlive it. A parent that died before this call is
     /// caught by comparing the parent's pid with the one the parent recorded in
     /// ``exitWithParentVariable``: an orphan is adopted by pid 1 or, in a container or under a
     /// service manager, by a subreaper with some other pid, so `getppid() == 1` alone misses it.
     ///
-    /// The kernel keeps the request per thread, and sends the signal only while the thread that
-    /// made it lives: this call makes it for the calling thread, and a process whose environment
-    /// has ``exitWithParentVariable`` at start has made it already on its main thread (a
-    /// constructor in `CDroverSupport`), which lives as long as the process. A thread of Swift's
-    /// pool does not: a nanny that asked only from one outlived its parent once that thread ended.
+    /// The request itself is made before any Swift code runs, on the main thread, by a constructor
+    /// in `CDroverSupport` for every process with ``exitWithParentVariable`` in its environment at
+    /// start: the kernel keeps it per thread and sends the signal only while the thread that made
+    /// it lives, and a thread of Swift's pool (where this runs) does not live as long as the
+    /// process: a nanny that asked from one outlived its parent once that thread ended. This call
+    /// checks that the parent is still the one that started this process.
     public static func exitWithParent() {
-        _ = drover_set_parent_death_signal(SIGTERM)
         let recorded = ProcessInfo.processInfo.environment[exitWithParentVariable].flatMap(pid_t.init)
         unsetenv(exitWithParentVariable)  // not for this process's own children: they get its pid
         guard isChild(of: recorded, parent: getppid()) else {

@@ -137,7 +137,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
         context: ServerContext
     ) async throws {
         try await clientStream(
-            request: request, output: StreamOutput(response, guarded: unsentGuard("client")), context: context)
+            request: request, output: StreamOutput(response, guarded: clientGuard), context: context)
     }
 
     /// A client's stream, over gRPC or the wire (where ``StreamOutput`` writes on the event loop).
@@ -201,8 +201,8 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
     /// What a client's gRPC stream may leave unread (``UnsentGuard``), as over the wire. Workers are
     /// not guarded: they are the cluster's own, a hung one is removed after its TTL, and a burst
     /// of inline arguments for one is not a sign that it stopped reading.
-    private func unsentGuard(_ peer: String) -> UnsentGuard {
-        .init(limit: UnsentGuard.limit(maxMessageBytes: maxMessageBytes), peer: peer, logger: service.logger)
+    private var clientGuard: UnsentGuard {
+        .init(limit: UnsentGuard.limit(maxMessageBytes: maxMessageBytes), peer: "client", logger: service.logger)
     }
 
     public func reportWorkerExit(request: Drover_V1_WorkerExitReport, context: ServerContext) async throws

@@ -18,9 +18,9 @@ import SwiftProtobuf
 /// synchronously (``withIsolation(_:)``), with no thread hand-off between the socket and the
 /// state. gRPC streams reach it by hopping, as to any actor.
 public actor SchedulerService {
-    /// The event loop the actor runs on (by default ``defaultLoop``).
+    /// The event loop the actor runs on (``defaultLoop``).
     public nonisolated let loop: any EventLoop
-    /// A thread of its own for schedulers not given a loop, apart from the process's other NIO
+    /// A thread of its own for the process's schedulers, apart from its other NIO
     /// work (its gRPC server, its dashboard; in a test process, every test's clients): a large
     /// submission handled there holds up only the scheduler's own connections.
     static let defaultLoop: any EventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
@@ -55,11 +55,10 @@ public actor SchedulerService {
 
     public init(
         configuration: SchedulerState.Configuration = .init(), exitReportGrace: Duration = .seconds(2),
-        security: Security = .insecurePlaintext, loop: (any EventLoop)? = nil, logger: Logger
+        security: Security = .insecurePlaintext, logger: Logger
     ) {
-        let loop = loop ?? Self.defaultLoop
-        self.loop = loop
-        self.readingExecutor = EventLoopTaskExecutor(loop)
+        self.loop = Self.defaultLoop
+        self.readingExecutor = EventLoopTaskExecutor(Self.defaultLoop)
         self.security = security
         var configuration = configuration
         configuration.exitReportGrace = exitReportGrace

@@ -46,7 +46,7 @@ import Testing
         }
         let target = parent + "/" + deadOne
         #expect(symlink(target, parent + "/" + link) == 0)
-        FileManager.default.createFile(atPath: parent + "/" + file, contents: Data())
+        #expect(FileManager.default.createFile(atPath: parent + "/" + file, contents: Data()))
         let stale = SpillDirectories.stale(in: parent) { $0 == 102 }
         #expect(stale == [parent + "/" + deadOne])
     }
@@ -58,7 +58,7 @@ import Testing
         let directory = parent + "/drover-worker-n7-0000000000000001"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         for index in 0..<3 {
-            FileManager.default.createFile(atPath: "\(directory)/\(index).spill", contents: Data([1]))
+            #expect(FileManager.default.createFile(atPath: "\(directory)/\(index).spill", contents: Data([1])))
         }
         #expect(SpillDirectories.remove(directory) == 3)
         #expect(!FileManager.default.fileExists(atPath: directory))

@@ -279,7 +279,7 @@ let cgroupsWritable = (try? CgroupController.find()) != nil
         ]
         for name in names {
             try FileManager.default.createDirectory(atPath: local + "/" + name, withIntermediateDirectories: false)
-            FileManager.default.createFile(atPath: local + "/" + name + "/0.spill", contents: Data([1, 2, 3]))
+            #expect(FileManager.default.createFile(atPath: local + "/" + name + "/0.spill", contents: Data([1, 2, 3])))
         }
         let scheduler = try ProcessHarness(TestBinaries.testTasks, ["scheduler", "--port", "0"], name: "scheduler")
         let address = try await scheduler.listeningAddress()

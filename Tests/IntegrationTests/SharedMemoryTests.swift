@@ -89,7 +89,7 @@ enum SharedMemoryTasks {
         // meanwhile (the consumer's copy is not yet reported; the value would be recomputed, and
         // here cannot be, as it is restricted to the dead worker): the task writes what it read.
         producer.stop()
-        FileManager.default.createFile(atPath: go, contents: Data())
+        #expect(FileManager.default.createFile(atPath: go, contents: Data()))
         defer { try? FileManager.default.removeItem(atPath: go + ".sum") }
         let isWritten = await Self.waitUntil {
             !((try? String(contentsOfFile: go + ".sum", encoding: .utf8)) ?? "").isEmpty
@@ -142,7 +142,7 @@ enum SharedMemoryTasks {
         #expect(Self.segments(of: cluster.workers[0].pid, key: value.key).isEmpty)
         let go = Self.temporaryPath()
         defer { try? FileManager.default.removeItem(atPath: go) }
-        FileManager.default.createFile(atPath: go, contents: Data())
+        #expect(FileManager.default.createFile(atPath: go, contents: Data()))
         let counted = try client.submit(
             SharedMemoryTasks.checksumWhen, go, value, workers: [cluster.workerAddresses[1]])
         #expect(try await counted.result() == Self.checksum)

@@ -31,11 +31,6 @@ public struct UnsentGuard: Sendable {
     }
 }
 
-/// A gRPC stream's queue passed its ``UnsentGuard``'s limit, weighing `unsent`.
-private struct UnsentOverflow: Error {
-    var unsent: Int
-}
-
 /// Where a stream's outgoing batches go: over gRPC, a writer task reading the queue; over the
 /// wire, the connection's event loop, which drains the queue and writes each batch itself
 /// (``BatchingQueue/drain(scheduling:write:)``), one thread hand-off fewer per message.
@@ -78,28 +73,21 @@ public struct StreamOutput<Message: SwiftProtobuf.Message>: Sendable {
                 }
             }
             guard let guarded, let weight else { return try await write() }
-            // The queue finishes itself when it overflows; the write waiting for the peer is then
-            // cancelled.
-            let (overflows, overflowed) = AsyncStream<Int>.makeStream()
-            outbox.bound(limit: guarded.limit, weight: weight) { unsent in
-                overflowed.yield(unsent)
-                overflowed.finish()
-            }
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        defer { overflowed.finish() }
-                        try await write()
-                        // The writer may see the queue end before the overflow is told.
-                        if let unsent = outbox.overflow { throw UnsentOverflow(unsent: unsent) }
-                    }
-                    group.addTask {
-                        for await unsent in overflows { throw UnsentOverflow(unsent: unsent) }
-                    }
-                    try await group.waitForAll()
+            // The queue finishes itself when it overflows (``BatchingQueue/overflow`` says by how
+            // much); the write waiting for the peer is then cancelled. `ended` wakes the watcher
+            // when either the overflow or the writer comes first.
+            let (ended, end) = AsyncStream<Never>.makeStream()
+            outbox.bound(limit: guarded.limit, weight: weight) { end.finish() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { end.finish() }
+                    try await write()
                 }
-            } catch let overflow as UnsentOverflow {
-                throw Self.cutOff(guarded, unsent: overflow.unsent, remote: nil)
+                group.addTask {
+                    for await _ in ended {}
+                    if let unsent = outbox.overflow { throw Self.cutOff(guarded, unsent: unsent, remote: nil) }
+                }
+                try await group.waitForAll()
             }
         case .channel(let channel, let guarded):
             let eventLoop = channel.eventLoop

@@ -60,14 +60,8 @@ public enum WireClient {
         onConnected: @Sendable () -> Void = {}, onResponse: @escaping @Sendable (Response) -> Void
     ) async throws {
         let tls = try security.tlsFiles.map { try WireTLS.clientContext($0) }
-        let channel = try await connect(kind, to: endpoint, tls: tls, peerName: "scheduler") { channel in
-            try channel.pipeline.syncOperations.addHandlers([
-                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
-                MessageToByteHandler(WireFrameEncoder()),
-                WireInbox<Response>(handle: onResponse),
-            ])
-            return try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: channel)
-        }
+        let channel = try await connect(
+            kind, to: endpoint, tls: tls, handlers: [WireInbox<Response>(handle: onResponse)])
         let nioChannel = channel.channel
         let output = StreamOutput<Request>(channel: nioChannel)
         onConnected()
@@ -114,14 +108,17 @@ public enum WireClient {
     }
 
     /// Connects, sends the preface, and sets up TLS and framing as the scheduler answers.
-    static func connect(_ kind: WireStreamKind, to endpoint: HostAndPort, tls: NIOSSLContext?) async throws
-        -> NIOAsyncChannel<WireFrame, WireFrame>
-    {
+    /// `handlers` go after the framing (a ``WireInbox`` that handles messages on the event loop).
+    static func connect(
+        _ kind: WireStreamKind, to endpoint: HostAndPort, tls: NIOSSLContext?,
+        handlers: @autoclosure @escaping @Sendable () -> [any ChannelHandler] = []
+    ) async throws -> NIOAsyncChannel<WireFrame, WireFrame> {
         try await connect(kind, to: endpoint, tls: tls, peerName: "scheduler") { channel in
-            try channel.pipeline.syncOperations.addHandlers([
-                ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
-                MessageToByteHandler(WireFrameEncoder()),
-            ])
+            try channel.pipeline.syncOperations.addHandlers(
+                [
+                    ByteToMessageHandler(WireFrameDecoder(maxFrameBytes: TransportLimits.maxMessageBytes + 1)),
+                    MessageToByteHandler(WireFrameEncoder()),
+                ] + handlers())
             return try NIOAsyncChannel<WireFrame, WireFrame>(wrappingChannelSynchronously: channel)
         }
     }
