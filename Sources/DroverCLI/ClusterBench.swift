@@ -2,6 +2,7 @@ import ArgumentParser
 import DroverClient
 import DroverCore
 import DroverLocal
+import DroverProto
 import Foundation
 
 /// `drover bench cluster`: the distributed cluster's throughput, latency, transfer rate, startup
@@ -53,6 +54,13 @@ struct ClusterBench: AsyncParsableCommand {
     @Flag(help: "Also run workloads a-d on a cluster with mutual TLS, beside plaintext, with the ratio.")
     var tls = false
 
+    @Option(
+        name: .customLong("transport"),
+        help: "How the client and the workers reach the scheduler: unix (a Unix socket, the default) or tcp.")
+    var transportName = "unix"
+
+    var transport: LocalCluster.Transport { LocalCluster.Transport(rawValue: transportName) ?? .unix }
+
     /// One figure: ours, and the JSON line fields of Dask's that match it.
     struct Figure {
         var bench: String
@@ -78,6 +86,12 @@ struct ClusterBench: AsyncParsableCommand {
         /// How many times better ours is than `theirs` (above 1: Drover is ahead).
         func ratio(to theirs: Double) -> Double {
             higherIsBetter ? value / theirs : theirs / value
+        }
+    }
+
+    func validate() throws {
+        guard LocalCluster.Transport(rawValue: transportName) != nil else {
+            throw ValidationError("--transport is unix or tcp, not '\(transportName)'.")
         }
     }
 
@@ -150,7 +164,7 @@ struct ClusterBench: AsyncParsableCommand {
     func workloads(_ selected: Set<String>, insecurePlaintext: Bool) async throws -> [Figure] {
         var figures: [Figure] = []
         let (client, cluster) = try await Client.local(
-            workers: 2, threadsPerWorker: 1, insecurePlaintext: insecurePlaintext)
+            workers: 2, threadsPerWorker: 1, insecurePlaintext: insecurePlaintext, transport: transport)
         if selected.contains("map_gather") { figures += try await mapGather(client) }
         if selected.contains("submit_result") { figures += try await submitResult(client) }
         if selected.contains("tree_reduce") { figures += try await treeReduce(client) }
@@ -228,8 +242,12 @@ struct ClusterBench: AsyncParsableCommand {
                 format: "(b) for scale: one unary gRPC call (Identity) to the scheduler takes %.0f µs (median)",
                 LocalBench.median(identity).inSeconds * 1e6))
         // The transport's floor, in the same run: a submit→result is four one-way hops (client →
-        // scheduler → worker → scheduler → client), i.e. two round trips of the wire's framing.
-        let floor = try await TransportKind.leanTCP.withConnection(socketPath: "") { connection in
+        // scheduler → worker → scheduler → client), i.e. two round trips of the wire's framing,
+        // over the socket kind the cluster uses.
+        let directory = try PrivateDirectory(prefix: "drover-bench")
+        defer { directory.remove() }
+        let floorKind: TransportKind = transport == .unix ? .leanUDS : .leanTCP
+        let floor = try await floorKind.withConnection(socketPath: directory.path + "/floor.sock") { connection in
             _ = try await connection.exchange(TransportBench.commands(count: 1, first: 0))
             var times: [Duration] = []
             for index in 0..<500 {
@@ -241,8 +259,9 @@ struct ClusterBench: AsyncParsableCommand {
         }
         print(
             String(
-                format: "(b) floor: one length-prefixed round trip over loopback TCP (a peer that does no work) "
-                    + "takes %.0f µs (median); submit→result makes two, %.0f µs",
+                format: "(b) floor: one length-prefixed round trip over "
+                    + (transport == .unix ? "a Unix socket" : "loopback TCP")
+                    + " (a peer that does no work) takes %.0f µs (median); submit→result makes two, %.0f µs",
                 floor.inSeconds * 1e6, 2 * floor.inSeconds * 1e6))
         latencies.sort()
         let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
@@ -334,7 +353,8 @@ struct ClusterBench: AsyncParsableCommand {
         var times: [Duration] = []
         for _ in 0..<repeats {
             let start = ContinuousClock.now
-            let (client, cluster) = try await Client.local(workers: 4, threadsPerWorker: 1, insecurePlaintext: true)
+            let (client, cluster) = try await Client.local(
+                workers: 4, threadsPerWorker: 1, insecurePlaintext: true, transport: transport)
             times.append(ContinuousClock.now - start)
             await client.close()
             cluster.close()
@@ -349,7 +369,8 @@ struct ClusterBench: AsyncParsableCommand {
 
     /// (f) The scheduler's resident memory per finished task that a future holds.
     func schedulerMemory() async throws -> [Figure] {
-        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
+        let (client, cluster) = try await Client.local(
+            workers: 2, threadsPerWorker: 1, insecurePlaintext: true, transport: transport)
         defer { cluster.close() }
         _ = try await client.gather(try client.map(Builtins.noop, Array(0..<1000), pure: false))
         try await Self.waitUntilReleased(client)
@@ -372,7 +393,8 @@ struct ClusterBench: AsyncParsableCommand {
     /// `map` + `gather` of each of `scaleTasks` no-ops, once each, on one cluster: the time, and
     /// the scheduler's resident memory while the client still holds the results.
     func scale() async throws -> [Figure] {
-        let (client, cluster) = try await Client.local(workers: 2, threadsPerWorker: 1, insecurePlaintext: true)
+        let (client, cluster) = try await Client.local(
+            workers: 2, threadsPerWorker: 1, insecurePlaintext: true, transport: transport)
         defer { cluster.close() }
         var figures: [Figure] = []
         let idle = ProcessMemory.residentBytes(of: cluster.schedulerPID) ?? 0

@@ -28,6 +28,16 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, warning, error.")
     var logLevel = "info"
 
+    @Option(
+        help: ArgumentHelp(
+            "A Unix-domain socket to listen on as well, for clients and workers of this host (unix:PATH).",
+            discussion: """
+                The same streams as the port, without TCP: a round trip is shorter. Who may connect is \
+                the socket file's mode (the umask's, or the directory's) and, with TLS, a certificate \
+                that the client checks against 'localhost'.
+                """))
+    var unixSocket: String?
+
     @Option(help: "Port of the web dashboard (0: any free port; in use: any free port, with a warning).")
     var dashboardPort = 8787
 
@@ -64,6 +74,10 @@ struct SchedulerCommand: AsyncParsableCommand {
         let activated = try ServiceManager.listeningSocket()
         let security = try tls.security()
         guard maxMessageBytes > 0 else { throw ValidationError("--max-message-bytes must be positive.") }
+        if let unixSocket, HostAndPort(schedulerAddress: "unix:" + unixSocket) == nil {
+            throw ValidationError(
+                "--unix-socket must be an absolute path of at most \(HostAndPort.maxUnixSocketPathBytes) bytes.")
+        }
         guard workerTTL >= 0, workerTTL.isFinite else {
             throw ValidationError(
                 "--worker-ttl must be a number of seconds, 0 or more (0: never remove a silent worker).")
@@ -103,12 +117,14 @@ struct SchedulerCommand: AsyncParsableCommand {
                 throw CommandFailure("The scheduler's gRPC server could not listen on \(grpcSocket): \(cause)")
             }
             let wire: WireServer
-            let requested = activated.map { "the socket systemd passed (fd \($0))" } ?? "\(host):\(port)"
+            let requested =
+                (activated.map { "the socket systemd passed (fd \($0))" } ?? "\(host):\(port)")
+                + (unixSocket.map { " and unix:\($0)" } ?? "")
             do {
                 wire = try await WireServer(
                     listening: activated.map { .socket($0) } ?? .address(host: host, port: port),
                     grpcSocketPath: grpcSocket, security: security, maxMessageBytes: maxMessageBytes,
-                    connectionLoop: service.loop, logger: logger)
+                    connectionLoop: service.loop, unixSocket: unixSocket, logger: logger)
             } catch {
                 // Its own words say why (the address is in use, …).
                 server.beginGracefulShutdown()
@@ -164,6 +180,7 @@ struct SchedulerCommand: AsyncParsableCommand {
                 "scheduler listening",
                 metadata: [
                     "address": "\(text)", "socket.activated": "\(activated != nil)", "tls": "\(security.isEncrypted)",
+                    "unix.socket": "\(unixSocket ?? "none")",
                 ])
             ServiceManager.notify(.ready, logger: logger)
             group.addTask {

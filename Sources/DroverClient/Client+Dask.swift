@@ -188,7 +188,7 @@ extension Client {
 
     /// Stops the cluster, like Dask's `client.shutdown()`: the scheduler asks each nanny to stop
     /// (its workers retire, then it exits), closes each worker without a nanny, and stops itself;
-    /// then this client closes (a ``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)`` client
+    /// then this client closes (a ``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:transport:)`` client
     /// also reaps its cluster's processes). Other clients of the cluster lose their connection.
     public func shutdown() async {
         send(.with { $0.shutdown = Drover_V1_ShutdownCluster() })

@@ -24,7 +24,7 @@ public final class Client: Sendable {
     private let outgoing = BatchingQueue<Drover_V1_ClientEvent>()
     private let connection: Task<Void, Never>
     let state = Mutex(State())
-    /// The cluster this client started (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``):
+    /// The cluster this client started (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:transport:)``):
     /// it lives while the client does, and ``close()`` stops it.
     let ownedCluster = Mutex<LocalCluster?>(nil)
     /// `Variable.get` calls waiting for the scheduler's answer.
@@ -173,7 +173,7 @@ public final class Client: Sendable {
     }
 
     /// Closes the connection; the scheduler releases every key this client held. A client that
-    /// started its cluster (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``) stops it too.
+    /// started its cluster (``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:transport:)``) stops it too.
     /// Waits at most 10 s for the scheduler (``close(timeout:)``).
     public func close() async {
         await close(timeout: .seconds(10))

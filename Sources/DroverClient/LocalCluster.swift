@@ -9,15 +9,30 @@ import Synchronization
 /// `await DroverCommand.bootstrap(registry)` first thing in `main` (or is a `drover` binary); its
 /// children exit with it. A program that does not is reported by the error thrown here, after its
 /// first two children, not by thousands of processes (``ChildRole``).
-/// ``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)`` returns a client that
+/// ``Client/local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:transport:)`` returns a client that
 /// owns one. Each worker runs in a cgroup with its share of the host's memory (or the limit given),
 /// and the nanny restarts workers that die.
 ///
 /// Every connection is mutual TLS with a throwaway CA (``Security/temporary()``) unless
 /// `insecurePlaintext` says otherwise; ``security`` is what a client needs to connect.
 public final class LocalCluster: Sendable {
-    /// The scheduler's address.
+    /// How the cluster's own processes and the client of ``Client/local`` reach the scheduler,
+    /// like Dask's `LocalCluster(protocol=)`.
+    public enum Transport: String, Sendable, CaseIterable {
+        /// A Unix-domain socket in a directory only this user can enter (``unixAddress``): a
+        /// shorter round trip than TCP.
+        case unix
+        /// TCP on loopback (``address``).
+        case tcp
+    }
+
+    /// The scheduler's TCP address, which any process may dial (other languages' gRPC clients too).
     public let address: String
+    /// The scheduler's Unix socket (`unix:PATH`) with the ``Transport/unix`` transport: what the
+    /// nanny, its workers and ``Client/local``'s client dial. Only this user can reach it.
+    public let unixAddress: String?
+    /// ``unixAddress``, or else ``address``: where this host's processes connect.
+    public var preferredAddress: String { unixAddress ?? address }
     /// The scheduler's dashboard (`http://127.0.0.1:8787/status`, or another port when 8787 is
     /// taken); nil when it serves none.
     public let dashboardURL: String?
@@ -32,6 +47,8 @@ public final class LocalCluster: Sendable {
     /// ``Security/insecurePlaintext``.
     public let security: Security
     private let children: Mutex<[pid_t]>
+    /// The private directory of the scheduler's Unix socket.
+    private let socketDirectory: PrivateDirectory?
 
     /// Starts a scheduler and a nanny with `workers` workers of `threadsPerWorker` threads each.
     ///
@@ -42,13 +59,16 @@ public final class LocalCluster: Sendable {
     ///     that is taken, as Dask's `LocalCluster`).
     ///   - insecurePlaintext: Give up encryption and authentication: any local user who can reach
     ///     the ports may then submit tasks, read and overwrite results.
+    ///   - transport: How the nanny, its workers and ``Client/local``'s client reach the
+    ///     scheduler: a Unix socket (the default) or TCP. The TCP port is open either way.
     public init(
         workers: Int,
         threadsPerWorker: Int,
         memoryLimit: String = "auto",
         dashboard: Bool = true,
         executable: String? = nil,
-        insecurePlaintext: Bool = false
+        insecurePlaintext: Bool = false,
+        transport: Transport = .unix
     ) async throws {
         ChildRole.refuseUnplayedRole(starting: "a local cluster")
         let executable = executable ?? ProcessPool.currentExecutablePath
@@ -58,12 +78,32 @@ public final class LocalCluster: Sendable {
         let security = insecurePlaintext ? Security.insecurePlaintext : try Security.temporary()
         self.security = security
         let certificates = security.certificateDirectory
+        // A directory only this user can enter holds the scheduler's Unix socket; one that a
+        // killed program left behind goes first.
+        let socketDirectory: PrivateDirectory?
+        let unixSocket: String?
+        if transport == .unix {
+            PrivateDirectory.removeAbandoned(prefix: Self.socketDirectoryPrefix, socketName: Self.socketName)
+            let directory = try PrivateDirectory(prefix: Self.socketDirectoryPrefix)
+            let path = directory.path + "/" + Self.socketName
+            // A temporary directory too deep for a socket address: TCP it is.
+            let fits = HostAndPort(schedulerAddress: "unix:" + path) != nil
+            if !fits { directory.remove() }
+            socketDirectory = fits ? directory : nil
+            unixSocket = fits ? path : nil
+        } else {
+            socketDirectory = nil
+            unixSocket = nil
+        }
+        self.socketDirectory = socketDirectory
+        self.unixAddress = unixSocket.map { "unix:" + $0 }
         var pids: [pid_t] = []
         do {
             // The nanny loads while the scheduler starts; it reads the scheduler's address on stdin.
             let scheduler = try Self.launch(
                 executable,
                 ["scheduler", "--port", "0"] + (dashboard ? [] : ["--no-dashboard"])
+                    + (unixSocket.map { ["--unix-socket", $0] } ?? [])
                     + (certificates?.security(for: .scheduler).arguments ?? []),
                 log: logs + "/scheduler.log")
             pids.append(scheduler.pid)
@@ -83,7 +123,7 @@ public final class LocalCluster: Sendable {
                 nanny.closeInput()
                 throw error
             }
-            _ = nanny.send(address + "\n")
+            _ = nanny.send((unixAddress ?? address) + "\n")
             nanny.closeInput()
             self.nannyAddress = try await nanny.listeningAddress()
             self.address = address
@@ -98,6 +138,7 @@ public final class LocalCluster: Sendable {
                 Spawn.wait(pid)
             }
             if let certificates { try? FileManager.default.removeItem(atPath: certificates.path) }
+            socketDirectory?.remove()
             throw error
         }
     }
@@ -121,7 +162,11 @@ public final class LocalCluster: Sendable {
         if !pids.isEmpty, let certificates = security.certificateDirectory {
             try? FileManager.default.removeItem(atPath: certificates.path)
         }
+        if !pids.isEmpty { socketDirectory?.remove() }
     }
+
+    static let socketDirectoryPrefix = "drover-local"
+    static let socketName = "scheduler.sock"
 
     deinit {
         close()
@@ -149,12 +194,13 @@ extension Client {
     /// Connections are mutual TLS with a throwaway CA unless `insecurePlaintext` gives that up
     /// (then any local user who can reach the ports may use the cluster).
     public static func local(
-        workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false
+        workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false,
+        transport: LocalCluster.Transport = .unix
     ) async throws -> Client {
         let cluster = try await LocalCluster(
             workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit,
-            insecurePlaintext: insecurePlaintext)
-        let client = try await Client.connect(cluster.address, security: cluster.security)
+            insecurePlaintext: insecurePlaintext, transport: transport)
+        let client = try await Client.connect(cluster.preferredAddress, security: cluster.security)
         client.ownedCluster.withLock { $0 = cluster }
         do {
             try await client.waitForWorkers(workers)
@@ -165,15 +211,16 @@ extension Client {
         return client
     }
 
-    /// The same as ``local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:)``, with its cluster beside it;
+    /// The same as ``local(workers:threadsPerWorker:memoryLimit:insecurePlaintext:transport:)``, with its cluster beside it;
     /// the client owns the cluster all the same, so `let (client, _) = …` keeps it running.
     @_disfavoredOverload
     public static func local(
-        workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false
+        workers: Int = 4, threadsPerWorker: Int = 2, memoryLimit: String = "auto", insecurePlaintext: Bool = false,
+        transport: LocalCluster.Transport = .unix
     ) async throws -> (Client, LocalCluster) {
         let client: Client = try await local(
             workers: workers, threadsPerWorker: threadsPerWorker, memoryLimit: memoryLimit,
-            insecurePlaintext: insecurePlaintext)
+            insecurePlaintext: insecurePlaintext, transport: transport)
         return (client, client.cluster!)
     }
 

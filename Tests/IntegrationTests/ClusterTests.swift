@@ -29,26 +29,30 @@ final class LocalTestCluster: Sendable {
 
     /// A scheduler and `count` workers without nannies; with `certificates`, each process uses
     /// its role's certificate from there (mutual TLS). `workerEnvironment` is added to the
-    /// workers' environment and `workerArguments` to their command lines.
+    /// workers' environment and `workerArguments` to their command lines. With `unixSocket` the
+    /// scheduler listens there too and the workers dial it (`unix:PATH`).
     init(
         workers count: Int, threads: Int = 2, schedulerArguments: [String] = [],
         certificates: CertificateDirectory? = nil, workerEnvironment: [String: String] = [:],
-        workerArguments: [String] = []
+        workerArguments: [String] = [], unixSocket: String? = nil
     ) async throws {
         let binary = TestBinaries.testTasks
         let schedulerTLS = certificates?.security(for: .scheduler).arguments ?? []
         let workerTLS = certificates?.security(for: .worker).arguments ?? []
         scheduler = try ProcessHarness(
-            binary, ["scheduler", "--port", "0", "--no-dashboard"] + schedulerArguments + schedulerTLS,
+            binary,
+            ["scheduler", "--port", "0", "--no-dashboard"] + (unixSocket.map { ["--unix-socket", $0] } ?? [])
+                + schedulerArguments + schedulerTLS,
             name: "scheduler")
         address = try await scheduler.listeningAddress()
+        let workersDial = unixSocket.map { "unix:" + $0 } ?? address
         var workers: [ProcessHarness] = []
         var addresses: [String] = []
         for number in 0..<count {
             let worker = try ProcessHarness(
                 binary,
                 [
-                    "worker", address, "--no-nanny", "--nthreads", String(threads), "--name", "w\(number)",
+                    "worker", workersDial, "--no-nanny", "--nthreads", String(threads), "--name", "w\(number)",
                     "--log-level", "debug",
                 ] + workerArguments + workerTLS,
                 environment: ProcessInfo.processInfo.environment.merging(workerEnvironment) { $1 },

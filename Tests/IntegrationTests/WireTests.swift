@@ -36,8 +36,16 @@ import Testing
     /// Sends `bytes` on a plain TCP connection and reads until the server closes it (or 30 s pass).
     static func rawExchange(_ address: String, bytes: [UInt8]) async throws -> (received: Int, closed: Bool) {
         let endpoint = try #require(HostAndPort(address))
+        return try await rawExchange(
+            to: try NIOCore.SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port), bytes: bytes)
+    }
+
+    /// Sends `bytes` on a plain connection to `address` and reads until the server closes it (or 30 s pass).
+    static func rawExchange(to address: NIOCore.SocketAddress, bytes: [UInt8]) async throws -> (
+        received: Int, closed: Bool
+    ) {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: endpoint.host, port: endpoint.port) { channel in
+            .connect(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }

@@ -187,18 +187,31 @@ public enum DataChunks {
     }
 }
 
-/// A `host:port` address.
+/// A `host:port` address, or a Unix-domain socket's path (`unix:PATH`): how a process on the
+/// scheduler's host reaches it without TCP (`drover scheduler --unix-socket`).
 public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
+    /// The host; for a Unix socket `localhost`, the name its TLS certificate is checked against.
     public var host: String
+    /// The port; 0 for a Unix socket.
     public var port: Int
+    /// The Unix socket dialled instead of `host:port`, for an address `unix:PATH`.
+    public var unixSocket: String?
 
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
+    /// The Unix-domain socket at `path`.
+    public init(unixSocket path: String) {
+        self.host = "localhost"
+        self.port = 0
+        self.unixSocket = path
+    }
+
     /// Parses `host:port` (an optional `tcp://` or `tls://` prefix is accepted, like Dask's
-    /// addresses; whether TLS is used is the process's ``Security``, not the prefix's).
+    /// addresses; whether TLS is used is the process's ``Security``, not the prefix's). A worker's
+    /// address is always this form: other hosts dial it.
     public init?(_ text: String) {
         var rest = Substring(text)
         if rest.hasPrefix("tcp://") || rest.hasPrefix("tls://") { rest = rest.dropFirst(6) }
@@ -210,5 +223,23 @@ public struct HostAndPort: Sendable, Hashable, CustomStringConvertible {
         if host.isEmpty { return nil }
     }
 
-    public var description: String { "\(host):\(port)" }
+    /// The longest path a Unix socket address holds (`sun_path` less its terminating zero).
+    public static let maxUnixSocketPathBytes = 107
+
+    /// Parses `host:port` as ``init(_:)`` does, or `unix:PATH` (also `unix://PATH`, as gRPC
+    /// writes it) with an absolute path that fits a socket address: how a scheduler is named.
+    public init?(schedulerAddress text: String) {
+        guard text.hasPrefix("unix:") else {
+            self.init(text)
+            return
+        }
+        var path = Substring(text.dropFirst("unix:".count))
+        if path.hasPrefix("//") { path = path.dropFirst(2) }
+        guard path.hasPrefix("/"), path.utf8.count <= Self.maxUnixSocketPathBytes, !path.utf8.contains(0) else {
+            return nil
+        }
+        self.init(unixSocket: String(path))
+    }
+
+    public var description: String { unixSocket.map { "unix:\($0)" } ?? "\(host):\(port)" }
 }

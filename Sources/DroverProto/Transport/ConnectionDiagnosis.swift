@@ -58,12 +58,17 @@ public enum ConnectionDiagnosis {
     }
 
     private static func exchangePreface(_ endpoint: HostAndPort) async throws -> Answer {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(2))
-            .connect(host: endpoint.host, port: endpoint.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connectTimeout(.seconds(2))
+        let wrap: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+            }
+        }
+        let channel =
+            if let path = endpoint.unixSocket {
+                try await bootstrap.connect(to: try SocketAddress(unixDomainSocketPath: path), channelInitializer: wrap)
+            } else {
+                try await bootstrap.connect(host: endpoint.host, port: endpoint.port, channelInitializer: wrap)
             }
         return try await channel.executeThenClose { inbound, outbound in
             var preface = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")

@@ -52,7 +52,7 @@ public struct PrivateDirectory: Sendable {
 
     /// Whether a process accepts connections on the Unix socket at `path` (a missing socket, or one
     /// that refuses, is not in use; one whose backlog is full is).
-    private static func isListening(_ path: String) -> Bool {
+    static func isListening(_ path: String) -> Bool {
         let socket = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard socket >= 0 else { return true }
         defer { close(socket) }

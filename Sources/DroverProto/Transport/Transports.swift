@@ -66,9 +66,12 @@ public enum Transports {
             target: target(endpoint), transportSecurity: clientSecurity(security), config: TransportLimits.client)
     }
 
-    /// An IP address as an IP target (TLS then checks the certificate's IP names against the
-    /// address: an IP cannot be sent as SNI), a name as a DNS target.
+    /// A Unix socket as a Unix socket target whose authority is `localhost` (TLS checks the
+    /// server's certificate against that name), an IP address as an IP target (TLS then checks the
+    /// certificate's IP names against the address: an IP cannot be sent as SNI), a name as a DNS
+    /// target.
     static func target(_ endpoint: HostAndPort) -> any ResolvableTarget {
+        if let path = endpoint.unixSocket { return .unixDomainSocket(path: path, authority: endpoint.host) }
         var v4 = in_addr()
         var v6 = in6_addr()
         if inet_pton(AF_INET, endpoint.host, &v4) == 1 { return .ipv4(address: endpoint.host, port: endpoint.port) }
@@ -76,29 +79,33 @@ public enum Transports {
         return .dns(host: endpoint.host, port: endpoint.port)
     }
 
-    /// A client transport to an address `host:port`, `tcp://host:port` or `tls://host:port`.
+    /// A client transport to an address `host:port`, `tcp://host:port`, `tls://host:port` or
+    /// `unix:PATH`.
     ///
     /// - Parameters:
     ///   - address: The server's address.
     ///   - role: What the server is, for messages ("scheduler", "worker", "nanny").
     ///   - security: TLS settings, or plaintext.
-    /// - Throws: ``SecurityError`` for an address that is not `host:port`, or a `tls://` address
-    ///   without certificates; otherwise as ``makeClient(to:security:)``.
+    /// - Throws: ``SecurityError`` for an address that is not `host:port` or `unix:PATH`, or a
+    ///   `tls://` address without certificates; otherwise as ``makeClient(to:security:)``.
     public static func makeClient(
         address: String, role: String, security: Security = .insecurePlaintext
     ) throws -> HTTP2ClientTransport.Posix {
         try makeClient(to: endpoint(address, role: role, security: security), security: security)
     }
 
-    /// Parses `address` and checks it agrees with `security`.
+    /// Parses `address` (`host:port`, or `unix:PATH` on the server's host) and checks it agrees
+    /// with `security`.
     ///
-    /// - Throws: ``SecurityError`` for an address that is not `host:port`, or a `tls://` address
-    ///   without certificates.
+    /// - Throws: ``SecurityError`` for an address that is neither, or a `tls://` address without
+    ///   certificates.
     public static func endpoint(_ address: String, role: String, security: Security) throws(SecurityError)
         -> HostAndPort
     {
-        guard let endpoint = HostAndPort(address) else {
-            throw SecurityError("'\(address)' is not a \(role) address of the form host:port.")
+        guard let endpoint = HostAndPort(schedulerAddress: address) else {
+            throw SecurityError(
+                "'\(address)' is not a \(role) address of the form host:port or unix:PATH (an absolute path of at "
+                    + "most \(HostAndPort.maxUnixSocketPathBytes) bytes).")
         }
         if address.hasPrefix("tls://") && !security.isEncrypted {
             throw SecurityError(

@@ -138,6 +138,7 @@ public enum WireClient {
         let ready = eventLoop.makePromise(of: Ready.self)
         let serverHostname = Self.isIPAddress(endpoint.host) ? nil : endpoint.host
         let description = "\(endpoint)"
+        // NIO leaves TCP_NODELAY out on a Unix socket.
         var bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -147,17 +148,20 @@ public enum WireClient {
                 value: AdaptiveRecvByteBufferAllocator(
                     minimum: 64 << 10, initial: receiveBufferBytes, maximum: receiveBufferBytes))
         }
-        let connected =
-            bootstrap
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        WireNegotiator(
-                            kind: kind, tls: tls, serverHostname: serverHostname, endpoint: description,
-                            peerName: peerName, install: install, ready: ready))
-                }
+        bootstrap = bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(
+                    WireNegotiator(
+                        kind: kind, tls: tls, serverHostname: serverHostname, endpoint: description,
+                        peerName: peerName, install: install, ready: ready))
             }
-            .connect(host: endpoint.host, port: endpoint.port)
+        }
+        let connected =
+            if let path = endpoint.unixSocket {
+                bootstrap.connect(unixDomainSocketPath: path)
+            } else {
+                bootstrap.connect(host: endpoint.host, port: endpoint.port)
+            }
         // One promise for both phases, so that cancelling (or a deadline) ends either: a connection
         // made after the promise failed is closed at once. Failing a completed promise changes nothing.
         connected.whenComplete { result in

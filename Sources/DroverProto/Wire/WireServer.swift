@@ -1,4 +1,5 @@
 import GRPCCore
+import Glibc
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -22,6 +23,10 @@ public final class WireServer: Sendable {
     public static let negotiationTimeout = TimeAmount.seconds(10)
 
     private let listener: any Channel
+    /// The listener on ``unixSocketPath``, when there is one.
+    private let unixListener: (any Channel)?
+    /// The Unix socket this server also listens on (removed on ``close()``).
+    public let unixSocketPath: String?
     private let connections: AsyncStream<WireConnection>
     private let accepted: AsyncStream<WireConnection>.Continuation
     private let bulkConnections: AsyncStream<BulkConnection>
@@ -51,9 +56,15 @@ public final class WireServer: Sendable {
     ///     `bulk`); a connection asking for another kind is closed.
     ///   - connectionLoop: The event loop every accepted connection lives on (the scheduler's own,
     ///     where its state is handled), or nil to spread them over the process's loops.
+    ///   - unixSocket: A Unix-domain socket to listen on as well, for the processes of this host
+    ///     (`unix:PATH` addresses): the same streams, without TCP. A stale socket file there (no
+    ///     one listening) is replaced; one in use is not.
+    /// - Throws: ``SecurityError`` when another process listens on `unixSocket`; NIO's errors
+    ///   when a socket cannot be bound.
     public init(
         listening: Listening, grpcSocketPath: String, security: Security, maxMessageBytes: Int,
-        kinds: Set<WireStreamKind> = [.worker, .client], connectionLoop: (any EventLoop)? = nil, logger: Logger
+        kinds: Set<WireStreamKind> = [.worker, .client], connectionLoop: (any EventLoop)? = nil,
+        unixSocket: String? = nil, logger: Logger
     ) async throws {
         let tls = try security.tlsFiles.map { try WireTLS.serverContext($0) }
         let (connections, accepted) = AsyncStream<WireConnection>.makeStream()
@@ -75,12 +86,29 @@ public final class WireServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(sniffer)
                 }
             }
+        if let unixSocket, PrivateDirectory.isListening(unixSocket) {
+            throw SecurityError("Another process listens on the Unix socket \(unixSocket).")
+        }
         switch listening {
         case .address(let host, let port):
             listener = try await bootstrap.bind(host: host, port: port).get()
         case .socket(let descriptor):
             listener = try await bootstrap.withBoundSocket(descriptor).get()
         }
+        if let unixSocket {
+            do {
+                unixListener = try await bootstrap.bind(
+                    unixDomainSocketPath: unixSocket, cleanupExistingSocketFile: true
+                )
+                .get()
+            } catch {
+                try? await listener.close()
+                throw error
+            }
+        } else {
+            unixListener = nil
+        }
+        unixSocketPath = unixSocket
     }
 
     /// The wire streams, as they arrive; ends when the server closes.
@@ -92,6 +120,11 @@ public final class WireServer: Sendable {
 
     /// Stops listening (open connections carry on until their handlers end them).
     public func close() async {
+        if let unixListener, let unixSocketPath {
+            // Removed while still bound, so that the path never names another process's socket.
+            unlink(unixSocketPath)
+            try? await unixListener.close()
+        }
         try? await listener.close()
         accepted.finish()
         bulkAccepted.finish()

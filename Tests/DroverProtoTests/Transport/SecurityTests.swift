@@ -49,4 +49,28 @@ import Testing
         }
         #expect(refused?.message.contains("asks for TLS, but no certificates are given") == true)
     }
+
+    @Test func aSchedulerMayBeNamedByItsUnixSocketAWorkerMayNot() throws {
+        let socket = HostAndPort(unixSocket: "/run/drover/scheduler.sock")
+        #expect(socket.host == "localhost", "the name TLS checks the certificate against")
+        #expect(socket.description == "unix:/run/drover/scheduler.sock")
+        #expect(HostAndPort(schedulerAddress: "unix:/run/drover/scheduler.sock") == socket)
+        #expect(HostAndPort(schedulerAddress: "unix:///run/drover/scheduler.sock") == socket)
+        #expect(HostAndPort(schedulerAddress: socket.description) == socket)
+        #expect(HostAndPort(schedulerAddress: "10.0.0.1:8786") == HostAndPort(host: "10.0.0.1", port: 8786))
+        let longest = "/" + String(repeating: "a", count: HostAndPort.maxUnixSocketPathBytes - 1)
+        #expect(HostAndPort(schedulerAddress: "unix:" + longest)?.unixSocket == longest)
+        for refused in ["unix:", "unix:relative.sock", "unix://relative.sock", "unix:" + longest + "a", "unix:/a\0b"] {
+            #expect(HostAndPort(schedulerAddress: refused) == nil, "\(refused)")
+        }
+        // A worker's address is dialled from other hosts: never a Unix socket.
+        #expect(HostAndPort("unix:/run/drover/scheduler.sock") == nil)
+        #expect(
+            try Transports.endpoint("unix:/s.sock", role: "scheduler", security: .insecurePlaintext)
+                == .init(unixSocket: "/s.sock"))
+        let relative = #expect(throws: SecurityError.self) {
+            _ = try Transports.endpoint("unix:s.sock", role: "scheduler", security: .insecurePlaintext)
+        }
+        #expect(relative?.message.contains("host:port or unix:PATH") == true)
+    }
 }
