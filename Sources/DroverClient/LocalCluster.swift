@@ -165,7 +165,9 @@ public final class LocalCluster: Sendable {
         if !pids.isEmpty { socketDirectory?.remove() }
     }
 
-    static let socketDirectoryPrefix = "drover-local"
+    /// Not `drover-local`: the log directories are `drover-local-<pid>`, and a six-digit pid
+    /// would look like a socket directory to ``PrivateDirectory/removeAbandoned(prefix:socketName:minimumAgeSeconds:)``.
+    static let socketDirectoryPrefix = "drover-local-socket"
     static let socketName = "scheduler.sock"
 
     deinit {

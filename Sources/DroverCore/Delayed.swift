@@ -14,7 +14,7 @@ public struct Delayed<Value: TaskValue>: TaskArgument, Sendable, CustomStringCon
     }
 
     init(failing function: AnyTaskFunction, error: any Error, key: TaskKey?) {
-        let taskKey = key ?? TaskKey(function: function.name, token: Token.random())
+        let taskKey = key ?? TaskKey(function: function.name, token: Token.unique())
         self.node = DelayedNode(
             spec: TaskSpec(key: taskKey, function: function.name, arguments: []),
             function: function,

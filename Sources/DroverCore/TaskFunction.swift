@@ -98,7 +98,7 @@ public struct TaskFunction<each Argument: TaskValue, Result: TaskValue>: Sendabl
             return Delayed(failing: self.erased, error: error, key: key)
         }
         let taskKey =
-            key ?? TaskKey(function: name, token: pure ? Token.of(function: name, arguments: specs) : Token.random())
+            key ?? TaskKey(function: name, token: pure ? Token.of(function: name, arguments: specs) : Token.unique())
         let spec = TaskSpec(key: taskKey, function: name, arguments: specs)
         return Delayed(
             node: DelayedNode(

@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 
 /// A deterministic 128-bit hash of a task's function name and arguments, as 32 hex digits.
 ///
@@ -108,7 +109,25 @@ public struct Token: Sendable {
         return token.hexDigest
     }
 
-    /// A fresh random token, for impure calls.
+    /// A token no other call of any process makes, for impure calls' keys: the hash of this
+    /// process's random seed (drawn once) and a counter. Unique, not secret (keys are shown on
+    /// the dashboard); for identities use ``random()``. A key a task makes costs no system call.
+    public static func unique() -> String {
+        var token = Token()
+        token.combine(processSeed.0)
+        token.combine(processSeed.1)
+        token.combine(uniqueCounter.add(1, ordering: .relaxed).newValue)
+        return token.hexDigest
+    }
+
+    private static let processSeed: (UInt64, UInt64) = {
+        var generator = SystemRandomNumberGenerator()
+        return (generator.next(), generator.next())
+    }()
+
+    private static let uniqueCounter = Atomic<UInt64>(0)
+
+    /// A fresh random token (two draws from the system's generator), for identities.
     public static func random() -> String {
         var generator = SystemRandomNumberGenerator()
         var token = Token()

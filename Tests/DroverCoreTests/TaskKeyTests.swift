@@ -64,6 +64,17 @@ let total = TaskFunction("sum") { (xs: [Int]) in xs.reduce(0, +) }
         #expect(inc.delayed(1, pure: false).key.rawValue.hasPrefix("inc-"))
     }
 
+    @Test func uniqueTokensNeverRepeatAcrossThreads() async {
+        let perTask = 20_000
+        let tokens = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<perTask).map { _ in Token.unique() } } }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(tokens.count == 4 * perTask)
+        #expect(Set(tokens).count == tokens.count)
+        #expect(tokens.allSatisfy { $0.count == 32 && $0.allSatisfy(\.isHexDigit) })
+    }
+
     @Test func explicitKeysAreKept() {
         #expect(inc.delayed(1, key: "my-key").key == "my-key")
     }
