@@ -134,7 +134,9 @@ public final class Client: Sendable {
             var messages: [Drover_V1_ClientEvents] = []
             if case .register = rest.first?.kind { messages.append(.with { $0.events = [rest.removeFirst()] }) }
             guard !rest.isEmpty else { return messages }
-            let parts = Array(rest).batches(size: \.estimatedBytes)
+            // Messages of at most Client.messageBytes, so that a large map's parts reach the
+            // scheduler one by one.
+            let parts = Array(rest).batches(maxBytes: Client.messageBytes, size: \.estimatedBytes)
             return messages + parts.map { part in .with { $0.events = Array(part) } }
         }
         self.connection = Task {
@@ -294,23 +296,39 @@ public final class Client: Sendable {
         }
         let keys = roots.map(\.spec.key)
         let wanted = Set(keys)
-        let submit = Drover_V1_SubmitGraph.with { graph in
-            graph.tasks = specs.map { spec in
-                .with {
-                    $0.spec = spec
-                    if wanted.contains(TaskKey(spec.key)) {
-                        $0.allowedWorkers = workers
-                        $0.retries = Int32(retries)
-                        $0.priority = Int32(clamping: priority)
+        for key in keys { hold.map { $0(key) } ?? retain(key) }
+        // A submission in which every task is wanted (a map) goes in parts: the scheduler starts
+        // the first part's tasks while this client still builds and sends the rest. A part never
+        // holds a task only a later part wants, so the scheduler never forgets a task the next
+        // part needs.
+        let whole = specs.count == wanted.count
+        var start = 0
+        while start < specs.count {
+            let end = whole ? min(specs.count, start + Self.submissionPartTasks) : specs.count
+            let submit = Drover_V1_SubmitGraph.with { graph in
+                graph.tasks = specs[start..<end].map { spec in
+                    .with {
+                        $0.spec = spec
+                        if wanted.contains(TaskKey(spec.key)) {
+                            $0.allowedWorkers = workers
+                            $0.retries = Int32(retries)
+                            $0.priority = Int32(clamping: priority)
+                        }
                     }
                 }
+                graph.wants = whole ? graph.tasks.map(\.spec.key) : keys.map(\.rawValue)
             }
-            graph.wants = keys.map(\.rawValue)
+            outgoing.send(.with { $0.submit = submit })
+            start = end
         }
-        for key in keys { hold.map { $0(key) } ?? retain(key) }
-        outgoing.send(.with { $0.submit = submit })
         return keys
     }
+
+    /// The most tasks in one part of a submission sent in parts (``submit(nodes:workers:priority:retries:hold:)``).
+    static let submissionPartTasks = 1024
+
+    /// The most bytes of events in one message to the scheduler (one event may be larger).
+    static let messageBytes = 256 << 10
 
     /// Sends an event to the scheduler (batched with whatever else is waiting).
     func send(_ event: Drover_V1_ClientEvent) {

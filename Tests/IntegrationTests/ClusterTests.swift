@@ -197,6 +197,32 @@ func eventually(
         #expect(none == "worker.host=")
     }
 
+    @Test func aLargeSubmissionGoesInPartsAndLosesNothing() async throws {
+        let cluster = try await LocalTestCluster(workers: 2)
+        defer { cluster.stop() }
+        let client = try await Client.connect(cluster.address, setAsDefault: false)
+        // More tasks than one part holds; the last part has a task the scheduler rejects on its
+        // own (a key over its 4,096-byte limit).
+        let count = 3 * 1024 + 5
+        var values = (0..<count - 1).map { Builtins.noop.delayed($0) }
+        values.append(Builtins.noop.delayed(7, key: TaskKey(String(repeating: "k", count: 5000))))
+        var futures: [Future<Int>]? = try client.submit(values)
+        let results = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
+            for (index, future) in futures!.enumerated() {
+                group.addTask {
+                    do { return (index, .success(try await future.result())) } catch { return (index, .failure(error)) }
+                }
+            }
+            return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        for index in 0..<count - 1 { #expect((try? results[index]?.get()) == index, "task \(index)") }
+        let rejected = #expect(throws: TaskError.self) { try results[count - 1]!.get() }
+        #expect(rejected?.message.contains("over the limit") == true, "\(String(describing: rejected))")
+        // Every part's tasks are released with their futures.
+        futures = nil
+        try await eventually(client) { $0.tasks == 0 }
+    }
+
     @Test func aWorkerKilledMidGraphLosesNoResult() async throws {
         let cluster = try await LocalTestCluster(workers: 3)
         defer { cluster.stop() }
