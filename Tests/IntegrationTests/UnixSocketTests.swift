@@ -32,8 +32,7 @@ import Testing
         #expect(try await onSecond.result() == 42)
         #expect(try await client.gather(try client.map(Builtins.noop, Array(0..<200))) == Array(0..<200))
         // gRPC through the same socket (the front joins it to the scheduler's gRPC server).
-        let status = try await ClusterStatus.fetch(from: "unix:" + path, security: .insecurePlaintext)
-        #expect(status.workers.count == 2)
+        #expect(try await Self.workers(at: path, of: cluster.scheduler) == 2)
         // Garbage on the socket ends only its own connection.
         let garbage = try await Self.rawExchange(path, bytes: Array(repeating: 0xFF, count: 64))
         #expect(garbage.closed)
