@@ -209,7 +209,11 @@ let package = Package(
         ),
         .testTarget(name: "DroverCoreTests", dependencies: ["DroverCore", "DroverTestKit"], swiftSettings: upcomingFeatures),
         .testTarget(
-            name: "DroverClientTests", dependencies: ["DroverCore", "DroverClient", "DroverTestKit"],
+            name: "DroverClientTests",
+            dependencies: [
+                "DroverCore", "DroverClient", "DroverProto", "DroverTestKit",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: upcomingFeatures),
         .testTarget(
             name: "IntegrationTests",

@@ -136,7 +136,7 @@ public final class Client: Sendable {
             guard !rest.isEmpty else { return messages }
             // Messages of at most Client.messageBytes, so that a large map's parts reach the
             // scheduler one by one.
-            let parts = Array(rest).batches(maxBytes: Client.messageBytes, size: \.estimatedBytes)
+            let parts = Client.mergingReleases(rest).batches(maxBytes: Client.messageBytes, size: \.estimatedBytes)
             return messages + parts.map { part in .with { $0.events = Array(part) } }
         }
         self.connection = Task {
@@ -323,6 +323,35 @@ public final class Client: Sendable {
         }
         return keys
     }
+
+    /// `events` with each run of consecutive releases as one release of their keys (at most
+    /// ``releaseKeysPerEvent`` each): a future dropped is one event, a map's futures dropped
+    /// together are one for the scheduler to handle. Only neighbours merge, so a release never
+    /// moves past a submission of the same key.
+    static func mergingReleases(_ events: ArraySlice<Drover_V1_ClientEvent>) -> [Drover_V1_ClientEvent] {
+        var merged: [Drover_V1_ClientEvent] = []
+        merged.reserveCapacity(events.count)
+        var keys: [String] = []
+        func flush() {
+            guard !keys.isEmpty else { return }
+            merged.append(.with { $0.release = .with { $0.keys = keys } })
+            keys = []
+        }
+        for event in events {
+            if case .release(let release) = event.kind {
+                if keys.count + release.keys.count > releaseKeysPerEvent { flush() }
+                keys += release.keys
+            } else {
+                flush()
+                merged.append(event)
+            }
+        }
+        flush()
+        return merged
+    }
+
+    /// The most keys one merged release carries.
+    static let releaseKeysPerEvent = 16_384
 
     /// The most tasks in one part of a submission sent in parts (``submit(nodes:workers:priority:retries:hold:)``).
     static let submissionPartTasks = 1024
