@@ -298,7 +298,7 @@ public final class Client: Sendable {
         let wanted = Set(keys)
         for key in keys { hold.map { $0(key) } ?? retain(key) }
         // A submission in which every task is wanted (a map) goes in parts: the scheduler starts
-        // the first part's tasks while this client still builds and sends the rest. A part never
+        // the first part's tasks while this client still encodes and sends the rest. A part never
         // holds a task only a later part wants, so the scheduler never forgets a task the next
         // part needs.
         let whole = specs.count == wanted.count
@@ -325,22 +325,28 @@ public final class Client: Sendable {
     }
 
     /// `events` with each run of consecutive releases as one release of their keys (at most
-    /// ``releaseKeysPerEvent`` each): a future dropped is one event, a map's futures dropped
-    /// together are one for the scheduler to handle. Only neighbours merge, so a release never
-    /// moves past a submission of the same key.
+    /// ``releaseKeysPerEvent`` keys and about ``messageBytes`` each): a future dropped is one
+    /// event, a map's futures dropped together are one for the scheduler to handle. Only
+    /// neighbours merge, so a release never moves past a submission of the same key.
     static func mergingReleases(_ events: ArraySlice<Drover_V1_ClientEvent>) -> [Drover_V1_ClientEvent] {
         var merged: [Drover_V1_ClientEvent] = []
         merged.reserveCapacity(events.count)
         var keys: [String] = []
+        var bytes = 0
         func flush() {
             guard !keys.isEmpty else { return }
             merged.append(.with { $0.release = .with { $0.keys = keys } })
             keys = []
+            bytes = 0
         }
         for event in events {
             if case .release(let release) = event.kind {
-                if keys.count + release.keys.count > releaseKeysPerEvent { flush() }
+                let eventBytes = event.estimatedBytes
+                if keys.count + release.keys.count > releaseKeysPerEvent || bytes + eventBytes > messageBytes {
+                    flush()
+                }
                 keys += release.keys
+                bytes += eventBytes
             } else {
                 flush()
                 merged.append(event)

@@ -1,3 +1,4 @@
+import CDroverSupport
 import DroverCore
 import DroverProto
 import GRPCCore
@@ -20,6 +21,7 @@ extension SchedulerService {
 
     func tick() {
         apply([.clockTicked])
+        if trimPolicy.shouldTrimOnTick() { _ = drover_release_free_memory() }
     }
 
     /// Asks a worker's nanny to kill it (the scheduler removed it as hung), without waiting for the

@@ -37,7 +37,7 @@ public actor SchedulerService {
     private var clientOutboxes: [ClientID: BatchingQueue<Drover_V1_ClientUpdate>] = [:]
     private var workerFunctions: [WorkerID: Set<String>] = [:]
     /// When to give free memory back (after big client batches and many workers' reports).
-    private var trimPolicy = MemoryTrimPolicy(threshold: SchedulerService.trimAfterTasks)
+    var trimPolicy = MemoryTrimPolicy(threshold: SchedulerService.trimAfterTasks)
     /// Recent events, task executions and restarts, for the dashboard.
     var history = ClusterHistory()
     let logger: Logger
@@ -364,7 +364,7 @@ public actor SchedulerService {
             }
         }
         apply(translated)
-        if trimPolicy.shouldTrim(afterClientChurn: churn) {
+        if trimPolicy.shouldTrim(afterClientChurn: churn, tasksHeld: state.tasks.count) {
             // Decoding and checking a large submission takes several times what its records keep,
             // in small blocks glibc would otherwise keep mapped: a million-task map left ~1 GB.
             _ = drover_release_free_memory()

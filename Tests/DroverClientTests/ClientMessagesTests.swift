@@ -40,5 +40,20 @@ import Testing
         }
         #expect(first.keys.count == limit)
         #expect(first.keys + second.keys == (0..<(limit + 10)).map { "k\($0)" })
+
+        // Long keys: cut by bytes, about a message's worth each.
+        let long = (0..<200).map { Self.release([String(repeating: "x", count: 4000) + "\($0)"]) }
+        let cut = Client.mergingReleases(long[...])
+        #expect(cut.count > 1)
+        #expect(cut.allSatisfy { $0.estimatedBytes <= Client.messageBytes })
+        #expect(
+            cut.flatMap { event -> [String] in
+                guard case .release(let release) = event.kind else { return [] }
+                return release.keys
+            }
+                == long.flatMap { event -> [String] in
+                    guard case .release(let release) = event.kind else { return [] }
+                    return release.keys
+                })
     }
 }
