@@ -265,7 +265,7 @@ let package = Package(
         .testTarget(
             name: "DroverProtoTests",
             dependencies: [
-                "DroverCore", "DroverProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "DroverCore", "DroverProto", "DroverTestKit", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -71,7 +71,7 @@ import Testing
         let (directory, path) = try Self.socketPath()
         defer { directory.remove() }
         // A socket file no one listens on: what a killed scheduler leaves.
-        try Self.bindAndAbandon(path)
+        close(try UnixSocket.bound(at: path, listening: true))
         let first = try ProcessHarness(
             TestBinaries.testTasks, ["scheduler", "--port", "0", "--no-dashboard", "--unix-socket", path],
             name: "scheduler")
@@ -162,23 +162,6 @@ import Testing
             Issue.record("the scheduler at unix:\(path) did not answer (\(error)); its log:\n\(scheduler.log())")
             throw error
         }
-    }
-
-    /// Binds a Unix socket at `path` and closes it without removing the file.
-    static func bindAndAbandon(_ path: String) throws {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(descriptor >= 0)
-        defer { close(descriptor) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        try #require(bound == 0, "bind: \(String(cString: strerror(errno)))")
-        try #require(listen(descriptor, 1) == 0)
     }
 
     /// Sends `bytes` on a connection to the Unix socket at `path` and reads until the server

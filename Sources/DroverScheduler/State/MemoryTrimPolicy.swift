@@ -30,11 +30,7 @@ struct MemoryTrimPolicy: Sendable, Hashable {
     /// `tasksHeld` tasks known; counts them towards the next trim, as for reports, so that a
     /// large map sent in parts trims as one sent whole did.
     mutating func shouldTrim(afterClientChurn churn: Int, tasksHeld: Int) -> Bool {
-        churnSinceTrim += churn
-        eventsSinceTick += churn
-        guard churnSinceTrim >= max(threshold, tasksHeld / 2) else { return false }
-        trimmed()
-        return true
+        count(churn, into: \.churnSinceTrim, tasksHeld: tasksHeld)
     }
 
     /// Whether to trim on a clock tick: the first quiet tick (fewer than ``quietEvents``) after a
@@ -57,9 +53,15 @@ struct MemoryTrimPolicy: Sendable, Hashable {
     /// Whether to trim after a worker's batch of `events`, with `tasksHeld` tasks known; counts
     /// the events towards the next trim, and starts again from zero when it says yes.
     mutating func shouldTrim(afterReports events: Int, tasksHeld: Int) -> Bool {
-        reportsSinceTrim += events
+        count(events, into: \.reportsSinceTrim, tasksHeld: tasksHeld)
+    }
+
+    /// Adds `events` to `counter` and says whether it reached the threshold: the policy's
+    /// threshold, or half the tasks held once that is larger.
+    private mutating func count(_ events: Int, into counter: WritableKeyPath<Self, Int>, tasksHeld: Int) -> Bool {
+        self[keyPath: counter] += events
         eventsSinceTick += events
-        guard reportsSinceTrim >= max(threshold, tasksHeld / 2) else { return false }
+        guard self[keyPath: counter] >= max(threshold, tasksHeld / 2) else { return false }
         trimmed()
         return true
     }

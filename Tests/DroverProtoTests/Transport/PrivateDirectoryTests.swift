@@ -1,4 +1,5 @@
 import DroverProto
+import DroverTestKit
 import Foundation
 import Glibc
 import Testing
@@ -30,11 +31,11 @@ import Testing
         defer {
             for directory in [abandoned, listening, young] { directory.remove() }
         }
-        let dead = try Self.unixSocket(at: abandoned.path + "/grpc.sock", listening: false)
+        let dead = try UnixSocket.bound(at: abandoned.path + "/grpc.sock", listening: false)
         close(dead)
-        let live = try Self.unixSocket(at: listening.path + "/grpc.sock", listening: true)
+        let live = try UnixSocket.bound(at: listening.path + "/grpc.sock", listening: true)
         defer { close(live) }
-        close(try Self.unixSocket(at: young.path + "/grpc.sock", listening: false))
+        close(try UnixSocket.bound(at: young.path + "/grpc.sock", listening: false))
         for directory in [abandoned, listening] {
             var old = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
             #expect(utimes(directory.path, &old) == 0)
@@ -45,19 +46,5 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: abandoned.path))
         #expect(FileManager.default.fileExists(atPath: listening.path))
         #expect(FileManager.default.fileExists(atPath: young.path))
-    }
-
-    static func unixSocket(at path: String, listening: Bool) throws -> Int32 {
-        let socket = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard socket >= 0, bound == 0, !listening || listen(socket, 4) == 0 else { throw POSIXError(.EIO) }
-        return socket
     }
 }
