@@ -151,8 +151,9 @@ import Testing
     }
 
     /// The number of workers the scheduler at the Unix socket `path` reports; its log when it
-    /// does not answer. A deadline, not a promise of speed: with the whole suite starting its
-    /// processes on two cores this call took 3.7-7.4 s (0.03 s on a quiet machine).
+    /// does not answer. A deadline, not a promise of speed: with the whole suite running on two
+    /// cores this call took 0.4-7.4 s, and the same call over TCP 5.4-7.6 s (0.03 s on a quiet
+    /// machine, 0.04-0.12 s beside four busy loops): the test process's own threads are busy.
     static func workers(at path: String, of scheduler: ProcessHarness) async throws -> Int {
         do {
             return try await ClusterStatus.fetch(
