@@ -209,7 +209,7 @@ public final class Client: Sendable {
             group.cancelAll()
         }
         await peers.close()
-        ownedCluster.withLock { $0.take() }?.close()
+        await ownedCluster.withLock { $0.take() }?.stop()
     }
 
     deinit {

@@ -151,18 +151,39 @@ public final class LocalCluster: Sendable {
     /// scheduler. A process still there `grace` after SIGTERM (hung, or stopped) gets SIGKILL
     /// (the nanny's workers die with it), so closing never waits forever.
     public func close(within grace: Duration = closeGrace) {
-        let pids = children.withLock { pids in
-            defer { pids = [] }
-            return pids
-        }
+        let pids = takeChildren()
         for pid in pids.reversed() {
             Spawn.stop(pid, within: grace)
         }
-        // The throwaway CA goes with the cluster (its processes have stopped reading it).
-        if !pids.isEmpty, let certificates = security.certificateDirectory {
+        removeFiles(if: !pids.isEmpty)
+    }
+
+    /// The same as ``close(within:)`` without holding a thread of the caller's while the
+    /// processes stop (the nanny's drain takes up to its 3 s here): what an async caller, such as
+    /// ``Client/close()``, uses.
+    public func stop(within grace: Duration = closeGrace) async {
+        let pids = takeChildren()
+        for pid in pids.reversed() {
+            await Spawn.terminate(pid, within: grace)
+        }
+        removeFiles(if: !pids.isEmpty)
+    }
+
+    private func takeChildren() -> [pid_t] {
+        children.withLock { pids in
+            defer { pids = [] }
+            return pids
+        }
+    }
+
+    /// The throwaway CA and the socket's directory go with the cluster (its processes have
+    /// stopped reading them), once, by whoever stopped it.
+    private func removeFiles(if stopped: Bool) {
+        guard stopped else { return }
+        if let certificates = security.certificateDirectory {
             try? FileManager.default.removeItem(atPath: certificates.path)
         }
-        if !pids.isEmpty { socketDirectory?.remove() }
+        socketDirectory?.remove()
     }
 
     /// Not `drover-local`: the log directories are `drover-local-<pid>`, and a six-digit pid

@@ -103,6 +103,27 @@ public enum Spawn {
         return wait(pid)
     }
 
+    /// The same as ``stop(_:within:)`` without holding a thread while the child stops: it is
+    /// polled every 20 ms with `Task.sleep` (a cancelled caller polls with `usleep`, still within
+    /// `grace`), then, after SIGKILL, every 5 ms until it is reaped.
+    @discardableResult
+    public static func terminate(_ pid: pid_t, within grace: Duration) async -> Int32 {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        var status: Int32 = 0
+        var killed = false
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped < 0 && errno == ECHILD) { return status }
+            if !killed && ContinuousClock.now >= deadline {
+                kill(pid, SIGKILL)
+                killed = true
+            }
+            let pause = Duration.milliseconds(killed ? 5 : 20)
+            do { try await Task.sleep(for: pause) } catch { usleep(UInt32(pause.inSeconds * 1e6)) }
+        }
+    }
+
     /// "exited with code 3", "was killed by signal 9 (SIGKILL)".
     public static func describe(status: Int32) -> String {
         let exit = ExitStatus(waitStatus: status)

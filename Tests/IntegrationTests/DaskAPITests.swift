@@ -162,8 +162,10 @@ import Testing
     }
 
     /// A local cluster whose nanny is hung (stopped with SIGSTOP: it can take no signal but
-    /// SIGKILL) still closes: the nanny gets SIGKILL after the grace, and the scheduler stops.
-    @Test(.timeLimit(.minutes(1))) func closingALocalClusterWithAHungNannyEnds() async throws {
+    /// SIGKILL) still closes: the nanny gets SIGKILL after the grace, and the scheduler stops;
+    /// by `close(within:)`, which blocks its thread, and by `stop(within:)`, which does not.
+    @Test(.timeLimit(.minutes(1)), arguments: [false, true])
+    func closingALocalClusterWithAHungNannyEnds(withoutBlocking: Bool) async throws {
         let cluster = try await LocalCluster(
             workers: 1, threadsPerWorker: 1, memoryLimit: "0", dashboard: false, executable: TestBinaries.testTasks)
         let client = try await Client.connect(cluster.address, security: cluster.security, setAsDefault: false)
@@ -171,8 +173,12 @@ import Testing
         let workers = try await client.run(Self.processID, 0).values.map { Int32($0) }
         await client.close()
         #expect(kill(cluster.nannyPID, SIGSTOP) == 0)
-        cluster.close(within: .seconds(2))
-        // Reaped by close(): kill(pid, 0) fails for both.
+        if withoutBlocking {
+            await cluster.stop(within: .seconds(2))
+        } else {
+            cluster.close(within: .seconds(2))
+        }
+        // Reaped: kill(pid, 0) fails for both.
         #expect(kill(cluster.nannyPID, 0) == -1 && errno == ESRCH, "the hung nanny is still there")
         #expect(kill(cluster.schedulerPID, 0) == -1 && errno == ESRCH, "the scheduler is still there")
         // Its worker gets SIGTERM when the nanny dies (asked for on its main thread: once, when the

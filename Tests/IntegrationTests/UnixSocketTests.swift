@@ -142,7 +142,7 @@ import Testing
                 .deletingLastPathComponent().path
             let mode = try FileManager.default.attributesOfItem(atPath: socketDirectory)[.posixPermissions] as? Int
             #expect(mode == 0o700, "only this user may enter the socket's directory")
-            cluster.close()
+            await cluster.stop()
             #expect(!FileManager.default.fileExists(atPath: socketDirectory), "the directory goes with the cluster")
         case .tcp:
             #expect(cluster.unixAddress == nil)
