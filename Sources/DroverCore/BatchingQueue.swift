@@ -27,6 +27,13 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         var weight = 0
         /// What the waiting items weighed when the bound was passed.
         var overflow: Int?
+
+        /// The items waiting, handed to the reader: none wait, and they weigh nothing.
+        mutating func take() -> [Element] {
+            weight = 0
+            defer { items = [] }
+            return items
+        }
     }
 
     private struct Bound {
@@ -87,9 +94,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
             }
             guard let reader = state.reader, !state.items.isEmpty else { return nil }
             state.reader = nil
-            state.weight = 0
-            defer { state.items = [] }
-            return (reader, state.items)
+            return (reader, state.take())
         }
         wake?.0.resume(returning: wake?.1)
         schedule?()
@@ -130,11 +135,9 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         let drain: @Sendable () -> Void = { [self] in
             let (batch, done) = state.withLock { state in
                 state.isDrainScheduled = false
-                state.weight = 0
-                defer { state.items = [] }
                 let done = state.isFinished ? state.drained : nil
                 if state.isFinished { state.drained = nil }
-                return (state.items, done)
+                return (state.take(), done)
             }
             if !batch.isEmpty { write(batch) }
             done?.resume()
@@ -163,11 +166,7 @@ public final class BatchingQueue<Element: Sendable>: Sendable, AsyncSequence {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[Element]?, Never>) in
                 let ready: [Element]?? = state.withLock { state in
-                    if !state.items.isEmpty {
-                        state.weight = 0
-                        defer { state.items = [] }
-                        return .some(state.items)
-                    }
+                    if !state.items.isEmpty { return .some(state.take()) }
                     if state.isFinished { return .some(nil) }
                     precondition(state.reader == nil, "BatchingQueue has one reader at a time")
                     state.reader = continuation

@@ -92,15 +92,13 @@ public enum Spawn {
     /// reason to wait forever. Returns its wait status.
     @discardableResult
     public static func stop(_ pid: pid_t, within grace: Duration) -> Int32 {
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        var status: Int32 = 0
-        while ContinuousClock.now < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return status }
-            usleep(20_000)
+        var stopping = Stopping(pid, within: grace)
+        while true {
+            switch stopping.look() {
+            case .reaped(let status): return status
+            case .again(let pause): usleep(UInt32(pause.inSeconds * 1e6))
+            }
         }
-        kill(pid, SIGKILL)
-        return wait(pid)
     }
 
     /// The same as ``stop(_:within:)`` without holding a thread while the child stops: it is
@@ -108,19 +106,44 @@ public enum Spawn {
     /// `grace`), then, after SIGKILL, every 5 ms until it is reaped.
     @discardableResult
     public static func terminate(_ pid: pid_t, within grace: Duration) async -> Int32 {
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        var status: Int32 = 0
-        var killed = false
+        var stopping = Stopping(pid, within: grace)
         while true {
+            switch stopping.look() {
+            case .reaped(let status): return status
+            case .again(let pause):
+                do { try await Task.sleep(for: pause) } catch { usleep(UInt32(pause.inSeconds * 1e6)) }
+            }
+        }
+    }
+
+    /// A child being stopped (``stop(_:within:)``, ``terminate(_:within:)``): SIGTERM when made,
+    /// SIGKILL once `grace` has passed; each look reaps it or says how long to wait before the next.
+    private struct Stopping {
+        enum Look {
+            case reaped(Int32)
+            case again(Duration)
+        }
+
+        let pid: pid_t
+        let deadline: ContinuousClock.Instant
+        var killed = false
+
+        init(_ pid: pid_t, within grace: Duration) {
+            self.pid = pid
+            deadline = .now + grace
+            kill(pid, SIGTERM)
+        }
+
+        mutating func look() -> Look {
+            var status: Int32 = 0
             let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid || (reaped < 0 && errno == ECHILD) { return status }
+            // Reaped already (by someone else): nothing left to wait for.
+            if reaped == pid || (reaped < 0 && errno == ECHILD) { return .reaped(status) }
             if !killed && ContinuousClock.now >= deadline {
                 kill(pid, SIGKILL)
                 killed = true
             }
-            let pause = Duration.milliseconds(killed ? 5 : 20)
-            do { try await Task.sleep(for: pause) } catch { usleep(UInt32(pause.inSeconds * 1e6)) }
+            return .again(.milliseconds(killed ? 5 : 20))
         }
     }
 

@@ -176,12 +176,7 @@ public struct SchedulerRPCService: Drover_V1_Scheduler.SimpleServiceProtocol {
                             let events = Array(events)
                             let client = client!
                             await service.withIsolation { $0.clientSent(events, from: client) }
-                            // A submission's first part (a large map comes in parts) goes out to the
-                            // workers before the next part is handled: the writes are queued on this
-                            // loop, behind this task while it has frames to read.
-                            if events.contains(where: { if case .submit = $0.kind { true } else { false } }) {
-                                await Task.yield()
-                            }
+                            await service.yieldToWrites()
                         }
                     }
                 } catch let error as RPCError {

@@ -142,8 +142,15 @@ import Testing
                 .deletingLastPathComponent().path
             let mode = try FileManager.default.attributesOfItem(atPath: socketDirectory)[.posixPermissions] as? Int
             #expect(mode == 0o700, "only this user may enter the socket's directory")
+            // What a killed program's cluster leaves: its directory and a socket no one listens on.
+            let abandoned = try PrivateDirectory(prefix: "drover-local-socket")
+            defer { abandoned.remove() }
+            close(try UnixSocket.bound(at: abandoned.path + "/scheduler.sock", listening: false))
+            var old = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
+            #expect(utimes(abandoned.path, &old) == 0)
             await cluster.stop()
             #expect(!FileManager.default.fileExists(atPath: socketDirectory), "the directory goes with the cluster")
+            #expect(!FileManager.default.fileExists(atPath: abandoned.path), "closing sweeps a killed program's")
         case .tcp:
             #expect(cluster.unixAddress == nil)
             #expect(status.scheduler == cluster.address)
