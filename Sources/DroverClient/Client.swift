@@ -295,18 +295,31 @@ public final class Client: Sendable {
                     + "the future instead.")
         }
         let keys = roots.map(\.spec.key)
-        let wanted = Set(keys)
         for key in keys { hold.map { $0(key) } ?? retain(key) }
-        // A submission in which every task is wanted (a map) goes in parts: the scheduler starts
-        // the first part's tasks while this client still encodes and sends the rest. A part never
-        // holds a task only a later part wants, so the scheduler never forgets a task the next
-        // part needs.
-        let whole = specs.count == wanted.count
-        var start = 0
-        while start < specs.count {
-            let end = whole ? min(specs.count, start + Self.submissionPartTasks) : specs.count
-            let submit = Drover_V1_SubmitGraph.with { graph in
-                graph.tasks = specs[start..<end].map { spec in
+        for part in Self.submissionParts(
+            specs, wants: keys, workers: workers, priority: priority, retries: retries)
+        {
+            outgoing.send(.with { $0.submit = part })
+        }
+        return keys
+    }
+
+    /// The messages of one submission of `specs` (dependencies first) wanting `wants`, whose
+    /// wanted tasks carry `workers`, `priority` and `retries`. A submission in which every task is
+    /// wanted (a map) goes in parts of ``submissionPartTasks``: the scheduler starts the first
+    /// part's tasks while the client still encodes and sends the rest. A part never holds a task
+    /// only a later part wants (the scheduler would forget it before that part came), so a graph
+    /// with tasks it does not want goes whole.
+    static func submissionParts(
+        _ specs: [Drover_V1_TaskSpec], wants: [TaskKey], workers: [String], priority: Int, retries: Int
+    ) -> [Drover_V1_SubmitGraph] {
+        guard !specs.isEmpty else { return [] }
+        let wanted = Set(wants)
+        let inParts = specs.count == wanted.count
+        let size = inParts ? submissionPartTasks : specs.count
+        return stride(from: 0, to: specs.count, by: size).map { start in
+            .with { graph in
+                graph.tasks = specs[start..<min(specs.count, start + size)].map { spec in
                     .with {
                         $0.spec = spec
                         if wanted.contains(TaskKey(spec.key)) {
@@ -316,12 +329,9 @@ public final class Client: Sendable {
                         }
                     }
                 }
-                graph.wants = whole ? graph.tasks.map(\.spec.key) : keys.map(\.rawValue)
+                graph.wants = inParts ? graph.tasks.map(\.spec.key) : wants.map(\.rawValue)
             }
-            outgoing.send(.with { $0.submit = submit })
-            start = end
         }
-        return keys
     }
 
     /// `events` with each run of consecutive releases as one release of their keys (at most

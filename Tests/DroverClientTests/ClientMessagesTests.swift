@@ -1,3 +1,4 @@
+import DroverCore
 import DroverProto
 import SwiftProtobuf
 import Testing
@@ -55,5 +56,43 @@ import Testing
                     guard case .release(let release) = event.kind else { return [] }
                     return release.keys
                 })
+    }
+}
+
+/// How a submission is cut into messages (`Client.submissionParts`).
+@Suite struct SubmissionPartsTests {
+    static func spec(_ key: String, needs: [String] = []) -> Drover_V1_TaskSpec {
+        .with {
+            $0.key = key
+            $0.function = "f"
+            $0.arguments = needs.map { need in .with { $0.key = need } }
+        }
+    }
+
+    @Test func aMapGoesInPartsEachWantingItsOwnTasks() {
+        let count = 2 * Client.submissionPartTasks + 5
+        let specs = (0..<count).map { Self.spec("t\($0)") }
+        let parts = Client.submissionParts(
+            specs, wants: specs.map { TaskKey($0.key) }, workers: ["w"], priority: 3, retries: 2)
+        #expect(parts.map(\.tasks.count) == [Client.submissionPartTasks, Client.submissionPartTasks, 5])
+        #expect(parts.flatMap { $0.tasks.map(\.spec.key) } == specs.map(\.key))
+        for part in parts {
+            #expect(part.wants == part.tasks.map(\.spec.key))
+            #expect(part.tasks.allSatisfy { $0.allowedWorkers == ["w"] && $0.priority == 3 && $0.retries == 2 })
+        }
+    }
+
+    /// A task only a later part would want could be forgotten before that part came: a graph
+    /// with inner tasks goes whole, and only the wanted ones carry the options.
+    @Test func aGraphWithInnerTasksGoesWhole() {
+        let count = Client.submissionPartTasks + 10
+        var specs = (0..<count).map { Self.spec("leaf\($0)") }
+        specs.append(Self.spec("sum", needs: specs.map(\.key)))
+        let parts = Client.submissionParts(specs, wants: ["sum"], workers: ["w"], priority: 1, retries: 0)
+        #expect(parts.count == 1)
+        #expect(parts.first?.tasks.count == count + 1)
+        #expect(parts.first?.wants == ["sum"])
+        #expect(parts.first?.tasks.filter { !$0.allowedWorkers.isEmpty }.map(\.spec.key) == ["sum"])
+        #expect(Client.submissionParts([], wants: [], workers: [], priority: 0, retries: 0).isEmpty)
     }
 }
